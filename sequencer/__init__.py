@@ -1,0 +1,1 @@
+"""flatseq's engine: sequence files, the plan, the state machine, brightness search, output, CLI."""

@@ -1,0 +1,5 @@
+import sys
+
+from sequencer.cli import main
+
+sys.exit(main())

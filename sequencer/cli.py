@@ -1,0 +1,68 @@
+"""The `flatseq` command: one sub-command per module in `sequencer.commands`.
+
+Each command module has `HELP`, `add_arguments(parser)` and `execute(args) -> int`, and keeps heavy
+imports inside `execute`. User errors (`FlatseqError`) become one line on stderr and a non-zero exit,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from drivers.errors import ConfigError, FlatseqError
+
+COMMANDS: dict[str, str] = {
+    "check": "sequencer.commands.check",
+    "run": "sequencer.commands.run",
+    "sim": "sequencer.commands.sim",
+    "master": "sequencer.commands.master",
+    "audit": "sequencer.commands.audit",
+}
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flatseq", description="Flats and matching dark-flats, strictly in order."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # a command still being built
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.set_defaults(execute=module.execute)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.execute(args)
+    except ConfigError as exc:
+        print(f"flatseq: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except FlatseqError as exc:
+        print(f"flatseq: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("flatseq: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

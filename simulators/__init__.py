@@ -1,0 +1,1 @@
+"""Physically realistic simulated devices on one optical bench, and protocol emulators."""
