@@ -30,9 +30,7 @@ EXIT_SIGTERM = 143
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="flatseq", description="Flats and matching dark-flats, strictly in order."
-    )
+    parser = argparse.ArgumentParser(prog="flatseq", description="Flats and matching dark-flats, strictly in order.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
         try:

@@ -193,8 +193,10 @@ def validate_plan(plan: Plan) -> list[str]:
     if eq.light:
         machine.warnings.append(f"{plan.file}: the sequence ends with the light on; flatseq switches it off anyway")
     for set_id, fs in plan.sets.items():
-        if set_id not in eq.dark_flats_done and fs.dark_count == 0 and not any(
-            w.endswith("will have no matching dark-flats") and fs.label in w for w in plan.warnings
+        if (
+            set_id not in eq.dark_flats_done
+            and fs.dark_count == 0
+            and not any(w.endswith("will have no matching dark-flats") and fs.label in w for w in plan.warnings)
         ):
             machine.warnings.append(f"{plan.file}:{fs.line}:{fs.column}: {fs.label} flats have no dark-flats")
     machine.trigger("finish")

@@ -497,8 +497,9 @@ class _Compiler:
         elif isinstance(item, dict) and len(item) == 1:
             kind, raw = next(iter(item.items()))
         else:
-            raise self.located.error(path, f"{dotted(path)}: a step is a name (light_off) or one key with its "
-                                     "arguments (wait: 3s)")
+            raise self.located.error(
+                path, f"{dotted(path)}: a step is a name (light_off) or one key with its arguments (wait: 3s)"
+            )
         if kind not in STEP_KINDS:
             raise self.located.error(
                 (*path, kind) if isinstance(item, dict) else path,

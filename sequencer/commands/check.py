@@ -1,0 +1,44 @@
+"""`flatseq check FILE`: validate a sequence with no hardware and show what it would do."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "validate a sequence file and print the expanded plan, ADU window, duration and disk space"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="the sequence file (YAML)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only errors and warnings")
+
+
+def execute(args: argparse.Namespace) -> int:
+    from sequencer.brightness import Window
+    from sequencer.estimate import estimate
+    from sequencer.plan import describe_plan, load_plan
+    from sequencer.units import format_bytes, format_duration
+
+    plan = load_plan(args.file)
+    for warning in plan.warnings:
+        print(f"warning: {warning}")
+    if args.quiet:
+        print(f"{args.file}: ok")
+        return 0
+    est = estimate(plan)
+    print(f"{plan.name} ({args.file}): {len(plan.sets)} flat set(s), {len(plan.steps)} steps")
+    print("equipment: " + ", ".join(f"{k} {v}" for k, v in plan.equipment.items()))
+    print("plan:")
+    for line in describe_plan(plan):
+        print(line)
+    print("accepted brightness window (raw mean, 16-bit full scale):")
+    for fs in plan.sets.values():
+        w = Window.from_target(fs.target, fs.tolerance, 65535)
+        print(
+            f"  {fs.id:<18} {w.low_adu:.0f}-{w.high_adu:.0f} ADU "
+            f"({fs.target:.0%} ± {fs.tolerance:.0%}: {fs.target * (1 - fs.tolerance):.1%}-"
+            f"{fs.target * (1 + fs.tolerance):.1%} of full scale)"
+        )
+    parts = ", ".join(f"{k} {format_duration(v)}" for k, v in est.parts.items() if v)
+    print(f"estimated duration: {format_duration(est.seconds)} ({parts}; cooling not included)")
+    print(f"disk space needed: {format_bytes(est.bytes)} for {est.frames} frames ({est.camera.describe()})")
+    return 0

@@ -1,0 +1,33 @@
+"""`flatseq run FILE [--dry-run]`: take the flats and dark-flats, strictly in order."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "run a sequence file on the equipment (or on the simulators with --dry-run)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="the sequence file (YAML)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="swap every device for its simulator on a virtual clock; report how long the real run takes",
+    )
+    parser.add_argument(
+        "--output", "-o", help="output directory (default: the sequence's; a temporary one for --dry-run)"
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines, only the summary")
+
+
+def execute(args: argparse.Namespace) -> int:
+    from sequencer.runner import run_file
+
+    report = run_file(args.file, dry_run=args.dry_run, output_dir=args.output, quiet=args.quiet, handle_signals=True)
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    for line in report.summary():
+        print(line)
+    if report.dry_run and report.run_dir is not None:
+        print(f"  dry-run frames in {report.run_dir}")
+    return report.exit_code

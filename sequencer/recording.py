@@ -1,0 +1,81 @@
+"""Frames → files: build each frame's header, hand it to the background FITS writer, and add it to the
+manifest once (and only once) its file has landed on disk."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from pathlib import Path
+
+from drivers.base import CameraInfo
+from sequencer.actions import SetState
+from sequencer.capture import Measured
+from sequencer.filenames import expand_pattern
+from sequencer.fitsheader import FrameHeader, FrameKind
+from sequencer.manifest import Manifest
+from sequencer.output import FrameWriter
+from sequencer.plan import FlatSet
+
+
+class FrameRecorder:
+    """The run's `Recorder`: one header per frame, written in the background, listed when on disk."""
+
+    def __init__(
+        self,
+        writer: FrameWriter,
+        manifest: Manifest,
+        run_dir: Path,
+        run_id: str,
+        pattern: str,
+        camera: CameraInfo,
+        panel_max: int,
+        states: dict[str, SetState],
+    ) -> None:
+        self.writer = writer
+        self.manifest = manifest
+        self.run_dir = run_dir
+        self.run_id = run_id
+        self.pattern = pattern
+        self.camera = camera
+        self.panel_max = panel_max
+        self.states = states
+        self.written = 0
+
+    def flat(self, fs: FlatSet, m: Measured, *, brightness: int, frame_no: int, rejected: str | None) -> None:
+        self._record(FrameKind.FLAT, fs, m, frame_no, rejected, brightness)
+
+    def dark_flat(self, fs: FlatSet, m: Measured, *, frame_no: int, rejected: str | None) -> None:
+        self._record(FrameKind.DARK_FLAT, fs, m, frame_no, rejected, None)
+
+    def _record(
+        self, kind: FrameKind, fs: FlatSet, m: Measured, frame_no: int, rejected: str | None, brightness: int | None
+    ) -> None:
+        state = self.states[fs.id]
+        header = FrameHeader(
+            kind=kind,
+            flat_set=fs.id,
+            run_id=self.run_id,
+            frame_no=frame_no,
+            exposure=fs.exposure,
+            settings=state.settings,
+            readout_mode_name=state.readout_mode_name,
+            camera=self.camera.name,
+            date_obs=m.exposure.start,
+            date_end=m.exposure.end,
+            ccd_temp=m.exposure.ccd_temp,
+            filter=fs.filter,
+            panel_brightness=brightness,
+            panel_max=self.panel_max if brightness is not None else None,
+            stats=m.stats,
+            rejected=rejected is not None,
+            reject_reason=rejected,
+            pixel_size_um=self.camera.pixel_size_um,
+        )
+        target = self.run_dir / expand_pattern(self.pattern, header)
+        future = self.writer.submit(m.exposure.frame, header, target)
+        future.add_done_callback(lambda f: self._landed(f, header))
+
+    def _landed(self, future: Future[Path], header: FrameHeader) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return  # the writer reports its error to the run on the next submit or flush
+        self.manifest.add_written(future.result(), header)
+        self.written += 1
