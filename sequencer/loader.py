@@ -33,11 +33,15 @@ class Located:
     file: str
     data: Any
     marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    value_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
 
-    def where(self, path: Sequence[str | int]) -> tuple[int, int]:
-        """Position of the deepest known prefix of `path` (pydantic paths may go deeper than the YAML)."""
+    def where(self, path: Sequence[str | int], *, value: bool = False) -> tuple[int, int]:
+        """Position of the deepest known prefix of `path` (pydantic paths may go deeper than the YAML):
+        its key, or with `value=True` the value itself (where a wrong value should be pointed at)."""
         key = tuple(path)
         while key:
+            if value and key in self.value_marks:
+                return self.value_marks[key]
             if key in self.marks:
                 return self.marks[key]
             key = key[:-1]
@@ -56,6 +60,8 @@ def load_text(text: str, file: str = "<string>") -> Located:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.context_mark and exc.problem:
+            problem = f"{exc.context} (line {exc.context_mark.line + 1}), {exc.problem}"
         raise SequenceFileError(file, line, col, f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
         raise SequenceFileError(file, 1, 1, f"YAML syntax error: {exc}") from None
@@ -78,7 +84,7 @@ def load_file(path: str | Path) -> Located:
 
 
 def _convert(node: yaml.Node, path: PathKey, out: Located) -> Any:
-    out.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    out.marks[path] = out.value_marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:

@@ -185,7 +185,7 @@ def _first_error(located: Located, exc: ValidationError, base: tuple[str | int, 
     if kind == "missing":
         line, col = located.where(known)
         return SequenceFileError(located.file, line, col, f"{dotted(loc)}: missing required key")
-    line, col = located.where(known)
+    line, col = located.where(known, value=True)
     value = err.get("input")
     shown = f" (got {value!r})" if kind.endswith(("_type", "_parsing")) and not isinstance(value, dict | list) else ""
     return SequenceFileError(located.file, line, col, f"{dotted(known) if known else dotted(loc)}: {message}{shown}")
