@@ -18,6 +18,7 @@ raises `DeviceDisconnected`.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -230,7 +231,7 @@ class AlnitakPanel:
         try:
             port.open()
         except _PORT_ERRORS as exc:
-            raise DeviceError(self.name, f"cannot open {opts.port}: {exc}") from None
+            raise DeviceError(self.name, f"cannot open {opts.port}: {_describe(exc)}") from None
         return port
 
     def _close_port(self) -> None:
@@ -257,10 +258,10 @@ class AlnitakPanel:
                     port.flush()
                     line, partial = self._read_line(port)
                 except _PORT_ERRORS as exc:
-                    self._lost = str(exc)
+                    self._lost = _describe(exc)
                     self._close_port()
                     raise DeviceDisconnected(
-                        self.name, f"the port went away ({exc}); panel closed", sent=sent
+                        self.name, f"the port went away ({self._lost}); disconnected", sent=sent
                     ) from None
                 if line is None:
                     last_answer = partial or None
@@ -427,6 +428,13 @@ class AlnitakPanel:
         if state is CoverState.ERROR:
             raise DeviceError(self.name, "the cover move timed out (stuck?)", answered=_status_text(last[0]))
         return state
+
+
+def _describe(exc: BaseException) -> str:
+    """pyserial and termios errors carry (errno, text) tuples; say what the errno means."""
+    if len(exc.args) == 2 and isinstance(exc.args[0], int):
+        return os.strerror(exc.args[0])
+    return str(exc) or type(exc).__name__
 
 
 def _status_text(status: Status) -> str:

@@ -36,7 +36,8 @@ class FirmwareConfig:
     firmware: int = 123
     filler: str = "auto"
     motor_time: float = 5.0
-    """Seconds (bench clock) the cover motor runs for one open or close."""
+    """Seconds (bench clock) the cover motor runs for one open or close, when the simulated panel has no
+    cover of its own (a bench panel with a cover moves at its own `cover_time`)."""
     cover_jam: bool = False
     """The cover never reaches its end stop: after `motor_time` the status says 3 (timed out)."""
 
@@ -80,6 +81,12 @@ class AlnitakFirmware:
         self._lock = threading.Lock()
         self._light_on = False
         self._brightness = 0
+        self._delegate_cover = self.config.has_cover and _panel_has_cover(panel)
+        if _panel_has_cover(panel) and not self.config.has_cover:
+            raise ValueError(
+                f"the simulated panel has a cover but product {self.config.product:02d} has none: "
+                "build the bench with cover=True only for a Flip-Flat (99) or Flip-Mask (98)"
+            )
         self._cover = CoverState.CLOSED if self.config.has_cover else CoverState.NOT_PRESENT
         self._target: CoverState | None = None
         self._move_ends = 0.0
@@ -178,30 +185,42 @@ class AlnitakFirmware:
         return motor + light + cover
 
     # -- the cover motor --------------------------------------------------------------------------
+    #
+    # With a bench panel that has a cover, that cover *is* the motor (its `cover_time`, starting where
+    # the bench put it), so the serial status and the light reaching the camera always agree. Without
+    # one, a motor of `motor_time` seconds is modelled here, starting closed.
 
     def _start_move(self, target: CoverState) -> None:
+        if self._delegate_cover:
+            if target == CoverState.OPEN:
+                self._panel.open_cover()
+            else:
+                self._panel.close_cover()
+            return
         if self._target is None and self._cover == target:
             return
         self._target = target
         self._move_ends = self._clock.now() + self.config.motor_time
         self._cover = CoverState.UNKNOWN
-        if self._panel_has_cover():
-            if target == CoverState.OPEN:
-                self._panel.open_cover()
-            else:
-                self._panel.close_cover()
 
     def _advance_motor(self) -> None:
+        if self._delegate_cover:
+            state = self._panel.cover_state()
+            moving = state == CoverState.MOVING
+            self._target = state if moving else None
+            self._cover = CoverState.ERROR if self.config.cover_jam and not moving else state
+            return
         if self._target is not None and self._clock.now() >= self._move_ends:
             self._cover = CoverState.ERROR if self.config.cover_jam else self._target
             self._target = None
 
-    def _panel_has_cover(self) -> bool:
-        try:
-            return bool(self._panel.has_cover)
-        except Exception:  # a panel model without a cover
-            return False
-
     def _panel_level(self) -> int:
         low, high = self._panel.brightness_range
         return max(low, min(high, self._brightness))
+
+
+def _panel_has_cover(panel: FlatPanel) -> bool:
+    try:
+        return bool(panel.has_cover)
+    except Exception:  # a panel model that cannot tell is a panel without a cover
+        return False
