@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import math
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -223,9 +224,14 @@ class FrameHeader:
         return cards
 
 
+_ASCII = {"±": "+/-", "°": "deg", "µ": "u", "×": "x", "–": "-", "—": "-", "’": "'", "…": "..."}
+
+
 def _text(value: str) -> str:
     """FITS strings are printable ASCII, and a header should stay a block or two."""
-    clean = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in value)
+    spelled = "".join(_ASCII.get(ch, ch) for ch in value)
+    decomposed = unicodedata.normalize("NFKD", spelled)  # é -> e + combining accent, dropped below
+    clean = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in decomposed if not unicodedata.combining(ch))
     return clean[:MAX_TEXT]
 
 

@@ -114,7 +114,7 @@ class FrameWriter:
         max_pending: int = 2,
         manifest: Manifest | None = None,
         journal: Journal | None = None,
-        on_written: Callable[[WrittenFrame], None] | None = None,
+        on_written: Callable[[WrittenFrame], object] | None = None,
     ) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, got {max_pending}")
