@@ -142,7 +142,8 @@ class FrameWriter:
             return self._pending
 
     def submit(self, frame: Frame, header: HeaderInput, name: str | os.PathLike[str]) -> Future[Path]:
-        """Queue `frame` to be written as `name` (relative to the directory); returns at once unless
+        """Queue `frame` to be written as `name` (relative to the directory, or an absolute path inside it);
+        returns at once unless
         `max_pending` frames are already waiting. The future's result is the path actually written
         (``NAME_1.fits`` … if the name was taken)."""
         with self._idle:
@@ -193,8 +194,12 @@ class FrameWriter:
             self.close()
 
     def _target(self, name: str | os.PathLike[str]) -> Path:
-        relative = PurePosixPath(os.fspath(name).replace(os.sep, "/"))
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts or os.path.isabs(name):
+        """`name` relative to the directory, or an absolute path inside it; never a way out of it."""
+        text = os.fspath(name)
+        if os.path.isabs(text):
+            text = os.path.relpath(os.path.abspath(text), os.path.abspath(self.directory))
+        relative = PurePosixPath(text.replace(os.sep, "/"))
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts or relative.parts == (".",):
             raise OutputError(f"{name}: a frame's name must be a path inside {self.directory}")
         return self.directory.joinpath(*relative.parts)
 

@@ -267,8 +267,11 @@ def test_bad_frames_and_names_are_refused_at_submit(tmp_path: Path, clock: Virtu
         for name in ("../escape.fits", "/abs/x.fits", "a/../../x.fits"):
             with pytest.raises(OutputError, match="inside"):
                 writer.submit(make_frame(), make_header(), name)
+        with pytest.raises(OutputError, match="inside"):
+            writer.submit(make_frame(), make_header(), tmp_path.parent / "outside.fits")
         writer.submit(make_frame(), make_header(), "fine.fits")  # the writer is not broken by refusals
-    assert files_in(tmp_path) == ["fine.fits"]
+        writer.submit(make_frame(), make_header(), tmp_path / "sub" / "absolute.fits")  # inside: fine
+    assert files_in(tmp_path) == ["fine.fits", "sub/absolute.fits"]
 
 
 def test_filesystem_without_hard_links_still_never_overwrites(
