@@ -142,10 +142,11 @@ class FrameWriter:
             return self._pending
 
     def submit(self, frame: Frame, header: HeaderInput, name: str | os.PathLike[str]) -> Future[Path]:
-        """Queue `frame` to be written as `name` (relative to the directory, or an absolute path inside it);
-        returns at once unless
-        `max_pending` frames are already waiting. The future's result is the path actually written
-        (``NAME_1.fits`` … if the name was taken)."""
+        """Queue `frame` to be written as `name` (relative to the directory, or an absolute path inside it).
+
+        Returns at once unless `max_pending` frames are already waiting. The future's result is the path
+        actually written (``NAME_1.fits`` … if the name was taken).
+        """
         with self._idle:
             if self._closed:
                 raise OutputError(f"{self.directory}: the FITS writer is closed")
