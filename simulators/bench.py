@@ -114,6 +114,18 @@ class Bench:
     def render(self, signal: ExposureSignal, rng: np.random.Generator) -> Frame:
         return self._renderer.render(self.maps(signal.binning), signal, rng)
 
+    def take(self, seconds: float, light: bool = True) -> Frame:
+        """Expose on the (connected) camera, wait on the bench clock until ready, read the frame.
+
+        A convenience for tests and scripts; the sequencer does the same with its own timeouts.
+        """
+        camera = self.camera
+        camera.start_exposure(seconds, light)
+        while not camera.image_ready():
+            deadline = camera.exposure_deadline() or self.clock.now()
+            self.clock.sleep(max(deadline - self.clock.now(), 1e-6))
+        return camera.read_image()
+
     def describe(self) -> str:
         opts = self.options
         return (

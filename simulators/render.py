@@ -1,9 +1,10 @@
 """Frame synthesis: photoelectrons + dark signal → shot and read noise → ADU, fast enough for IMX455 dry runs.
 
-Per pixel the mean signal is light × illumination + dark current × t (+ amp glow, + hot pixels), clipped at
-full well; the pixel reads pedestal + column pattern + signal / gain, with Gaussian noise of variance
-(signal + read noise²) / gain² (shot noise of the photo- and thermal electrons, and read noise: the right
-mean and variance per pixel), then clips at saturation and rounds to the ADC's step.
+Per pixel the mean signal is light × illumination + dark current × t (+ amp glow, + hot pixels); the pixel
+reads pedestal + column pattern + signal / gain, with Gaussian noise of variance (signal + read noise²) /
+gain² (shot noise of the photo- and thermal electrons, and read noise: the right mean and variance per
+pixel), then clips where the pixel saturates (full well or the ADC's top) and rounds to the ADC's step. The
+noise is added before the clip, so a pixel far past full well reads exactly the saturation level.
 
 Speed: the fixed maps are float32 and precomputed; the noise comes from a seeded pool of standard normals
 read at a random offset per row block (drawn from the frame's generator, so a seed still fixes every frame);
@@ -50,7 +51,6 @@ class _Plan:
     light_e: float
     dark_e: float
     glow_e: float
-    full_well: float
     inv_gain: float
     k_shot: float
     k_read: float
@@ -91,7 +91,6 @@ class FrameRenderer:
             light_e=max(signal.light_e, 0.0),
             dark_e=s.dark_current(signal.temperature) * signal.seconds,
             glow_e=s.glow_peak * signal.seconds,
-            full_well=s.full_well_e(gain, mode),
             inv_gain=1.0 / (e_per_adu * step),
             k_shot=scale,
             k_read=read_e * read_e * scale,
@@ -156,7 +155,6 @@ class FrameRenderer:
         illumination = maps.illumination.reshape(-1)[idx].astype(np.float64)
         glow = maps.glow_rows[r].astype(np.float64) * maps.glow_cols[c]
         e = plan.light_e * illumination + plan.dark_e * (1.0 + maps.hot_rel) + plan.glow_e * glow
-        e = np.minimum(e, plan.full_well)
         noise = np.sqrt(e * plan.k_shot + plan.k_read) * rng.standard_normal(idx.size)
         value = levels[c] + e * plan.inv_gain + noise
         out.reshape(-1)[idx] = np.clip(value, 0.0, plan.ceiling + 0.5).astype(np.uint16)
@@ -179,7 +177,7 @@ def _render_blocks(
     t_buf = np.empty(longest * cols, dtype=np.float32)
     f32 = np.float32
     light, dark, glow = f32(plan.light_e), f32(plan.dark_e), f32(plan.glow_e)
-    well, inv_gain = f32(plan.full_well), f32(plan.inv_gain)
+    inv_gain = f32(plan.inv_gain)
     k_shot, k_read, ceiling = f32(plan.k_shot), f32(plan.k_read), f32(plan.ceiling)
     for r0, r1, offset in jobs:
         n = (r1 - r0) * cols
@@ -195,7 +193,6 @@ def _render_blocks(
         if plan.glow_e > 0:
             np.multiply(maps.glow_rows[r0:r1, None] * glow, maps.glow_cols[None, :], out=t)
             e += t
-        np.minimum(e, well, out=e)
         np.multiply(e, k_shot, out=t)
         t += k_read
         np.sqrt(t, out=t)
