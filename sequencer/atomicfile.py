@@ -93,7 +93,8 @@ def _publish(temp: Path, target: Path) -> Path:
                 continue
             os.replace(temp, candidate)
             return candidate
-        os.unlink(temp)
+        with contextlib.suppress(OSError):  # the frame is safe under its name; a leftover can't be helped
+            os.unlink(temp)
         return candidate
     raise OutputError(f"{target}: {MAX_SUFFIX} files with this name already exist; not overwriting any")
 

@@ -216,6 +216,9 @@ class FrameWriter:
             try:
                 if job.future.set_running_or_notify_cancel():
                     self._write(job)
+            except BaseException as exc:  # never let the thread die with a future left hanging
+                if not job.future.done():
+                    self._fail(job, OutputError(f"{job.target}: {exc!r}"))
             finally:
                 job.frame = None  # let a 122 MB frame go as soon as it is written
                 with self._idle:
@@ -232,15 +235,15 @@ class FrameWriter:
             self._fail(job, exc if isinstance(exc, OutputError) else OutputError(f"{job.target}: {exc}"))
             return
         frame_header = job.header if isinstance(job.header, FrameHeader) else None
-        written = WrittenFrame(
-            path=path,
-            name=job.name,
-            header=frame_header,
-            nbytes=path.stat().st_size,
-            started=started,
-            finished=self._clock.now(),
-        )
         try:
+            written = WrittenFrame(
+                path=path,
+                name=job.name,
+                header=frame_header,
+                nbytes=path.stat().st_size,
+                started=started,
+                finished=self._clock.now(),
+            )
             if self._manifest is not None and frame_header is not None:
                 self._manifest.add_written(path, frame_header)
             if self._journal is not None:

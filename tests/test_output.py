@@ -341,3 +341,16 @@ def test_cancelled_future_is_not_written(tmp_path: Path, clock: VirtualClock) ->
         assert second.cancel()
         release.set()
     assert files_in(tmp_path) == ["a.fits"]
+
+
+def test_a_failure_after_the_file_landed_is_reported_and_the_file_kept(tmp_path: Path, clock: VirtualClock) -> None:
+    def broken(written: WrittenFrame) -> None:
+        raise RuntimeError("progress display went away")
+
+    writer = FrameWriter(tmp_path, clock=clock, on_written=broken)
+    future = writer.submit(make_frame(), make_header(), "a.fits")
+    with pytest.raises(OutputError, match=r"a\.fits: written, but recording it failed: progress display went away"):
+        future.result(10)
+    with pytest.raises(OutputError, match="recording it failed"):
+        writer.close()  # not reported by a submit or flush yet: close raises it
+    assert files_in(tmp_path) == ["a.fits"]
