@@ -354,3 +354,65 @@ def test_a_failure_after_the_file_landed_is_reported_and_the_file_kept(tmp_path:
     with pytest.raises(OutputError, match="recording it failed"):
         writer.close()  # not reported by a submit or flush yet: close raises it
     assert files_in(tmp_path) == ["a.fits"]
+
+
+def test_frames_from_the_simulated_bench_land_with_their_measured_header(tmp_path: Path) -> None:
+    from sequencer.clock import wait_until
+    from sequencer.stats import frame_stats
+    from simulators import Bench
+
+    clock = VirtualClock()
+    bench = Bench(sensor="small", seed=3, clock=clock)
+    camera, panel = bench.camera, bench.panel
+    camera.connect()
+    panel.connect()
+    settings = CameraSettings(gain=100, offset=50, binning=1, readout_mode=0, temperature=None)
+    camera.apply(settings)
+    manifest = Manifest.create(tmp_path / "manifest.json", run_id="sim", clock=clock)
+    manifest.begin_set("L_1s", filter="L", exposure=1.0, settings=settings)
+
+    def expose(light: bool) -> tuple[np.ndarray, float, float | None]:
+        start = clock.now()
+        camera.start_exposure(1.0, light)
+        assert wait_until(clock, camera.image_ready, timeout=30)
+        return camera.read_image(), start, camera.temperature()
+
+    panel.light_on(60)
+    clock.advance(5)  # settle after light on
+    flat, flat_start, flat_temp = expose(True)
+    panel.light_off()
+    clock.advance(5)
+    dark, dark_start, dark_temp = expose(False)
+    common = {
+        "flat_set": "L_1s",
+        "run_id": "sim",
+        "frame_no": 1,
+        "exposure": 1.0,
+        "settings": settings,
+        "readout_mode_name": camera.info.readout_modes[0],
+        "camera": camera.info.name,
+        "filter": "L",
+    }
+    flat_header = FrameHeader(
+        kind=FrameKind.FLAT, date_obs=flat_start, ccd_temp=flat_temp, panel_brightness=60, panel_max=255,
+        stats=frame_stats(flat), **common,  # type: ignore[arg-type]
+    )  # fmt: skip
+    dark_header = FrameHeader(
+        kind=FrameKind.DARK_FLAT, date_obs=dark_start, ccd_temp=dark_temp, stats=frame_stats(dark),
+        **common,  # type: ignore[arg-type]
+    )  # fmt: skip
+    with FrameWriter(tmp_path, clock=clock, manifest=manifest) as writer:
+        flat_path = writer.submit(flat, flat_header, "L_1s/flat_001.fits").result()
+        dark_path = writer.submit(dark, dark_header, "L_1s/darkflat_001.fits").result()
+    with fits.open(flat_path) as f, fits.open(dark_path) as d:
+        assert np.array_equal(f[0].data, flat) and np.array_equal(d[0].data, dark)
+        fh, dh = f[0].header, d[0].header
+    assert fh["STATMEAN"] == pytest.approx(float(flat.mean()), abs=1e-3)
+    assert dh["STATMEAN"] == pytest.approx(float(dark.mean()), abs=1e-3)
+    assert fh["STATMEAN"] > 5 * dh["STATMEAN"]  # the panel lit the flat; the dark-flat is pedestal + dark
+    assert fh["INSTRUME"] == dh["INSTRUME"] == camera.info.name
+    for keyword in ("FLATSET", "EXPTIME", "GAIN", "OFFSET", "XBINNING", "READOUTM"):
+        assert fh[keyword] == dh[keyword]
+    assert (fh["IMAGETYP"], dh["IMAGETYP"], fh["PANELBRT"]) == ("FLAT", "DARK", 60)
+    record = Manifest.load(tmp_path / "manifest.json").get_set("L_1s")
+    assert [f.file for f in record.flats + record.dark_flats] == ["L_1s/flat_001.fits", "L_1s/darkflat_001.fits"]
