@@ -80,7 +80,8 @@ def open_sim(url: str, ctx: OpenContext) -> object:
     kind = sim_kind(url)
     sim_options(url)  # check this URL even when the bench exists
     if ctx.bench is None:
-        urls = [u for u in ctx.urls if _is_sim(u) and u != url] + [url]
+        urls = [u for u in ctx.urls if _is_sim(u)]
+        urls += [] if url in urls else [url]
         try:
             ctx.bench = Bench.from_options(merged_options(urls), ctx.clock)
         except ConfigError as exc:
