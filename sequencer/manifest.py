@@ -64,7 +64,10 @@ SET_STATUSES = ("running", "ok", "failed", "skipped")
 
 
 def _num(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
+    """JSON has no NaN or infinity: those become null. Integers stay integers."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value if isinstance(value, int) else float(value)
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,7 @@ def test_a_whole_run_keeps_the_manifest_valid_and_exact(tmp_path: Path) -> None:
         "ccd_temp": -10.2,
         "brightness": 118,
     }
+    assert isinstance(ha["flats"][0]["stats"]["min"], int) and isinstance(ha["flats"][0]["stats"]["mean"], float)
     assert [(f["kind"], f["frame_no"], f["brightness"]) for f in ha["dark_flats"]] == [
         ("darkflat", 1, None),
         ("darkflat", 2, None),
