@@ -90,7 +90,7 @@ class Rejection:
             return "mean, no rejection"
         name = "sigma clipping" if self.method == "sigma" else "winsorized sigma clipping"
         passes = "1 pass" if self.iterations == 1 else f"up to {self.iterations} passes"
-        return f"{name} about the median, {self.low:g}σ low / {self.high:g}σ high, {passes}"
+        return f"{name} about the median, {self.low:g} sigma low / {self.high:g} sigma high, {passes}"
 
 
 @dataclass

@@ -298,7 +298,7 @@ class Mismatch:
 
     def message(self) -> str:
         return (
-            f"{self.path}: {self.keyword} = {_show(self.found)} where the flats have {_show(self.expected)}"
+            f"{self.path}: {self.keyword} = {show_value(self.found)} where the flats have {show_value(self.expected)}"
         )
 
 
@@ -315,7 +315,8 @@ _CATEGORIES = {
 }
 
 
-def _show(value: object) -> str:
+def show_value(value: object) -> str:
+    """A header value as a message shows it: 4 → '4', 'High Gain' → "'High Gain'", shape → '800×600'."""
     if value is None:
         return "(missing)"
     if isinstance(value, float):
