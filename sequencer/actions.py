@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from drivers.base import CameraSettings, LightState
 from drivers.errors import ConfigError, DeviceError, InvalidOperation
-from sequencer.brightness import SearchResult, Window, find_brightness
+from sequencer.brightness import SearchResult, Window, find_brightness, initial_brightness
 from sequencer.capture import Measured, Recorder, SetFailed, capture_dark_flats, capture_flats
 from sequencer.operate import Operator
 from sequencer.plan import FlatSet, Plan, Step
@@ -192,8 +192,12 @@ class RunExecutor:
             self.pedestal(state.settings)
         brightness = step.brightness
         low, high = self.op.eq.panel.brightness_range
-        if brightness is None and fs is not None and self.trained is not None:
-            brightness = self.trained.lookup(self._trained_key(fs))
+        if brightness is None and fs is not None:
+            state = self._state(fs)
+            if self.trained is not None:
+                brightness = self.trained.start_for(self._trained_key(fs), state.window, (low, high))
+            if brightness is None:
+                brightness = initial_brightness(state.window, (low, high), pedestal_adu=self.pedestal(state.settings))
         if brightness is None:
             brightness = (low + high) // 2
         brightness = min(max(brightness, low), high)
@@ -237,13 +241,21 @@ class RunExecutor:
             start=start,
             pedestal_adu=self.pedestal(state.settings),
             max_trials=fs.max_trials,
+            prior=self.trained.response_for(self._trained_key(fs)) if self.trained is not None else None,
         )
         self.on_search(fs, result)
         if not result.ok or result.brightness is None or state.kept_trial is None:
             raise SetFailed(fs.id, _search_failure(result))
         state.brightness = result.brightness
         if self.trained is not None:
-            self.trained.record(self._trained_key(fs), result.brightness)
+            flat = result.flat
+            self.trained.record(
+                self._trained_key(fs),
+                result.brightness,
+                response=result.response,
+                mean_adu=flat.stats.mean if flat is not None else None,
+                recorded_at=self.op.clock.now(),
+            )
         kept, state.kept_trial = state.kept_trial, None
         return kept
 

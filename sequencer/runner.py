@@ -165,6 +165,7 @@ class _Run:
         self.manifest: Manifest | None = None
         self.writer: FrameWriter | None = None
         self.run_dir: Path | None = None
+        self.trained: TrainedTable | None = None
 
     def run(
         self,
@@ -223,11 +224,14 @@ class _Run:
     def _executor(self, trained: TrainedTable | None) -> RunExecutor:
         assert self.op is not None
         self.set_states: dict[str, SetState] = {}
+        self.trained = trained if trained is not None else TrainedTable.load()
+        if self.trained.problem:
+            self.plan.warnings.append(self.trained.problem)
         executor = RunExecutor(
             self.plan,
             self.op,
             recorder=_LateRecorder(self),
-            trained=trained if trained is not None else TrainedTable.load_default(),
+            trained=self.trained,
             on_set_start=self._set_started,
             on_search=self._searched,
             progress=self.progress.frame,
@@ -386,20 +390,28 @@ class _Run:
             attempt("light off", self.eq.panel.light_off)
         if self.writer is not None:
             attempt("writing frames", self.writer.close)
-        if self.manifest is not None:
+        manifest = self.manifest
+        if manifest is not None:
             for sid, outcome in self.outcomes.items():
                 if outcome.status == "pending" and sid in self.set_states:
                     outcome.status = "failed"
                     outcome.reason = outcome.reason or (error or "the run stopped")
-                    attempt("manifest", lambda sid=sid, r=outcome.reason: self.manifest.end_set(sid, "failed", r))  # type: ignore[union-attr, misc]
+                    reason = outcome.reason
+
+                    def end(sid: str = sid, reason: str = reason) -> None:
+                        manifest.end_set(sid, "failed", reason)
+
+                    attempt("manifest", end)
                 elif outcome.status == "pending":
                     outcome.status, outcome.reason = "skipped", "not reached"
             final = "interrupted" if status == "interrupted" else ("failed" if status == "failed" else "finished")
-            attempt("manifest", lambda: self.manifest.finish(final, error))  # type: ignore[union-attr]
+            attempt("manifest", lambda: manifest.finish(final, error))
         else:
             for outcome in self.outcomes.values():
                 if outcome.status == "pending":
                     outcome.status, outcome.reason = "skipped", error or "not reached"
+        if self.trained is not None and self.trained.entries:
+            attempt("trained brightness table", self.trained.save)
         if self.journal is not None:
             self._journal("run_finished", status=status, error=error, problems=problems)
             attempt("journal", self.journal.close)
