@@ -22,7 +22,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import serial
 from serial.serialutil import Timeout
@@ -111,7 +111,9 @@ def parse_alnitak_url(url: str) -> AlnitakOptions:
     if plus:
         if not transport:
             raise ConfigError(f"{url!r}: nothing after '+' (expected e.g. alnitak+socket://host:port)")
-        port = urlunsplit((transport.lower(), parts.netloc, parts.path, urlencode(theirs), ""))
+        port = f"{transport.lower()}://{parts.netloc}{parts.path}"
+        if theirs:
+            port += "?" + urlencode(theirs)
         is_path = False
     else:
         port = unquote(parts.netloc + parts.path)

@@ -215,6 +215,7 @@ class AlnitakEmulator:
     def start(self) -> AlnitakEmulator:
         if self._thread is not None:
             return self
+        self.firmware.power_on()
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -278,10 +279,11 @@ class AlnitakEmulator:
                 self._selector.unregister(self._master)
         if self._pty_channel is not None:
             self._pty_channel.closed = True
-        for fd in (self._master, self._slave):
+        fds = (self._master, self._slave)
+        self._master = self._slave = -1  # not alive from before the client can see the hang-up
+        for fd in fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self._master = self._slave = -1
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
@@ -445,7 +447,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve_cli(args: argparse.Namespace) -> int:
     """Start on a new bench, print the URLs to use, serve until Ctrl-C or SIGTERM, then stop cleanly."""
-    from simulators import Bench  # type: ignore[attr-defined]  # written in parallel; imported late
+    from simulators import Bench  # imported late: the physics is only needed when serving
 
     clock = SystemClock()
     bench = Bench(sensor=args.sensor, seed=args.seed, clock=clock, cover=args.product in COVER_PRODUCTS)

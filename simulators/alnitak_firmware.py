@@ -102,6 +102,13 @@ class AlnitakFirmware:
             "V": self._version,
         }
 
+    def power_on(self) -> None:
+        """Connect to the simulated panel (the firmware is its only driver) and start dark."""
+        with self._lock:
+            if not getattr(self._panel, "connected", False):
+                self._panel.connect()
+            self._panel.light_off()
+
     def handle(self, command: str) -> str | None:
         if len(command) != 5 or command[0] != ">":
             return None
@@ -144,7 +151,10 @@ class AlnitakFirmware:
         if not data.isdigit():
             return None
         self._brightness = min(int(data), 255)
-        if self._light_on:
+        store = getattr(self._panel, "set_brightness", None)  # the bench panel keeps it while dark
+        if callable(store):
+            store(self._panel_level())
+        elif self._light_on:
             self._panel.light_on(self._panel_level())
         return f"{self._brightness:03d}"
 
