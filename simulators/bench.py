@@ -8,6 +8,7 @@ the same seed and the same calls give identical frames.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,7 @@ class Bench:
         self.options: BenchOptions = parse_options(options)
         self.sensor: SensorModel = _sensor_with_options(preset, self.options)
         self._maps: dict[int, FixedMaps] = {}
+        self._maps_lock = threading.Lock()
         self._renderer = FrameRenderer(self.sensor, self.seed)
         start = self.clock.now()
         opts = self.options
@@ -80,12 +82,13 @@ class Bench:
     # the physics, for devices and for tests ---------------------------------------------------
     def maps(self, binning: int = 1) -> FixedMaps:
         """The fixed maps at a binning, built on first use."""
-        if binning not in self._maps:
-            if 1 not in self._maps:
-                settings = OpticsSettings(self.options.vignetting, self.options.dust, self.seed)
-                self._maps[1] = build_full_maps(self.sensor, settings)
-            self._maps[binning] = bin_maps(self._maps[1], binning)
-        return self._maps[binning]
+        with self._maps_lock:  # emulator threads may ask at once; build an IMX455's maps only once
+            if binning not in self._maps:
+                if 1 not in self._maps:
+                    settings = OpticsSettings(self.options.vignetting, self.options.dust, self.seed)
+                    self._maps[1] = build_full_maps(self.sensor, settings)
+                self._maps[binning] = bin_maps(self._maps[1], binning)
+            return self._maps[binning]
 
     def illumination(self, binning: int = 1) -> npt.NDArray[np.float64]:
         """The true multiplicative flat (vignetting × dust × PRNU), mean 1, at a binning."""

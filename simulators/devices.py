@@ -26,6 +26,11 @@ KINDS = {
 }
 
 _BENCH_KEYS = {"sensor", "seed"}
+_URL_OPTIONS = sorted(
+    (KNOWN_OPTIONS - {"transmissions", "camera_fault", "panel_fault", "wheel_fault"})
+    | _BENCH_KEYS
+    | {"transmission.<filter>"}
+)
 
 
 def sim_kind(url: str) -> str:
@@ -51,7 +56,7 @@ def sim_options(url: str) -> dict[str, str]:
         elif key in KNOWN_OPTIONS or key in _BENCH_KEYS or key.startswith("transmission."):
             options[key] = value
         else:
-            known = ", ".join(sorted(KNOWN_OPTIONS | _BENCH_KEYS | {"transmission.<filter>"}))
+            known = ", ".join(_URL_OPTIONS)
             raise ConfigError(f"{url!r}: unknown sim option {key!r} (known: {known})")
     try:
         parse_options({k: v for k, v in options.items() if k not in _BENCH_KEYS})

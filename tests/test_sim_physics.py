@@ -254,3 +254,18 @@ def test_binning_averages_pixels() -> None:
     centre_one = one[90:120, 140:180].astype(np.float64)
     centre_two = two[45:60, 70:90].astype(np.float64)
     assert np.std(centre_two) < 0.7 * np.std(centre_one)
+
+
+@pytest.mark.parametrize("gain", [0, 60, 120])
+def test_photon_transfer_gives_back_the_conversion_gain(gain: int) -> None:
+    """The standard photon-transfer measurement: shot-noise variance = signal / (e⁻/ADU)."""
+    bench = rig(gain=gain, dust=0)
+    lit(bench, 255, "Ha")  # full duty: no PWM ripple between the two frames
+    sensor = bench.sensor
+    seconds = 8000 / (bench.options.flux * 0.035)
+    first = bench.take(seconds).astype(np.float64)[60:160, 100:220]
+    second = bench.take(seconds).astype(np.float64)[60:160, 100:220]
+    bias = (bench.take(0.0).astype(np.float64)[60:160, 100:220], bench.take(0.0).astype(np.float64)[60:160, 100:220])
+    signal_adu = (first.mean() + second.mean()) / 2 - (bias[0].mean() + bias[1].mean()) / 2
+    shot_var = np.var(first - second) / 2 - np.var(bias[0] - bias[1]) / 2
+    assert signal_adu / shot_var == pytest.approx(sensor.e_per_adu(gain), rel=0.04)
