@@ -1,0 +1,35 @@
+"""`flatseq audit DIR`: check folders of flats, dark-flats and bias for the field notes' classic mistakes."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "check a folder of flats, dark-flats and bias (flatseq's or N.I.N.A.'s) for calibration mistakes"
+
+EXIT_CLEAN, EXIT_FINDINGS = 0, 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directory", nargs="+", help="folders (or files) to read every FITS header from")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON for scripts")
+    parser.add_argument(
+        "--temperature-tolerance",
+        type=float,
+        default=1.0,
+        metavar="DEG",
+        help="largest CCD-TEMP difference between dark-flats and flats, °C (default 1)",
+    )
+
+
+def execute(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from sequencer.audit import audit, render_table
+
+    report = audit([Path(d) for d in args.directory], temperature_tolerance=args.temperature_tolerance)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(render_table(report))
+    return EXIT_CLEAN if report.ok else EXIT_FINDINGS
