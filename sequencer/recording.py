@@ -1,9 +1,8 @@
-"""Frames → files: build each frame's header, hand it to the background FITS writer, and add it to the
+"""Frames → files: build each frame's header and hand it to the background FITS writer, which adds it to the
 manifest once (and only once) its file has landed on disk."""
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from pathlib import Path
 
 from drivers.base import CameraInfo
@@ -11,7 +10,6 @@ from sequencer.actions import SetState
 from sequencer.capture import Measured
 from sequencer.filenames import expand_pattern
 from sequencer.fitsheader import FrameHeader, FrameKind
-from sequencer.manifest import Manifest
 from sequencer.output import FrameWriter
 from sequencer.plan import FlatSet
 
@@ -22,7 +20,6 @@ class FrameRecorder:
     def __init__(
         self,
         writer: FrameWriter,
-        manifest: Manifest,
         run_dir: Path,
         run_id: str,
         pattern: str,
@@ -31,14 +28,12 @@ class FrameRecorder:
         states: dict[str, SetState],
     ) -> None:
         self.writer = writer
-        self.manifest = manifest
         self.run_dir = run_dir
         self.run_id = run_id
         self.pattern = pattern
         self.camera = camera
         self.panel_max = panel_max
         self.states = states
-        self.written = 0
 
     def flat(self, fs: FlatSet, m: Measured, *, brightness: int, frame_no: int, rejected: str | None) -> None:
         self._record(FrameKind.FLAT, fs, m, frame_no, rejected, brightness)
@@ -70,12 +65,4 @@ class FrameRecorder:
             reject_reason=rejected,
             pixel_size_um=self.camera.pixel_size_um,
         )
-        target = self.run_dir / expand_pattern(self.pattern, header)
-        future = self.writer.submit(m.exposure.frame, header, target)
-        future.add_done_callback(lambda f: self._landed(f, header))
-
-    def _landed(self, future: Future[Path], header: FrameHeader) -> None:
-        if future.cancelled() or future.exception() is not None:
-            return  # the writer reports its error to the run on the next submit or flush
-        self.manifest.add_written(future.result(), header)
-        self.written += 1
+        self.writer.submit(m.exposure.frame, header, self.run_dir / expand_pattern(self.pattern, header))

@@ -70,7 +70,11 @@ class RunReport:
             reason = f": {s.reason}" if s.reason else ""
             lines.append(f"  {s.label:<16} {s.status:<8} {detail}{reason}")
         what = "would take" if self.dry_run else "took"
-        lines.append(f"{self.status}: the run {what} {format_duration(self.elapsed)} of real time")
+        cooling = self.timeline.get("cooling", 0.0)
+        line = f"{self.status}: the run {what} {format_duration(self.elapsed - cooling)} of real time"
+        if cooling > 0:
+            line += f" (plus {format_duration(cooling)} cooling the sensor to its set-point)"
+        lines.append(line)
         parts = ", ".join(f"{k} {format_duration(v)}" for k, v in self.timeline.items() if v > 0)
         if parts:
             lines.append(f"  ({parts})")
@@ -260,10 +264,9 @@ class _Run:
             equipment=self.plan.equipment,
             camera=info.name,
         )
-        self.writer = FrameWriter(rundir.path, clock=self.clock)
+        self.writer = FrameWriter(rundir.path, clock=self.clock, manifest=self.manifest, journal=self.journal)
         self.recorder = FrameRecorder(
             self.writer,
-            self.manifest,
             rundir.path,
             rundir.run_id,
             self.plan.output.pattern,

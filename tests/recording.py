@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sequencer.clock import Clock
 
@@ -33,7 +33,15 @@ class CallLog:
 class Recording:
     """Proxy: attribute reads pass through; method calls are logged and checked for overlap."""
 
-    QUERIES = {"image_ready", "light_state", "cover_state", "position", "temperature", "brightness", "names"}
+    QUERIES: ClassVar[set[str]] = {
+        "image_ready",
+        "light_state",
+        "cover_state",
+        "position",
+        "temperature",
+        "brightness",
+        "names",
+    }
 
     def __init__(self, device: Any, role: str, log: CallLog) -> None:
         object.__setattr__(self, "_device", device)

@@ -253,5 +253,5 @@ def test_check_prints_plan_window_duration_and_disk(tmp_path: Path, capsys: pyte
     assert main(["check", "sequences/narrowband.yaml"]) == 0
     out = capsys.readouterr().out
     assert "30 dark-flats at 4s (settings of set 01-Ha-4s)" in out
-    assert re.search(r"29491-36044 ADU", out), out  # 45-55 % of 65535
+    assert re.search(r"29491-36045 ADU", out), out  # 45-55 % of 2^16
     assert "estimated duration:" in out and "disk space needed:" in out
