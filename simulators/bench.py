@@ -124,9 +124,10 @@ class Bench:
         """
         camera = self.camera
         camera.start_exposure(seconds, light)
-        while not camera.image_ready():
+        while not camera.image_ready():  # a hung camera raises DeviceTimeout from image_ready in the end
             deadline = camera.exposure_deadline() or self.clock.now()
-            self.clock.sleep(max(deadline - self.clock.now(), 1e-6))
+            remaining = deadline - self.clock.now()
+            self.clock.sleep(max(remaining, 1e-3) if remaining > 0 else 0.1)
         return camera.read_image()
 
     def describe(self) -> str:

@@ -239,7 +239,7 @@ class SimCamera:
         with self._lock:
             self._check()
             if self._current is None:
-                raise InvalidOperation(self._name, "no image: no exposure was started")
+                raise InvalidOperation(self._name, "no image: no exposure was started (or it was aborted)")
             if self._frame is None:
                 if not self._due_passed():
                     raise InvalidOperation(self._name, "image not ready: the exposure is still running")

@@ -107,3 +107,9 @@ def test_disconnected_devices_raise_not_connected_not_a_crash() -> None:
     bench = Bench(clock=VirtualClock())
     with pytest.raises(NotConnected, match="sim filter wheel: not connected"):
         bench.wheel.position()
+
+
+def test_bench_take_on_a_hung_camera_ends_in_device_timeout() -> None:
+    bench = rig(camera_fault="hang", hang_timeout=20.0)
+    with pytest.raises(DeviceTimeout, match="never completed"):
+        bench.take(1.0)

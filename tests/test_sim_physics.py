@@ -269,3 +269,21 @@ def test_photon_transfer_gives_back_the_conversion_gain(gain: int) -> None:
     signal_adu = (first.mean() + second.mean()) / 2 - (bias[0].mean() + bias[1].mean()) / 2
     shot_var = np.var(first - second) / 2 - np.var(bias[0] - bias[1]) / 2
     assert signal_adu / shot_var == pytest.approx(sensor.e_per_adu(gain), rel=0.04)
+
+
+def test_threaded_rendering_of_a_big_frame_equals_single_threaded_and_has_the_right_noise() -> None:
+    from simulators.optics import OpticsSettings, build_full_maps
+    from simulators.render import ExposureSignal, FrameRenderer
+
+    sensor = SENSORS["small"].with_options(width=1280, height=900, hot_fraction=0.0)
+    maps = build_full_maps(sensor, OpticsSettings(vignetting=1.0, dust=0, seed=4))
+    signal = ExposureSignal(light_e=5000.0, seconds=1.0, temperature=-10.0, gain=0, offset=50)
+    threaded = FrameRenderer(sensor, seed=4, workers=2)
+    single = FrameRenderer(sensor, seed=4, workers=1)
+    frame = threaded.render(maps, signal, np.random.default_rng(1))
+    threaded.close()
+    np.testing.assert_array_equal(frame, single.render(maps, signal, np.random.default_rng(1)))
+    gain = sensor.e_per_adu(0)
+    assert frame.mean() == pytest.approx(500 + 5000 / gain, rel=0.001)
+    expected_std = np.sqrt(5000 / gain**2 * (1 + 5000 * sensor.prnu_rms**2) + sensor.read_noise_adu(0) ** 2)
+    assert frame.std() == pytest.approx(expected_std, rel=0.05)
