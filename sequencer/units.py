@@ -77,7 +77,7 @@ def parse_fraction(value: Any) -> float:
 def format_duration(seconds: float) -> str:
     """Short, human: 0.5s, 4s, 1m30s, 1h02m."""
     if seconds < 60:
-        return f"{seconds:g}s"
+        return f"{seconds:.3g}s"
     minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
