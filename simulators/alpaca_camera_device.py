@@ -35,6 +35,7 @@ from simulators.alpaca_protocol import (
 )
 
 INTERFACE_VERSION = 4
+LEGACY_INTERFACE_VERSION = 3  # ICameraV3: Platform 6, Connected only
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class CameraDevice:
     device_type = "camera"
     display_type = "Camera"
 
-    def __init__(self, camera: Camera, *, clock: Clock, device_number: int = 0) -> None:
+    def __init__(self, camera: Camera, *, clock: Clock, device_number: int = 0, legacy: bool = False) -> None:
         self.device_number = device_number
         self._camera = camera
         self._clock = clock
@@ -63,12 +64,13 @@ class CameraDevice:
             Identity(
                 name=camera.name,
                 description=f"{camera.name} (flatseq simulated camera)",
-                interface_version=INTERFACE_VERSION,
+                interface_version=LEGACY_INTERFACE_VERSION if legacy else INTERFACE_VERSION,
             ),
             clock=clock,
             on_connect=self._on_connect,
             on_disconnect=camera.disconnect,
             state=self._device_state,
+            legacy=legacy,
         )
         self._info: CameraInfo | None = None
         self._subframe = (0, 0, 0, 0)  # StartX, StartY, NumX, NumY in binned pixels

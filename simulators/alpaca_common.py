@@ -2,7 +2,8 @@
 
 Connect()/Disconnect() finish before they return (the simulated devices connect instantly), so
 Connecting is always false; Connected=true/false does the same for pre-Platform-7 clients. The
-identity members answer without a connection, everything else needs one.
+identity members answer without a connection, everything else needs one. A `legacy` device answers
+as a Platform 6 one would: the Platform 7 members are unknown to it (HTTP 400).
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ class CommonMembers:
         on_connect: Callable[[], None],
         on_disconnect: Callable[[], None],
         state: Callable[[], list[tuple[str, Any]]],
+        legacy: bool = False,
     ) -> None:
         self.identity = identity
+        self.legacy = legacy
+        """Answer as a Platform 6 device: Connected only, no Connect/Disconnect/Connecting/DeviceState."""
         self._clock = clock
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
@@ -90,7 +94,7 @@ class CommonMembers:
             raise AlpacaError(NOT_IMPLEMENTED, "this device supports no custom actions or commands")
 
         command = (Str("Command"), Bool("Raw"))
-        return {
+        table: Members = {
             ("GET", "connected"): Member(lambda: self.connected, needs_connection=False),
             ("PUT", "connected"): Member(self.set_connected, (Bool("Connected"),), needs_connection=False),
             ("PUT", "connect"): Member(self.connect, needs_connection=False),
@@ -108,3 +112,8 @@ class CommonMembers:
             ("PUT", "commandbool"): Member(refuse, command),
             ("PUT", "commandstring"): Member(refuse, command),
         }
+        if self.legacy:
+            for platform7 in ("connect", "disconnect", "connecting", "devicestate"):
+                table.pop(("PUT", platform7), None)
+                table.pop(("GET", platform7), None)
+        return table

@@ -39,15 +39,20 @@ class CoverCalibratorDevice:
     device_type = "covercalibrator"
     display_type = "CoverCalibrator"
 
-    def __init__(self, panel: FlatPanel, *, clock: Clock, device_number: int = 0) -> None:
+    def __init__(self, panel: FlatPanel, *, clock: Clock, device_number: int = 0, legacy: bool = False) -> None:
         self.device_number = device_number
         self._panel = panel
         self._common = CommonMembers(
-            Identity(name=panel.name, description=f"{panel.name} (flatseq simulated flat panel)", interface_version=2),
+            Identity(
+                name=panel.name,
+                description=f"{panel.name} (flatseq simulated flat panel)",
+                interface_version=1 if legacy else 2,
+            ),
             clock=clock,
             on_connect=panel.connect,
             on_disconnect=panel.disconnect,
             state=self._device_state,
+            legacy=legacy,
         )
 
     @property
@@ -113,6 +118,8 @@ class CoverCalibratorDevice:
             ("PUT", "opencover"): self._cover_action("OpenCover"),
             ("PUT", "haltcover"): self._cover_action("HaltCover"),
         }
+        if self._common.legacy:  # CalibratorChanging and CoverMoving came with ICoverCalibratorV2
+            del table[("GET", "calibratorchanging")], table[("GET", "covermoving")]
         return {**self._common.members(), **table}
 
 
@@ -122,17 +129,20 @@ class FilterWheelDevice:
     device_type = "filterwheel"
     display_type = "FilterWheel"
 
-    def __init__(self, wheel: FilterWheel, *, clock: Clock, device_number: int = 0) -> None:
+    def __init__(self, wheel: FilterWheel, *, clock: Clock, device_number: int = 0, legacy: bool = False) -> None:
         self.device_number = device_number
         self._wheel = wheel
         self._common = CommonMembers(
             Identity(
-                name=wheel.name, description=f"{wheel.name} (flatseq simulated filter wheel)", interface_version=3
+                name=wheel.name,
+                description=f"{wheel.name} (flatseq simulated filter wheel)",
+                interface_version=2 if legacy else 3,
             ),
             clock=clock,
             on_connect=wheel.connect,
             on_disconnect=wheel.disconnect,
             state=self._device_state,
+            legacy=legacy,
         )
 
     @property

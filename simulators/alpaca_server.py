@@ -63,6 +63,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # headers and body go out as separate writes: without this, Nagle's algorithm meets the
+        # client's delayed ACK and every small response waits ~40 ms
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.connections_lock:
             self.server.connections.add(self.connection)
 
@@ -128,15 +131,17 @@ class AlpacaServer:
         discovery_port: int = DISCOVERY_PORT,
         quiet: bool = True,
         server_name: str = "flatseq simulated bench",
+        legacy: bool = False,
     ) -> None:
+        """`legacy`: the devices answer as Platform 6 ones (older InterfaceVersions, Connected only)."""
         clock = clock or SystemClock()
         devices: list[AlpacaDevice] = []
         if camera is not None:
-            devices.append(CameraDevice(camera, clock=clock))
+            devices.append(CameraDevice(camera, clock=clock, legacy=legacy))
         if panel is not None:
-            devices.append(CoverCalibratorDevice(panel, clock=clock))
+            devices.append(CoverCalibratorDevice(panel, clock=clock, legacy=legacy))
         if wheel is not None:
-            devices.append(FilterWheelDevice(wheel, clock=clock))
+            devices.append(FilterWheelDevice(wheel, clock=clock, legacy=legacy))
         self.app = AlpacaApp(devices, server_name=server_name, location=f"{host} (simulated)")
         self._host = host
         self._port = port
@@ -158,7 +163,7 @@ class AlpacaServer:
         except OSError as exc:
             raise ConfigError(f"cannot serve Alpaca on {self._host}:{self._port}: {exc.strerror or exc}") from None
         self.app.unique_seed = f"{self._host}:{self.port}"
-        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         if self._discovery:
             try:
@@ -228,6 +233,9 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
         "--discovery", action="store_true", help="answer Alpaca discovery on 127.0.0.1 (off by default)"
     )
     parser.add_argument("--discovery-port", type=int, default=DISCOVERY_PORT, help="UDP discovery port (default 32227)")
+    parser.add_argument(
+        "--legacy", action="store_true", help="answer as Platform 6 devices (Connected only, no Connect/DeviceState)"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
 
 
@@ -244,6 +252,7 @@ def serve_cli(args: argparse.Namespace) -> int:
         discovery=args.discovery,
         discovery_port=args.discovery_port,
         quiet=not args.verbose,
+        legacy=args.legacy,
     )
     stop = threading.Event()
 
