@@ -20,8 +20,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import serial
@@ -93,6 +93,8 @@ class AlnitakOptions:
     filler: str = "000"
     settle: float = 0.0
     is_device_path: bool = field(default=True, compare=False)
+    emulator: dict[str, str] | None = field(default=None, compare=False)
+    """For `alnitak+emulator://`: the emulator's own options (product, reply_eol, fault, …)."""
 
 
 def parse_alnitak_url(url: str) -> AlnitakOptions:
@@ -108,7 +110,18 @@ def parse_alnitak_url(url: str) -> AlnitakOptions:
             ours[key.lower()] = value
         else:
             theirs.append((key, value))  # pyserial's own URL options, e.g. socket://…?logging=debug
-    if plus:
+    emulator: dict[str, str] | None = None
+    if transport.lower() == "emulator":
+        from simulators.alnitak_device import EMULATOR_URL_OPTIONS  # only for this simulated transport
+
+        emulator = {k.lower(): v for k, v in theirs if k.lower() in EMULATOR_URL_OPTIONS}
+        unknown = [k for k, _ in theirs if k.lower() not in EMULATOR_URL_OPTIONS]
+        if unknown:
+            known = ", ".join(sorted(_OUR_OPTIONS | EMULATOR_URL_OPTIONS))
+            raise ConfigError(f"{url!r}: unknown option(s) {', '.join(unknown)} (known: {known})")
+        port = "alnitak+emulator://"
+        is_path = True
+    elif plus:
         if not transport:
             raise ConfigError(f"{url!r}: nothing after '+' (expected e.g. alnitak+socket://host:port)")
         port = f"{transport.lower()}://{parts.netloc}{parts.path}"
@@ -132,6 +145,7 @@ def parse_alnitak_url(url: str) -> AlnitakOptions:
         filler=_choice(url, ours, "filler", "000", FILLERS),
         settle=_number(url, ours, "settle", 0.0, float, minimum=0.0),
         is_device_path=is_path,
+        emulator=emulator,
     )
 
 
@@ -155,8 +169,27 @@ def _choice(url: str, options: dict[str, str], key: str, default: str, allowed: 
 
 
 def open_alnitak(url: str, ctx: OpenContext) -> AlnitakPanel:
-    """Registry opener for `alnitak://` URLs (not connected yet)."""
-    return AlnitakPanel(parse_alnitak_url(url), clock=ctx.clock)
+    """Registry opener for `alnitak://` URLs (not connected yet).
+
+    `alnitak+emulator://?product=99` runs the Alnitak emulator in-process on the run's simulated bench
+    and talks to it through a real pty, so a sequence exercises the whole serial path on the simulators.
+    """
+    options = parse_alnitak_url(url)
+    if options.emulator is not None:
+        from simulators.alnitak_device import emulator_for_url
+
+        return AlnitakPanel(options, clock=ctx.clock, emulator=emulator_for_url(url, options.emulator, ctx))
+    return AlnitakPanel(options, clock=ctx.clock)
+
+
+class _Emulator(Protocol):
+    """What the driver needs of an in-process emulator: start it, find its pty, stop it."""
+
+    path: str | None
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
 
 
 class AlnitakPanel:
@@ -165,8 +198,11 @@ class AlnitakPanel:
     Every exchange holds a lock, so two threads never interleave bytes on the wire.
     """
 
-    def __init__(self, options: AlnitakOptions, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, options: AlnitakOptions, *, clock: Clock | None = None, emulator: _Emulator | None = None
+    ) -> None:
         self.options = options
+        self._emulator = emulator
         self._clock: Clock = clock or SystemClock()
         self._lock = threading.RLock()
         self._port: serial.Serial | None = None
@@ -206,6 +242,9 @@ class AlnitakPanel:
         with self._lock:
             if self._port is not None:
                 return
+            if self._emulator is not None:
+                self._emulator.start()
+                self.options = replace(self.options, port=self._emulator.path or "", is_device_path=True)
             self._port = self._open_port()
             self._lost = None
             try:
@@ -220,6 +259,8 @@ class AlnitakPanel:
         """Close the port; the light is left as it is (the sequencer switches it off first)."""
         with self._lock:
             self._close_port()
+            if self._emulator is not None:
+                self._emulator.stop()
 
     def _open_port(self) -> serial.Serial:
         opts = self.options
@@ -263,7 +304,9 @@ class AlnitakPanel:
                     self._lost = _describe(exc)
                     self._close_port()
                     raise DeviceDisconnected(
-                        self.name, f"the port went away ({self._lost}); disconnected", sent=sent
+                        self.name,
+                        f"the port went away during {sent.strip()} ({self._lost}); unplugged? "
+                        "The driver has closed it: connect again once the panel is back",
                     ) from None
                 if line is None:
                     last_answer = partial or None
@@ -310,7 +353,7 @@ class AlnitakPanel:
 
     def _require_port(self) -> serial.Serial:
         if self._port is None:
-            why = f" (lost: {self._lost})" if self._lost else ""
+            why = f" (the port went away: {self._lost})" if self._lost else ""
             raise NotConnected(self.name, f"not connected{why}; call connect() first")
         return self._port
 
@@ -322,12 +365,11 @@ class AlnitakPanel:
 
     @property
     def has_cover(self) -> bool:
-        self._require_port()
+        """From the product id; False until connected (properties never raise: protocol checks read them)."""
         return self._product in COVER_PRODUCTS
 
     @property
     def has_light(self) -> bool:
-        self._require_port()
         return self._product not in LIGHTLESS_PRODUCTS
 
     def status(self) -> Status:
@@ -341,6 +383,7 @@ class AlnitakPanel:
         if not BRIGHTNESS_MIN <= brightness <= BRIGHTNESS_MAX:
             raise InvalidValue(self.name, f"brightness {brightness} outside {BRIGHTNESS_MIN}-{BRIGHTNESS_MAX}")
         with self._lock:
+            self._require_port()
             if not self.has_light:
                 raise NotSupported(self.name, "a Flip-Mask has no light")
             if self.has_cover:
@@ -369,12 +412,14 @@ class AlnitakPanel:
 
     def light_off(self) -> None:
         with self._lock:
+            self._require_port()
             if not self.has_light:
                 return
             self._exchange("D")
             self._switched_at = self._clock.now()
 
     def light_state(self) -> LightState:
+        self._require_port()
         if not self.has_light:
             return LightState.OFF
         if not self.status().light_on:
@@ -396,11 +441,13 @@ class AlnitakPanel:
         self._move_cover("C")
 
     def _move_cover(self, letter: str) -> None:
+        self._require_port()
         if not self.has_cover:
             raise NotSupported(self.name, f"a {product_name(self._product or 0)} has no cover")
         self._exchange(letter)
 
     def cover_state(self) -> CoverState:
+        self._require_port()
         if not self.has_cover:
             return CoverState.NOT_PRESENT
         status = self.status()
@@ -420,6 +467,7 @@ class AlnitakPanel:
             last[:] = [self.status()]
             return not last[0].motor_running
 
+        self._require_port()
         if not self.has_cover:
             return CoverState.NOT_PRESENT
         if not wait_until(self._clock, stopped, timeout=timeout, poll=poll):
