@@ -322,7 +322,7 @@ def combine(
     rejection: Rejection,
     *,
     subtract: F64 | None = None,
-    scales: Sequence[float] | None = None,
+    scales: Sequence[float] | npt.NDArray[np.float64] | None = None,
     dtype: type[np.floating] = np.float64,
     workers: int | None = None,
     strip_rows: int | None = None,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -211,17 +212,20 @@ def master_header(
         h["NORMMEAN"] = (1.0, "the master is scaled to mean 1")
     for i, frame in enumerate(inputs, start=1):
         h[f"IMCMB{i:03d}" if i < 1000 else f"IMCMB{i}"] = (frame.path.name, f"input {i}")
-    h.add_history(f"{software_version()}: {imagetyp} of flat set {plan.key}")
+    history = [f"{software_version()}: {imagetyp} of flat set {plan.key}"]
     if kind == "flat":
-        h.add_history(
+        history.append(
             f"each flat minus {calibration_file} ({len(plan.calibration)} {plan.calibration_kind}s), divided by "
             "its own median, combined by mean after rejection, scaled to mean 1"
         )
         for frame, median, rejected in zip(inputs, medians or [], combined.rejected_per_frame, strict=False):
-            h.add_history(f"{frame.path.name}: median {median:.3f} ADU, {int(rejected)} px rejected")
+            history.append(f"{frame.path.name}: median {median:.3f} ADU, {int(rejected)} px rejected")
     else:
-        h.add_history(f"mean of {len(inputs)} {kind}s after rejection")
-    h.add_history(f"rejection: {rej.describe()}")
+        history.append(f"mean of {len(inputs)} {kind}s after rejection")
+    history.append(f"rejection: {rej.describe()}")
+    for text in history:
+        for line in textwrap.wrap(text, 72, break_long_words=True):
+            h.add_history(line)
     return h
 
 

@@ -6,7 +6,7 @@ clock) and written as FITS the way flatseq writes them (FLATSET, DARKFLAT) or th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -138,7 +138,10 @@ def write_shots(
     for i, shot in enumerate(shots):
         header = header_for(shot, style=style, flat_set=flat_set, frame_no=i + 1)
         header.update((overrides or {}).get(i, {}))
-        name = f"{prefix}{shot.kind.lower()}_{shot.filter}_{shot.exposure:g}s_{i + 1:03d}.fits"
+        if shot.kind == "BIAS":
+            name = f"{prefix}bias_{i + 1:03d}.fits"
+        else:
+            name = f"{prefix}{shot.kind.lower()}_{shot.filter}_{shot.exposure:g}s_{i + 1:03d}.fits"
         paths.append(write_fits(directory / name, shot.frame, header))
     return paths
 
@@ -146,3 +149,18 @@ def write_shots(
 def with_settings(shots: list[Shot], **changes: object) -> list[Shot]:
     """The same frames claiming other settings in their headers (a mismatched set on disk)."""
     return [replace(s, settings=replace(s.settings, **changes)) for s in shots]  # type: ignore[arg-type]
+
+
+@dataclass
+class ShotBook:
+    """Frames shot once per test module: flat sets by name (flats, dark-flats), bias, and the bench."""
+
+    bench: Bench
+    sets: dict[str, tuple[list[Shot], list[Shot]]] = field(default_factory=dict)
+    bias: list[Shot] = field(default_factory=list)
+
+    def flats(self, name: str) -> list[Shot]:
+        return self.sets[name][0]
+
+    def darks(self, name: str) -> list[Shot]:
+        return self.sets[name][1]
