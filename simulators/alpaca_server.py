@@ -149,6 +149,7 @@ class AlpacaServer:
         self._discovery_port = discovery_port
         self._quiet = quiet
         self._http: _HttpServer | None = None
+        self._bound_port: int | None = None
         self._thread: threading.Thread | None = None
         self.discovery: DiscoveryResponder | None = None
 
@@ -162,6 +163,7 @@ class AlpacaServer:
             self._http = _HttpServer((self._host, self._port), self.app, quiet=self._quiet)
         except OSError as exc:
             raise ConfigError(f"cannot serve Alpaca on {self._host}:{self._port}: {exc.strerror or exc}") from None
+        self._bound_port = int(self._http.server_address[1])
         self.app.unique_seed = f"{self._host}:{self.port}"
         self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -196,10 +198,10 @@ class AlpacaServer:
 
     @property
     def port(self) -> int:
-        if self._http is None:
+        """The TCP port bound (still known after stop(), for "server gone" checks)."""
+        if self._bound_port is None:
             raise RuntimeError("Alpaca server not started")
-        port: int = self._http.server_address[1]
-        return port
+        return self._bound_port
 
     @property
     def base_url(self) -> str:
