@@ -118,7 +118,7 @@ def test_a_late_reply_is_never_read_as_the_next_commands(rig: Callable[..., Rig]
 
 def test_disconnect_after_n_commands_closes_the_driver_cleanly(rig: Callable[..., Rig]) -> None:
     emu, panel = rig(fault=FaultPlan(Fault.DISCONNECT, after=4))  # P, V, B, L served; S pulls the cable
-    gone = r"the port went away during >S000 \(Input/output error\); unplugged\?"
+    gone = r"the port went away during >S000 \(.+\); unplugged\?"  # the OS's words for it vary
     with pytest.raises(DeviceDisconnected, match=gone):
         panel.light_on(9)
     assert emu.received[2:] == [">B009", ">L000", ">S000"]
