@@ -111,7 +111,7 @@ def main() -> int:
         clock = SystemClock()
         bench = Bench(sensor="imx455", seed=1, clock=clock)
         camera = TimedCamera(bench.camera)
-        equipment = Equipment(camera=camera, panel=bench.panel, wheel=bench.wheel)  # type: ignore[arg-type]
+        equipment = Equipment(camera=camera, panel=bench.panel, wheel=bench.wheel)
         started = time.monotonic()
         report = run_file(
             seq, clock=clock, output_dir=out / "run", equipment=equipment, quiet=True,

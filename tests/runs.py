@@ -36,9 +36,9 @@ def recorded_run(path: Path, out: Path, bench: Bench | None = None, **kwargs: An
     bench = bench or Bench(sensor="small", seed=1, clock=clock)
     log = CallLog(clock)
     equipment = Equipment(
-        camera=Recording(bench.camera, "camera", log),  # type: ignore[arg-type]
-        panel=Recording(bench.panel, "panel", log),  # type: ignore[arg-type]
-        wheel=Recording(bench.wheel, "wheel", log),  # type: ignore[arg-type]
+        camera=Recording(bench.camera, "camera", log),
+        panel=Recording(bench.panel, "panel", log),
+        wheel=Recording(bench.wheel, "wheel", log),
     )
     report = run_file(path, clock=clock, output_dir=out, equipment=equipment, quiet=True, **kwargs)
     return report, bench, log
