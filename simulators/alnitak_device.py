@@ -143,6 +143,7 @@ class AlnitakEmulator:
         self._fault_base = 0
         self._count = 0
         self._received: list[str] = []
+        self._errors: list[str] = []
         self._pending: list[tuple[float, int, _Channel, bytes]] = []
         self._seq = 0
         self._selector: selectors.BaseSelector | None = None
@@ -188,6 +189,12 @@ class AlnitakEmulator:
         """Every well-formed command received so far, in order (`>B128`, …)."""
         with self._lock:
             return list(self._received)
+
+    @property
+    def errors(self) -> list[str]:
+        """Commands the simulated panel behind the emulator failed on (they got no reply)."""
+        with self._lock:
+            return list(self._errors)
 
     @property
     def alive(self) -> bool:
@@ -352,7 +359,11 @@ class AlnitakEmulator:
         for command in _commands(channel.buffer):
             if channel.closed:
                 return
-            self._serve_command(channel, command)
+            try:
+                self._serve_command(channel, command)
+            except Exception as exc:  # the simulated panel refused: like firmware, answer nothing, go on
+                with self._lock:
+                    self._errors.append(f"{command}: {exc}")
 
     def _serve_command(self, channel: _Channel, command: str) -> None:
         with self._lock:
@@ -503,7 +514,8 @@ def serve_cli(args: argparse.Namespace) -> int:
     from simulators import Bench  # imported late: the physics is only needed when serving
 
     clock = SystemClock()
-    bench = Bench(sensor=args.sensor, seed=args.seed, clock=clock, cover=args.product in COVER_PRODUCTS)
+    covered = args.product in COVER_PRODUCTS  # the bench's cover is then the motor, at --motor-time
+    bench = Bench(sensor=args.sensor, seed=args.seed, clock=clock, cover=covered, cover_time=args.motor_time)
     plan = FaultPlan(Fault(args.fault), after=args.fault_after, count=args.fault_count, delay=args.slow_delay)
     emulator = AlnitakEmulator.on_bench(
         bench, product=args.product, firmware=args.firmware, eol=args.eol, filler=args.filler,
