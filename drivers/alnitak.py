@@ -13,6 +13,10 @@ and with either filler. Before every command the input is flushed, so a late or 
 mistaken for the next one; a bad reply flushes and retries, silence retries, then a `DeviceTimeout` or
 `DeviceError` says what was sent and what came back. A vanished port closes the driver cleanly and
 raises `DeviceDisconnected`.
+
+`alnitak+emulator://?product=99` (emulator options: product, firmware, reply_eol, reply_filler,
+motor_time, cover_jam, fault, fault_after, fault_count, slow_delay, seed) starts the Alnitak emulator
+in-process on the run's simulated bench and drives it through a real pty with this same driver.
 """
 
 from __future__ import annotations
@@ -247,6 +251,7 @@ class AlnitakPanel:
                 self.options = replace(self.options, port=self._emulator.path or "", is_device_path=True)
             self._port = self._open_port()
             self._lost = None
+            self._product = self._firmware = None  # a reconnect may find another device on the port
             try:
                 self._product = self._exchange("P").product_id
                 self._firmware = self._exchange("V").number()
@@ -398,7 +403,9 @@ class AlnitakPanel:
             self._switched_at = self._clock.now()
             after = self.status()
             if not after.light_on:
-                raise DeviceError(self.name, "the light did not come on", sent=">L", answered=_status_text(after))
+                raise DeviceError(
+                    self.name, "the light did not come on", sent=f">L{self.options.filler}", answered=_status_text(after)
+                )
 
     def _refuse_light_unless_closed(self) -> None:
         status = self.status()
