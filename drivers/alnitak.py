@@ -403,9 +403,8 @@ class AlnitakPanel:
             self._switched_at = self._clock.now()
             after = self.status()
             if not after.light_on:
-                raise DeviceError(
-                    self.name, "the light did not come on", sent=f">L{self.options.filler}", answered=_status_text(after)
-                )
+                sent = f">L{self.options.filler}"
+                raise DeviceError(self.name, "the light did not come on", sent=sent, answered=_status_text(after))
 
     def _refuse_light_unless_closed(self) -> None:
         status = self.status()
