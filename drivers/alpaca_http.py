@@ -321,9 +321,7 @@ class AlpacaTransport:
             if content_type == MIME_TYPE:
                 return self._read_imagebytes(response, tid, sent, on_chunk)
             if content_type in ("application/json", "text/json", ""):
-                result = decode_json_image(
-                    response.read, expected=expected, chunk_bytes=self.options.chunk_bytes, on_chunk=on_chunk
-                )
+                result = decode_json_image(response.read, expected=expected, on_chunk=on_chunk)
                 self._check_envelope(result.envelope, tid, sent)
                 if result.frame is None:
                     raise DeviceError(self.label, "answered an ImageArray without an image", sent=sent)
