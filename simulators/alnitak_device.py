@@ -300,6 +300,8 @@ class AlnitakEmulator:
             os.write(self._wake_w, b"!")
 
     def _serve(self) -> None:
+        # Ctrl-C and SIGTERM belong to the main thread (the CLI's handler); never let them land here.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         selector = self._selector
         assert selector is not None
         while not self._stop.is_set():
@@ -534,7 +536,8 @@ def serve_cli(args: argparse.Namespace) -> int:
                 print(emulator.url, flush=True)
             if emulator.tcp_address is not None:
                 print(emulator.tcp_url, flush=True)
-            done.wait()
+            while not done.wait(timeout=0.5):  # a timed wait lets the main thread run its handler
+                pass
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
