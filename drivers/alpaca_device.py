@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from drivers.alpaca_http import AlpacaTransport
+from drivers.alpaca_http import AlpacaTransport, HttpStatusError
 from drivers.errors import DeviceDisconnected, DeviceError, DeviceTimeout, NotConnected, NotSupported
 from sequencer.clock import Clock, wait_until
 
@@ -43,8 +43,14 @@ class AlpacaLink:
         """Connect with the mechanism the device's interface version calls for, then read its Name."""
         version = self._read_interface_version()
         if version >= PLATFORM7_INTERFACE_VERSION.get(self.transport.address.device_type, 99):
-            self.transport.put("connect")
-            self._wait_while_connecting("PUT connect")
+            try:
+                self.transport.put("connect")
+            except HttpStatusError as exc:  # claims Platform 7 but lacks Connect(): connect the old way
+                if exc.status != 400:
+                    raise
+                self.transport.put("connected", Connected=True)
+            else:
+                self._wait_while_connecting("PUT connect")
         else:
             self.transport.put("connected", Connected=True)
         if not self.transport.get("connected"):

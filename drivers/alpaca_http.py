@@ -74,6 +74,14 @@ def ascom_error(device: str, number: int, message: str, *, sent: str) -> DeviceE
     return kind(device, name, sent=sent, answered=message or "(no message)", code=number)
 
 
+class HttpStatusError(DeviceError):
+    """The server refused a request at the HTTP level: 400 (no such device, member or parameter), 500."""
+
+    def __init__(self, device: str, message: str, *, status: int, sent: str, answered: str) -> None:
+        self.status = status
+        super().__init__(device, message, sent=sent, answered=answered)
+
+
 @dataclass(frozen=True)
 class AlpacaAddress:
     """Where one ASCOM device lives: host, port, device type (lower case) and device number."""
@@ -156,8 +164,11 @@ class AlpacaTransport:
             query = urlencode({"ClientID": self._client_id, "ClientTransactionID": tid})
             accept = f"{MIME_TYPE}, application/json;q=0.9" if imagebytes else "application/json"
             sent = f"GET {member}"
-            response = self._request("GET", f"{self.address.path(member)}?{query}", None, {"Accept": accept}, sent)
+            # servers build the whole image before the first byte: wait for it up to the download limit,
+            # then every read must come within the normal timeout (a stalled transfer is noticed quickly)
             deadline = self._clock.now() + self.options.download_timeout
+            target = f"{self.address.path(member)}?{query}"
+            response = self._request("GET", target, None, {"Accept": accept}, sent, wait=self.options.download_timeout)
             try:
                 frame = self._read_image(response, tid, sent, expected, deadline)
             except BaseException:
@@ -205,16 +216,30 @@ class AlpacaTransport:
             self._conn = None
 
     def _request(
-        self, method: str, target: str, body: bytes | None, headers: dict[str, str], sent: str
+        self,
+        method: str,
+        target: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        sent: str,
+        *,
+        wait: float | None = None,
     ) -> http.client.HTTPResponse:
-        """Send one request; a keep-alive connection the server already closed is reopened once."""
+        """Send one request; a keep-alive connection the server already closed is reopened once.
+
+        `wait`: seconds allowed for the response to start, when longer than the per-read timeout.
+        """
         headers = {"User-Agent": USER_AGENT, **headers}
         for attempt in (1, 2):
             conn = self._connection()
             stale_possible = self._reused
             try:
                 conn.request(method, target, body=body, headers=headers)
+                if wait is not None and conn.sock is not None:
+                    conn.sock.settimeout(wait)
                 response = conn.getresponse()
+                if wait is not None and conn.sock is not None:
+                    conn.sock.settimeout(self.options.timeout)
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
                 self._drop_connection()
                 if stale_possible and attempt == 1:
@@ -222,12 +247,12 @@ class AlpacaTransport:
                 self._fail(exc, sent)
             except (OSError, http.client.HTTPException) as exc:
                 self._drop_connection()
-                self._fail(exc, sent)
+                self._fail(exc, sent, waited=wait)
             self._reused = True
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _fail(self, exc: BaseException, sent: str) -> NoReturn:
+    def _fail(self, exc: BaseException, sent: str, *, waited: float | None = None) -> NoReturn:
         """Map a network failure to the error a user can act on."""
         where = self.address.netloc
         if isinstance(exc, ConnectionRefusedError):
@@ -240,7 +265,7 @@ class AlpacaTransport:
             ) from None
         if isinstance(exc, TimeoutError | socket.timeout):
             raise DeviceTimeout(
-                self.label, f"no answer from {where} within {self.options.timeout:g} s", sent=sent
+                self.label, f"no answer from {where} within {waited or self.options.timeout:g} s", sent=sent
             ) from None
         if isinstance(
             exc, http.client.RemoteDisconnected | ConnectionResetError | BrokenPipeError | http.client.IncompleteRead
@@ -264,12 +289,17 @@ class AlpacaTransport:
         if response.status == 200:
             return
         text = self._read_body(response, sent, _ERROR_BODY_LIMIT).decode("utf-8", "replace").strip()
-        self._drop_connection()
+        if not response.isclosed():  # more than an error text: this connection is out of step
+            self._drop_connection()
         reason = {400: "rejected the request", 404: "has no such path", 500: "failed inside the server"}.get(
             response.status, "answered"
         )
-        raise DeviceError(
-            self.label, f"the server {reason} (HTTP {response.status})", sent=sent, answered=text or response.reason
+        raise HttpStatusError(
+            self.label,
+            f"the server {reason} (HTTP {response.status})",
+            status=response.status,
+            sent=sent,
+            answered=text or response.reason,
         )
 
     def _json_value(self, response: http.client.HTTPResponse, tid: int, sent: str) -> Any:

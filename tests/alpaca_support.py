@@ -104,6 +104,8 @@ def scripted_server(script: Callable[[socket.socket], None]) -> Iterator[int]:
         done.set()
         listener.close()
         for conn in held:
+            with suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)  # wakes a script blocked in recv
             conn.close()
         thread.join(timeout=5)
 
@@ -139,3 +141,37 @@ def finishes_within(seconds: float, action: Callable[[], Any]) -> BaseException 
     thread.join(seconds)
     assert not thread.is_alive(), f"still blocked after {seconds} s: the call hangs"
     return outcome[0]
+
+
+def answer_each(conn: socket.socket, answers: dict[str, tuple[int, str, bytes]]) -> None:
+    """Serve keep-alive requests on one connection from canned answers keyed by "METHOD member".
+
+    For servers that behave unlike flatseq's (odd interface versions, slow starts); unknown requests get 400.
+    """
+    buffer = b""
+    conn.settimeout(10)
+    while True:
+        while b"\r\n\r\n" not in buffer:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            buffer += chunk
+        head, _, buffer = buffer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _ = lines[0].split(" ", 2)
+        length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")), 0)
+        while len(buffer) < length:
+            buffer += conn.recv(65536)
+        buffer = buffer[length:]
+        member = target.split("?")[0].rsplit("/", 1)[-1]
+        status, content_type, body = answers.get(f"{method} {member}", (400, "text/plain", b"unknown request"))
+        reason = "OK" if status == 200 else "Bad Request"
+        head_out = f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        conn.sendall(head_out.encode() + body)
+
+
+def alpaca_json(value: Any = None) -> tuple[int, str, bytes]:
+    body: dict[str, Any] = {"ClientTransactionID": 0, "ServerTransactionID": 1, "ErrorNumber": 0, "ErrorMessage": ""}
+    if value is not None:
+        body["Value"] = value
+    return 200, "application/json", json.dumps(body).encode()

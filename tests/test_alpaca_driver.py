@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -26,7 +27,14 @@ from drivers.registry import OpenContext, open_equipment
 from sequencer.clock import VirtualClock
 from simulators import Bench
 from simulators.alpaca_server import AlpacaServer
-from tests.alpaca_support import finishes_within, read_request, scripted_server, served_bench
+from tests.alpaca_support import (
+    alpaca_json,
+    answer_each,
+    finishes_within,
+    read_request,
+    scripted_server,
+    served_bench,
+)
 
 
 def _open(server: AlpacaServer, bench: Bench, device: str, query: str = "") -> object:
@@ -303,3 +311,52 @@ def test_filter_wheel_flow(served: tuple[AlpacaServer, Bench]) -> None:
     assert wheel.position() == 4
     with pytest.raises(InvalidValue, match="no slot 9"):
         wheel.move_to(9)
+
+
+# ---- servers that behave differently ------------------------------------------------------------
+
+
+def test_a_dropped_keep_alive_connection_is_reopened_once(served: tuple[AlpacaServer, Bench]) -> None:
+    server, bench = served
+    transport = AlpacaTransport(AlpacaAddress("127.0.0.1", server.port, "camera", 0), clock=bench.clock)
+    assert transport.get("name") == bench.camera.name
+    server.stop()  # closes the kept-alive connection under the transport
+    again = AlpacaServer.for_bench(bench, port=server.port).start()
+    try:
+        assert transport.get("name") == bench.camera.name
+    finally:
+        again.stop()
+
+
+def test_slow_image_start_is_awaited_up_to_the_download_timeout() -> None:
+    frame = np.arange(12, dtype=np.uint16).reshape(3, 4)
+    header = ImageBytesHeader(dimension1=4, dimension2=3).pack()
+    pixels = np.ascontiguousarray(frame.T).astype("<u2").tobytes()
+
+    def slow(conn: socket.socket) -> None:
+        read_request(conn)
+        threading.Event().wait(0.6)  # building the image takes longer than the per-read timeout
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/imagebytes\r\nContent-Length: {44 + len(pixels)}\r\n\r\n"
+        conn.sendall(head.encode() + header + pixels)
+
+    with scripted_server(slow) as port:
+        options = TransportOptions(timeout=0.2, download_timeout=30)
+        transport = AlpacaTransport(AlpacaAddress("127.0.0.1", port, "camera", 0), options, clock=VirtualClock())
+        assert np.array_equal(transport.image(), frame)
+
+
+def test_device_claiming_platform7_without_connect_is_connected_the_old_way() -> None:
+    answers = {
+        "GET interfaceversion": alpaca_json(2),  # a CoverCalibratorV2 ...
+        "PUT connected": alpaca_json(),  # ... that only knows Connected (PUT connect is a 400)
+        "GET connected": alpaca_json(True),
+        "GET name": alpaca_json("Homebrew panel"),
+        "GET calibratorstate": alpaca_json(1),
+        "GET maxbrightness": alpaca_json(1023),
+        "GET coverstate": alpaca_json(0),
+    }
+    with scripted_server(lambda conn: answer_each(conn, answers)) as port:
+        panel = open_alpaca(f"alpaca://127.0.0.1:{port}/covercalibrator/0", OpenContext(clock=VirtualClock()))
+        assert isinstance(panel, AlpacaCoverCalibrator)
+        panel.connect()
+        assert panel.name == "Homebrew panel" and panel.brightness_range == (0, 1023)
