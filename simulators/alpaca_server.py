@@ -89,6 +89,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._serve("PATCH")
 
+    def do_HEAD(self) -> None:
+        self._serve("HEAD")
+
     def _serve(self, method: str) -> None:
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -100,15 +103,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         headers = {key.lower(): value for key, value in self.headers.items()}
-        self._send(self.server.app.handle(method, self.path, headers, body))
+        self._send(self.server.app.handle(method, self.path, headers, body), head_only=method == "HEAD")
 
-    def _send(self, response: Response) -> None:
+    def _send(self, response: Response, *, head_only: bool = False) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(response.length))
         self.end_headers()
-        for chunk in response.chunks:
-            self.wfile.write(chunk)
+        if not head_only:
+            for chunk in response.chunks:
+                self.wfile.write(chunk)
 
     def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:

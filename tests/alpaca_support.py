@@ -61,7 +61,8 @@ def call(
             extra = {"Content-Type": "application/x-www-form-urlencoded"}
         conn.request(method, target, body=body, headers={**extra, **(headers or {})})
         response = conn.getresponse()
-        return Reply(response.status, response.getheader("Content-Type") or "", response.read())
+        body = response.read() if method != "HEAD" else b"(no body for HEAD)"
+        return Reply(response.status, response.getheader("Content-Type") or "", body)
     finally:
         conn.close()
 

@@ -108,6 +108,7 @@ def test_missing_client_ids_are_zero(server: AlpacaServer) -> None:
         ("PUT", f"{CAMERA}/cameraxsize", {}),  # a GET member
         ("POST", f"{CAMERA}/connected", {"Connected": "true"}),
         ("DELETE", f"{CAMERA}/connected", {}),
+        ("HEAD", f"{CAMERA}/connected", {}),
         ("PUT", f"{CAMERA}/connected", {"Connected": "asdqwe"}),
         ("PUT", f"{CAMERA}/connected", {"Connected": "123456"}),
         ("PUT", f"{CAMERA}/connected", {"Connected": ""}),
