@@ -24,9 +24,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import serial
 from serial.serialutil import Timeout
@@ -35,9 +34,7 @@ from drivers.alnitak_protocol import (
     BRIGHTNESS_MAX,
     BRIGHTNESS_MIN,
     COVER_PRODUCTS,
-    FILLERS,
     LIGHTLESS_PRODUCTS,
-    TERMINATORS,
     MalformedReply,
     Reply,
     Status,
@@ -47,6 +44,7 @@ from drivers.alnitak_protocol import (
     product_name,
     split_line,
 )
+from drivers.alnitak_url import AlnitakOptions, parse_alnitak_url
 from drivers.base import CoverState, LightState
 from drivers.errors import (
     ConfigError,
@@ -60,6 +58,8 @@ from drivers.errors import (
 )
 from sequencer.clock import Clock, SystemClock, wait_until
 
+__all__ = ["AlnitakOptions", "AlnitakPanel", "open_alnitak", "parse_alnitak_url"]
+
 if TYPE_CHECKING:
     from drivers.registry import OpenContext
 
@@ -70,7 +70,6 @@ try:  # pyserial's POSIX backend lets termios.error escape from flushes on a dea
 except ImportError:  # pragma: no cover - Windows
     _PORT_ERRORS = (serial.SerialException, OSError)
 
-_OUR_OPTIONS = frozenset({"baud", "timeout", "retries", "eol", "filler", "settle"})
 _READ_SLICE = 0.05
 """Seconds one blocking read may take, so a reply deadline is kept to within this."""
 _MAX_LINE = 64
@@ -84,94 +83,6 @@ _COVER_STATES = {
 }
 
 
-@dataclass(frozen=True)
-class AlnitakOptions:
-    """Where the panel is and how to talk to it, parsed from its equipment URL."""
-
-    port: str
-    """What pyserial opens: a device path or a pyserial URL (socket://, rfc2217://, loop://)."""
-    baud: int = 9600
-    timeout: float = 2.0
-    retries: int = 2
-    eol: str = "lf"
-    filler: str = "000"
-    settle: float = 0.0
-    is_device_path: bool = field(default=True, compare=False)
-    emulator: dict[str, str] | None = field(default=None, compare=False)
-    """For `alnitak+emulator://`: the emulator's own options (product, reply_eol, fault, …)."""
-
-
-def parse_alnitak_url(url: str) -> AlnitakOptions:
-    """Split an `alnitak[+transport]://…` URL into the pyserial port and our own options."""
-    parts = urlsplit(url)
-    scheme, plus, transport = parts.scheme.partition("+")
-    if scheme.lower() != "alnitak":
-        raise ConfigError(f"{url!r} is not an alnitak:// URL")
-    ours: dict[str, str] = {}
-    theirs: list[tuple[str, str]] = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key.lower() in _OUR_OPTIONS:
-            ours[key.lower()] = value
-        else:
-            theirs.append((key, value))  # pyserial's own URL options, e.g. socket://…?logging=debug
-    emulator: dict[str, str] | None = None
-    if transport.lower() == "emulator":
-        from simulators.alnitak_device import EMULATOR_URL_OPTIONS  # only for this simulated transport
-
-        emulator = {k.lower(): v for k, v in theirs if k.lower() in EMULATOR_URL_OPTIONS}
-        unknown = [k for k, _ in theirs if k.lower() not in EMULATOR_URL_OPTIONS]
-        if unknown:
-            known = ", ".join(sorted(_OUR_OPTIONS | EMULATOR_URL_OPTIONS))
-            raise ConfigError(f"{url!r}: unknown option(s) {', '.join(unknown)} (known: {known})")
-        port = "alnitak+emulator://"
-        is_path = True
-    elif plus:
-        if not transport:
-            raise ConfigError(f"{url!r}: nothing after '+' (expected e.g. alnitak+socket://host:port)")
-        port = f"{transport.lower()}://{parts.netloc}{parts.path}"
-        if theirs:
-            port += "?" + urlencode(theirs)
-        is_path = False
-    else:
-        port = unquote(parts.netloc + parts.path)
-        if not port:
-            raise ConfigError(f"{url!r} names no serial port (expected e.g. alnitak:///dev/ttyACM0)")
-        if theirs:
-            names = ", ".join(k for k, _ in theirs)
-            raise ConfigError(f"{url!r}: unknown option(s) {names} (known: {', '.join(sorted(_OUR_OPTIONS))})")
-        is_path = True
-    return AlnitakOptions(
-        port=port,
-        baud=_number(url, ours, "baud", 9600, int, minimum=1),
-        timeout=_number(url, ours, "timeout", 2.0, float, minimum=0.001),
-        retries=_number(url, ours, "retries", 2, int, minimum=0),
-        eol=_choice(url, ours, "eol", "lf", tuple(TERMINATORS)),
-        filler=_choice(url, ours, "filler", "000", FILLERS),
-        settle=_number(url, ours, "settle", 0.0, float, minimum=0.0),
-        is_device_path=is_path,
-        emulator=emulator,
-    )
-
-
-def _number(url: str, options: dict[str, str], key: str, default: Any, kind: type, *, minimum: float) -> Any:
-    if key not in options:
-        return default
-    try:
-        value = kind(options[key])
-    except ValueError:
-        raise ConfigError(f"{url!r}: {key}={options[key]!r} is not a {kind.__name__}") from None
-    if value < minimum:
-        raise ConfigError(f"{url!r}: {key}={options[key]!r} must be at least {minimum}")
-    return value
-
-
-def _choice(url: str, options: dict[str, str], key: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = options.get(key, default)
-    if value.lower() in (a.lower() for a in allowed):
-        return next(a for a in allowed if a.lower() == value.lower())
-    raise ConfigError(f"{url!r}: {key}={value!r} must be one of {', '.join(allowed)}")
-
-
 def open_alnitak(url: str, ctx: OpenContext) -> AlnitakPanel:
     """Registry opener for `alnitak://` URLs (not connected yet).
 
@@ -180,7 +91,7 @@ def open_alnitak(url: str, ctx: OpenContext) -> AlnitakPanel:
     """
     options = parse_alnitak_url(url)
     if options.emulator is not None:
-        from simulators.alnitak_device import emulator_for_url
+        from simulators.alnitak_inprocess import emulator_for_url
 
         return AlnitakPanel(options, clock=ctx.clock, emulator=emulator_for_url(url, options.emulator, ctx))
     return AlnitakPanel(options, clock=ctx.clock)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import enum
 import heapq
 import os
 import random
@@ -25,7 +24,6 @@ import signal
 import socket
 import threading
 import tty
-from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -39,68 +37,9 @@ from simulators.alnitak_firmware import (
     FirmwareConfig,
     PanelSnapshot,
 )
+from simulators.alnitak_wire import REPLY_ENDINGS, Channel, Fault, FaultPlan, garbage, take_commands
 
-REPLY_ENDINGS: dict[str, bytes] = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}
-
-
-class Fault(enum.Enum):
-    NONE = "none"
-    SILENT = "silent"
-    GARBAGE = "garbage"
-    SLOW = "slow"
-    DISCONNECT = "disconnect"
-
-
-@dataclass(frozen=True)
-class FaultPlan:
-    """Which commands misbehave: the first `after` are served normally, then `count` (None: all) are
-    faulted. DISCONNECT closes the port instead of serving command `after` + 1."""
-
-    mode: Fault = Fault.NONE
-    after: int = 0
-    count: int | None = None
-    delay: float = 1.0
-    """SLOW: wall-clock seconds before each reply."""
-
-    def applies(self, index: int) -> bool:
-        """Whether the `index`-th command (1-based, counted from when the plan was set) is faulted."""
-        if self.mode is Fault.NONE or index <= self.after:
-            return False
-        return self.count is None or index <= self.after + self.count
-
-
-class _Channel:
-    """One client connection: the pty master or an accepted TCP socket."""
-
-    def __init__(self, kind: str, fd: int, sock: socket.socket | None = None) -> None:
-        self.kind = kind
-        self.fd = fd
-        self.sock = sock
-        self.buffer = bytearray()
-        self.closed = False
-
-    def read(self) -> bytes | None:
-        """Available bytes; b"" means the other end is gone, None that nothing was there after all."""
-        try:
-            if self.sock is not None:
-                return self.sock.recv(4096)
-            return os.read(self.fd, 4096)
-        except (BlockingIOError, InterruptedError):
-            return None
-        except OSError:
-            return b""
-
-    def write(self, data: bytes) -> None:
-        if self.closed:
-            return
-        try:
-            if self.sock is not None:
-                self.sock.send(data)
-            else:
-                os.write(self.fd, data)
-        except OSError:
-            pass  # nobody listening, or the client went away: a real UART just drops the bytes
-
+__all__ = ["AlnitakEmulator", "Fault", "FaultPlan", "PanelSnapshot", "serve_cli"]
 
 class AlnitakEmulator:
     """The protocol server. `path`/`url` name the pty; `tcp_url` the socket, if `tcp_port` was given."""
@@ -144,7 +83,7 @@ class AlnitakEmulator:
         self._count = 0
         self._received: list[str] = []
         self._errors: list[str] = []
-        self._pending: list[tuple[float, int, _Channel, bytes]] = []
+        self._pending: list[tuple[float, int, Channel, bytes]] = []
         self._seq = 0
         self._selector: selectors.BaseSelector | None = None
         self._thread: threading.Thread | None = None
@@ -153,9 +92,9 @@ class AlnitakEmulator:
         self._unplugged = threading.Event()
         self._wake_r = self._wake_w = -1
         self._master = self._slave = -1
-        self._pty_channel: _Channel | None = None
+        self._pty_channel: Channel | None = None
         self._listener: socket.socket | None = None
-        self._clients: list[_Channel] = []
+        self._clients: list[Channel] = []
         self.path: str | None = None
         self.tcp_address: tuple[str, int] | None = None
 
@@ -278,7 +217,7 @@ class AlnitakEmulator:
         # Keeping our own slave descriptor open means the master never reads EIO between clients.
         os.set_blocking(self._master, False)
         self.path = os.ttyname(self._slave)
-        self._pty_channel = _Channel("pty", self._master)
+        self._pty_channel = Channel("pty", self._master)
         self._selector.register(self._master, selectors.EVENT_READ, self._pty_channel)
 
     def _close_pty(self) -> None:
@@ -330,11 +269,11 @@ class AlnitakEmulator:
             sock, _ = self._listener.accept()
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            client = _Channel("tcp", sock.fileno(), sock)
+            client = Channel("tcp", sock.fileno(), sock)
             self._clients.append(client)
             self._selector.register(sock, selectors.EVENT_READ, client)
 
-    def _drop_client(self, client: _Channel) -> None:
+    def _drop_client(self, client: Channel) -> None:
         client.closed = True
         if client.sock is not None:
             if self._selector is not None:
@@ -349,7 +288,7 @@ class AlnitakEmulator:
         for client in list(self._clients):
             self._drop_client(client)
 
-    def _receive(self, channel: _Channel) -> None:
+    def _receive(self, channel: Channel) -> None:
         data = channel.read()
         if data is None:
             return
@@ -358,7 +297,7 @@ class AlnitakEmulator:
                 self._drop_client(channel)
             return
         channel.buffer += data
-        for command in _commands(channel.buffer):
+        for command in take_commands(channel.buffer):
             if channel.closed:
                 return
             try:
@@ -367,7 +306,7 @@ class AlnitakEmulator:
                 with self._lock:
                     self._errors.append(f"{command}: {exc}")
 
-    def _serve_command(self, channel: _Channel, command: str) -> None:
+    def _serve_command(self, channel: Channel, command: str) -> None:
         with self._lock:
             self._count += 1
             self._received.append(command)
@@ -387,7 +326,7 @@ class AlnitakEmulator:
             return
         wire = reply.encode("ascii") + REPLY_ENDINGS[self.eol]
         if mode is Fault.GARBAGE:
-            wire = self._garbage(command)
+            wire = garbage(self._rng, command, self.firmware.config.product, self.eol)
         if mode is Fault.SLOW:
             self._seq += 1
             heapq.heappush(self._pending, (self._wire.now() + plan.delay, self._seq, channel, wire))
@@ -399,92 +338,6 @@ class AlnitakEmulator:
         while self._pending and self._pending[0][0] <= now:
             _, _, channel, wire = heapq.heappop(self._pending)
             channel.write(wire)
-
-    def _garbage(self, command: str) -> bytes:
-        """Line noise or a wrong reply, never a valid answer to `command`."""
-        product = f"{self.firmware.config.product:02d}"
-        kind = self._rng.randrange(3)
-        if kind == 0:
-            noise = bytes(self._rng.choice(b"\x00\x7f\xfe*>#?!%0123456789ABCDEFGHIJ") for _ in range(9))
-            return noise + b"\n"
-        if kind == 1:
-            other = self._rng.choice([c for c in "POCLDBJSV" if c != command[1]])
-            return f"*{other}{product}000".encode("ascii") + REPLY_ENDINGS[self.eol]
-        return f"*{command[1]}{product[0]}".encode("ascii") + REPLY_ENDINGS[self.eol]
-
-
-EMULATOR_URL_OPTIONS = frozenset(
-    {"product", "firmware", "reply_eol", "reply_filler", "motor_time", "cover_jam", "fault", "fault_after",
-     "fault_count", "slow_delay", "seed"}
-)
-"""Options of an `alnitak+emulator://` URL that configure the emulator (the rest configure the driver)."""
-
-
-def emulator_for_url(url: str, options: dict[str, str], ctx: Any) -> AlnitakEmulator:
-    """The (not yet started) emulator behind `alnitak+emulator://?product=99&…`, on the run's bench.
-
-    It shares `ctx.bench` with the run's `sim://` devices (creating and storing the bench if none exists
-    yet), so a sequence can drive the simulated camera's light through a real pty and the real driver.
-    """
-    from drivers.errors import ConfigError
-    from simulators import Bench
-
-    def number(key: str, kind: type, default: Any) -> Any:
-        try:
-            return kind(options[key]) if key in options else default
-        except ValueError:
-            raise ConfigError(f"{url!r}: {key}={options[key]!r} is not a {kind.__name__}") from None
-
-    product = number("product", int, 99)
-    if ctx.bench is None:
-        ctx.bench = Bench(clock=ctx.clock, cover=product in COVER_PRODUCTS)
-    fault = options.get("fault", "none").lower()
-    if fault not in {f.value for f in Fault}:
-        raise ConfigError(f"{url!r}: fault={fault!r} must be one of {', '.join(f.value for f in Fault)}")
-    plan = FaultPlan(
-        Fault(fault),
-        after=number("fault_after", int, 0),
-        count=number("fault_count", int, None),
-        delay=number("slow_delay", float, 3.0),
-    )
-    try:
-        return AlnitakEmulator.on_bench(
-            ctx.bench,
-            product=product,
-            firmware=number("firmware", int, 123),
-            eol=options.get("reply_eol", "lf").lower(),
-            filler=options.get("reply_filler", "auto").upper().replace("AUTO", "auto"),
-            motor_time=number("motor_time", float, 5.0),
-            cover_jam=options.get("cover_jam", "0").lower() in ("1", "true", "yes", "on"),
-            fault=plan,
-            seed=number("seed", int, 0),
-        )
-    except ValueError as exc:
-        raise ConfigError(f"{url!r}: {exc}") from None
-
-
-def _commands(buffer: bytearray) -> list[str]:
-    """Take every complete command out of `buffer`: `>` + letter + 3 characters, however terminated.
-
-    Bytes before a `>` (terminators, noise) are dropped; a command cut short by a CR or LF is dropped
-    up to that terminator, as the firmware's fixed-length reader would.
-    """
-    found: list[str] = []
-    while True:
-        start = buffer.find(b">")
-        if start < 0:
-            del buffer[:]
-            return found
-        del buffer[:start]
-        if len(buffer) < 5:
-            return found
-        frame = bytes(buffer[:5])
-        cut = next((i for i, b in enumerate(frame) if b in b"\r\n"), None)
-        if cut is not None:
-            del buffer[: cut + 1]
-            continue
-        del buffer[:5]
-        found.append(frame.decode("latin-1"))
 
 
 # -- `flatseq sim alnitak` ---------------------------------------------------------------------------

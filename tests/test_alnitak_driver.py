@@ -280,3 +280,41 @@ def test_loopback_echo_is_garbage_not_a_reply() -> None:
         panel.connect()
     assert info.value.answered == ">P000"
     assert not panel.connected
+
+
+def test_the_in_process_emulator_url_shares_the_run_bench_and_stops_with_the_driver() -> None:
+    clock = VirtualClock()
+    ctx = OpenContext(clock=clock)
+    panel = open_alnitak("alnitak+emulator://?product=15&reply_eol=crlf&timeout=0.5", ctx)
+    assert ctx.bench is not None  # created for the run, for the sim:// devices opened after it
+    panel.connect()
+    assert panel.name.startswith("Alnitak Flat-Man L (id 15, fw 123) on /dev/")
+    panel.light_on(66)
+    assert ctx.bench.panel.brightness() == 66
+    panel.light_off()
+    panel.disconnect()
+    panel.connect()  # the emulator restarts on a new pty, its state intact
+    assert panel.brightness() == 66
+    panel.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("alnitak+emulator://?product=100", "product id must be 00-99"),
+        ("alnitak+emulator://?fault=flaky", "fault='flaky' must be one of"),
+        ("alnitak+emulator://?reply_eol=tab", "eol must be one of"),
+        ("alnitak+emulator://?motor_time=slow", "motor_time='slow' is not a float"),
+        ("alnitak+emulator://?colour=red", "unknown option(s) colour"),
+    ],
+)
+def test_bad_emulator_urls_are_config_errors(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        open_alnitak(url, OpenContext(clock=VirtualClock()))
+
+
+def test_the_in_process_emulator_takes_fault_options() -> None:
+    panel = open_alnitak("alnitak+emulator://?fault=silent&timeout=0.05&retries=0", OpenContext(clock=VirtualClock()))
+    with pytest.raises(DeviceError, match="nothing came back"):
+        panel.connect()
+    panel.disconnect()

@@ -19,8 +19,9 @@ import serial
 import simulators
 from drivers.base import CoverState, LightState
 from sequencer.clock import VirtualClock
-from simulators.alnitak_device import AlnitakEmulator, _commands
+from simulators.alnitak_device import AlnitakEmulator
 from simulators.alnitak_firmware import FirmwareConfig
+from simulators.alnitak_wire import take_commands
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,7 +82,7 @@ def test_commands_are_accepted_however_terminated(flipflat: FlipFlat, terminator
 
 def test_framing_skips_noise_and_drops_truncated_commands() -> None:
     buffer = bytearray(b"\x00xx>P000\r\n>B12\n>J000>S0")
-    assert _commands(buffer) == [">P000", ">J000"]
+    assert take_commands(buffer) == [">P000", ">J000"]
     assert bytes(buffer) == b">S0"
 
 
