@@ -107,6 +107,7 @@ class AlnitakFirmware:
         with self._lock:
             if not getattr(self._panel, "connected", False):
                 self._panel.connect()
+            self._light_on = False
             self._panel.light_off()
 
     def handle(self, command: str) -> str | None:
