@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from drivers.alpaca_http import AlpacaTransport, HttpStatusError
+from drivers.alpaca_errors import HttpStatusError
+from drivers.alpaca_http import AlpacaTransport
 from drivers.errors import DeviceDisconnected, DeviceError, DeviceTimeout, NotConnected, NotSupported
 from sequencer.clock import Clock, wait_until
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlencode
 
+from drivers.alpaca_errors import HttpStatusError, ascom_error
 from drivers.alpaca_imagebytes import (
     HEADER_SIZE,
     MIME_TYPE,
@@ -31,55 +32,11 @@ from drivers.alpaca_imagebytes import (
 )
 from drivers.alpaca_jsonimage import decode_json_image
 from drivers.base import Frame
-from drivers.errors import (
-    DeviceDisconnected,
-    DeviceError,
-    DeviceTimeout,
-    InvalidOperation,
-    InvalidValue,
-    NotConnected,
-    NotSupported,
-)
+from drivers.errors import DeviceDisconnected, DeviceError, DeviceTimeout
 from sequencer.clock import Clock, SystemClock
 
 USER_AGENT = "flatseq-alpaca/1"
 _ERROR_BODY_LIMIT = 64 * 1024
-
-ASCOM_ERROR_NAMES: Mapping[int, str] = {
-    0x400: "NotImplemented",
-    0x401: "InvalidValue",
-    0x402: "ValueNotSet",
-    0x407: "NotConnected",
-    0x408: "InvalidWhileParked",
-    0x409: "InvalidWhileSlaved",
-    0x40B: "InvalidOperation",
-    0x40C: "ActionNotImplemented",
-    0x40E: "OperationCancelled",
-    0x4FF: "UnspecifiedError",
-}
-
-_ASCOM_ERROR_TYPES: Mapping[int, type[DeviceError]] = {
-    0x400: NotSupported,
-    0x401: InvalidValue,
-    0x407: NotConnected,
-    0x40B: InvalidOperation,
-    0x40C: NotSupported,
-}
-
-
-def ascom_error(device: str, number: int, message: str, *, sent: str) -> DeviceError:
-    """The DeviceError subclass for an ASCOM error number, carrying the number and the device's words."""
-    kind = _ASCOM_ERROR_TYPES.get(number, DeviceError)
-    name = ASCOM_ERROR_NAMES.get(number, "driver error" if number >= 0x500 else "ASCOM error")
-    return kind(device, name, sent=sent, answered=message or "(no message)", code=number)
-
-
-class HttpStatusError(DeviceError):
-    """The server refused a request at the HTTP level: 400 (no such device, member or parameter), 500."""
-
-    def __init__(self, device: str, message: str, *, status: int, sent: str, answered: str) -> None:
-        self.status = status
-        super().__init__(device, message, sent=sent, answered=answered)
 
 
 @dataclass(frozen=True)
@@ -331,6 +288,8 @@ class AlpacaTransport:
             raise DeviceError(self.label, "answered a non-numeric ErrorNumber", sent=sent, answered=repr(number))
         if number != 0:
             raise ascom_error(self.label, number, str(message), sent=sent)
+        if str(message).strip():  # the Alpaca client rule: a message alone also reports a failure
+            raise DeviceError(self.label, "reported an error with ErrorNumber 0", sent=sent, answered=str(message))
         echoed = payload.get("ClientTransactionID", 0)
         if isinstance(echoed, int) and echoed not in (0, tid):
             raise DeviceError(self.label, f"answered transaction {echoed} to request {tid}", sent=sent)

@@ -360,3 +360,13 @@ def test_device_claiming_platform7_without_connect_is_connected_the_old_way() ->
         assert isinstance(panel, AlpacaCoverCalibrator)
         panel.connect()
         assert panel.name == "Homebrew panel" and panel.brightness_range == (0, 1023)
+
+
+def test_an_error_message_without_error_number_is_still_an_error() -> None:
+    status, content_type, _ = alpaca_json()
+    body = b'{"Value": 0, "ClientTransactionID": 0, "ErrorNumber": 0, "ErrorMessage": "cooler fault"}'
+    with scripted_server(lambda conn: answer_each(conn, {"GET ccdtemperature": (status, content_type, body)})) as port:
+        transport = AlpacaTransport(AlpacaAddress("127.0.0.1", port, "camera", 0), clock=VirtualClock())
+        with pytest.raises(DeviceError) as caught:
+            transport.get("ccdtemperature")
+    assert caught.value.answered == "cooler fault" and caught.value.code is None
