@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sequencer.panel_response import PanelShape
+from sequencer.panel_response import PanelResponse, PanelShape
 from sequencer.trials import MAX_SATURATED_FRACTION, Measure, SearchResult, Trial, Verdict, Window, check_range
 
 __all__ = ["bisection_search"]
@@ -17,7 +17,7 @@ def bisection_search(
     start: int | None = None,
     pedestal_adu: float | None = None,
     max_trials: int = 21,
-    prior: PanelShape | None = None,
+    prior: PanelResponse | PanelShape | None = None,
     max_saturated_fraction: float = MAX_SATURATED_FRACTION,
 ) -> SearchResult:
     """N.I.N.A.'s Auto Brightness Flat, the baseline: bisection of the integer range on the raw mean.
@@ -26,7 +26,8 @@ def bisection_search(
     dim and max down when too bright, and stops at the first trial in the window, after a trial at either end
     of the range, or after 21 trials. Like N.I.N.A. it ignores `start`, the pedestal and saturation (a
     saturated frame is just "too bright" by its mean); the arguments are accepted so both searches can be
-    called alike.
+    called alike. Also like N.I.N.A., a target beyond the top of 0-255 never reaches 255: round(254.5) is
+    254, so the search repeats 254 until its 21 trials are spent.
     """
     del start, pedestal_adu, prior, max_saturated_fraction
     low, high = check_range(brightness_range, max_trials)

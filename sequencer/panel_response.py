@@ -25,6 +25,8 @@ __all__ = ["LINEAR", "PanelResponse", "PanelShape", "fit_response"]
 
 GAMMA_LIMITS = (0.3, 5.0)
 """Exponents outside this range are noise, not panels."""
+PLAUSIBLE_GAMMA = (0.7, 2.6)
+"""Panel curves seen in practice: PWM LEDs 1, EL and analogue dimmers up to about 2.4."""
 
 
 @dataclass(frozen=True)
@@ -174,19 +176,30 @@ def fit_response(
     depth = max(lowest - floor, 0.02)
     reach = max(float(brightness[-1]), span)
     # With two points: a dark trial below them says "threshold panel", so keep the prior's exponent and fit
-    # where the light starts; otherwise keep the prior's threshold and fit the exponent (gamma panels).
-    pull_threshold, pull_gamma = (1.0, 100.0) if low_bound is not None else (100.0, 1.0)
+    # where the light starts; so does a curve steeper than any panel's gamma through the prior's threshold.
+    # Otherwise keep the prior's threshold and fit the exponent (gamma panels).
+    threshold_panel = low_bound is not None
+    if not threshold_panel:
+        _, gamma_at_prior, _ = _weighted_power_fit(brightness - prior_threshold, signal, weights, prior.gamma)
+        threshold_panel = not PLAUSIBLE_GAMMA[0] <= gamma_at_prior <= PLAUSIBLE_GAMMA[1]
+    pull_threshold, pull_gamma = (1.0, 100.0) if threshold_panel else (100.0, 1.0)
     candidates = np.unique(
         np.concatenate([lowest - np.geomspace(0.01, depth, 120), [min(max(prior_threshold, floor), lowest - 0.01)]])
     )
-    best: tuple[float, PanelResponse] | None = None
-    for c in candidates:
+    pull = 1e-4 if len(lit_points) == 2 else 1e-8  # with three points the data decide
+
+    def score(c: float) -> tuple[float, PanelResponse]:
         scale, gamma, residual = _weighted_power_fit(brightness - c, signal, weights, prior.gamma)
-        # A faint pull toward the prior settles ties between equally good fits (two points, or noise).
-        penalty = residual + 1e-4 * (
+        # A faint pull toward the prior settles what the points leave open (two points, or noise).
+        penalty = residual + pull * (
             pull_threshold * ((c - prior_threshold) / reach) ** 2 + pull_gamma * math.log(gamma / prior.gamma) ** 2
         )
-        if best is None or penalty < best[0]:
-            best = (penalty, PanelResponse(pedestal, scale, float(c), gamma))
-    assert best is not None
-    return best[1]
+        return penalty, PanelResponse(pedestal, scale, float(c), gamma)
+
+    scored = [score(float(c)) for c in candidates]
+    best = min(range(len(scored)), key=lambda i: scored[i][0])
+    # Refine between the best candidate's neighbours: the coarse grid steps by ~7 % of the distance.
+    low_c = float(candidates[max(best - 1, 0)])
+    high_c = float(candidates[min(best + 1, len(candidates) - 1)])
+    finer = [scored[best], *(score(float(c)) for c in np.linspace(low_c, high_c, 41))]
+    return min(finer, key=lambda item: item[0])[1]

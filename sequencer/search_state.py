@@ -94,6 +94,7 @@ class SearchState:
         self.learned = learned
         self.trials: list[Trial] = []
         self.widths: list[int | None] = []
+        self.misses: list[float | None] = []
 
     # -- what the trials say -------------------------------------------------------------------------------
     def bracket(self) -> tuple[int, int, list[Trial]]:
@@ -188,16 +189,23 @@ class SearchState:
         )
 
     def _stalled(self) -> bool:
-        """True when two steps have not halved a two-sided bracket: the model is not converging."""
+        """True when two steps have neither halved a two-sided bracket nor halved the best trial's miss (in
+        log signal): the model is not converging, bisect instead."""
         if len(self.widths) < 3:
             return False
         before, now = self.widths[-3], self.widths[-1]
-        return before is not None and now is not None and now * 2 > before
+        if before is None or now is None or now * 2 <= before:
+            return False
+        miss_before, miss_now = self.misses[-3], self.misses[-1]
+        return miss_before is None or miss_now is None or miss_now * 2 > miss_before
 
     def record(self, trial: Trial) -> None:
         self.trials.append(trial)
-        lo, hi, _ = self.bracket()
+        lo, hi, consistent = self.bracket()
         self.widths.append(hi - lo if lo >= self.low and hi <= self.high else None)
+        wanted = self.window.target_adu - self.pedestal
+        misses = [abs(math.log((m - self.pedestal) / wanted)) for _, m in self.levels(consistent) if m > self.pedestal]
+        self.misses.append(min(misses) if misses and wanted > 0 else None)
 
     def next_brightness(self) -> int:
         lo, hi, consistent = self.bracket()
