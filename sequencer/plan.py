@@ -253,7 +253,8 @@ def static_filter_names(url: str | None) -> list[str] | None:
 
 
 def is_simulated(url: str) -> bool:
-    return scheme_of(url) == "sim"
+    """sim:// devices and in-run protocol emulators (alnitak+emulator://) need no hardware."""
+    return scheme_of(url) == "sim" or url.split("://", 1)[0].lower().endswith("+emulator")
 
 
 def panel_may_have_cover(url: str) -> bool:
