@@ -57,23 +57,22 @@ def _failure(search: SearchState, exposure: float) -> tuple[str, float | None] |
         signal, wanted = level - pedestal, window.target_adu - pedestal
         return exposure * wanted / signal if signal > 0 and wanted > 0 else None
 
+    def too_bright(trial: Trial, where: str) -> tuple[str, float | None]:
+        if trial.verdict is not Verdict.SATURATED:
+            return f"too bright {where} (mean {trial.mean:.0f} ADU > {window.high_adu:.0f})", exposure_for(trial.mean)
+        level = saturated_level(trial, [t for t in consistent if t is not trial], pedestal, window.max_adu)
+        if level is not None:
+            return f"too bright {where} (saturated, about {level:.0f} ADU)", exposure_for(level)
+        # Every pixel clipped: only a bound is known. A shorter exposure than needed is the safe side (the
+        # search then has brightness to spare), so suggest a quarter of the bound.
+        bound = exposure_for(trial.mean)
+        clipped = f"{trial.stats.saturated_fraction:.1%} of pixels clipped"
+        if bound is None:
+            return f"too bright {where} (saturated: {clipped})", None
+        return f"too bright {where} (saturated: {clipped}; the exposure must be well under {bound:.3g} s)", bound / 4
+
     if hi == search.low:
-        trial = by_brightness[hi]
-        if trial.verdict is Verdict.SATURATED:
-            level = saturated_level(trial, [t for t in consistent if t is not trial], pedestal, window.max_adu)
-            if level is not None:
-                return f"too bright at the minimum brightness {hi} (saturated, about {level:.0f} ADU)", exposure_for(
-                    level
-                )
-            bound = exposure_for(trial.mean)
-            text = f"saturated at the minimum brightness {hi} ({trial.stats.saturated_fraction:.1%} of pixels clipped)"
-            if bound is not None:
-                text += f"; the exposure must be well under {bound:.3g} s"
-            return text, None
-        return (
-            f"too bright at the minimum brightness {hi} (mean {trial.mean:.0f} ADU > {window.high_adu:.0f})",
-            exposure_for(trial.mean),
-        )
+        return too_bright(by_brightness[hi], f"at the minimum brightness {hi}")
     if lo == search.high:
         trial = by_brightness[lo]
         suggestion = exposure_for(trial.mean)
@@ -82,7 +81,10 @@ def _failure(search: SearchState, exposure: float) -> tuple[str, float | None] |
             text += "; no light above the pedestal: is the panel on and the cover closed?"
         return text, suggestion
     if hi - lo == 1 and lo >= search.low and hi <= search.high:
-        return _gap_failure(search, by_brightness[lo], by_brightness[hi], pedestal, exposure)
+        dim, bright = by_brightness[lo], by_brightness[hi]
+        if search.is_dark(dim):
+            return too_bright(bright, f"at the minimum brightness {hi} (the lowest that gives light: {lo} is dark)")
+        return _gap_failure(search, dim, bright, pedestal, exposure)
     return None
 
 

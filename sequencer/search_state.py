@@ -183,10 +183,13 @@ class SearchState:
 
     def _dark(self, brightness: int, consistent: Sequence[Trial]) -> bool:
         """Whether the trial at `brightness` showed no light above the pedestal."""
-        floor = DARK_SIGNAL * max(self.window.target_adu - self.pedestal, 1.0)
-        return self.pedestal_known and any(
-            t.brightness == brightness and t.mean - self.pedestal <= floor for t in consistent
-        )
+        return self.pedestal_known and any(t.brightness == brightness and self.is_dark(t) for t in consistent)
+
+    def is_dark(self, trial: Trial) -> bool:
+        """No light above the pedestal (given, or else the dimmest trial's level)."""
+        pedestal = self.pedestal if self.pedestal_known else min(t.mean for t in self.trials)
+        floor = DARK_SIGNAL * max(self.window.target_adu - pedestal, 1.0)
+        return trial.verdict is Verdict.TOO_DIM and trial.mean - pedestal <= floor
 
     def _stalled(self) -> bool:
         """True when two steps have neither halved a two-sided bracket nor halved the best trial's miss (in

@@ -214,13 +214,27 @@ def test_saturated_at_the_minimum_estimates_from_unclipped_pixels() -> None:
     assert abs(retry.mean(20) - WINDOW.target_adu) < 0.25 * TARGET_SIGNAL  # a rough estimate, in reach
 
 
-def test_fully_saturated_at_the_minimum_gives_a_bound_not_a_guess() -> None:
-    panel = SyntheticPanel(linear(), TARGET_SIGNAL * 20 * 255)
+def test_fully_saturated_at_the_minimum_suggests_a_safely_shorter_exposure() -> None:
+    panel = SyntheticPanel(linear(), TARGET_SIGNAL * 4 * 255)  # 4x the target at brightness 1: all clipped
     result = find_brightness(panel.measure, WINDOW, (1, 255), exposure=1.0, pedestal_adu=PEDESTAL)
-    assert not result.ok
-    assert result.reason is not None and result.reason.startswith("saturated at the minimum brightness 1")
-    assert "well under" in result.reason
-    assert result.suggested_exposure is None
+    assert not result.ok and result.trials[-1].stats.saturated_fraction == 1.0
+    assert result.reason is not None and result.reason.startswith("too bright at the minimum brightness 1 (saturated")
+    assert "must be well under" in result.reason
+    bound = float(result.reason.split("well under ")[1].split(" s")[0])
+    assert result.suggested_exposure == pytest.approx(bound / 4, rel=0.01)
+    shorter = panel.at_exposure(result.suggested_exposure)
+    retry = find_brightness(shorter.measure, WINDOW, (1, 255), exposure=shorter.exposure, pedestal_adu=PEDESTAL)
+    assert retry.ok  # brightness to spare: the search finds it
+
+
+def test_dark_at_zero_and_too_bright_at_one_is_too_bright_at_the_minimum() -> None:
+    """A panel that is off at 0: the lowest brightness that gives light is the real minimum."""
+    panel = SyntheticPanel(linear(), TARGET_SIGNAL * 1.5 * 255)  # 1.5x the target at brightness 1
+    result = search(panel)
+    assert not result.ok and {0, 1} <= set(panel.calls)
+    assert result.reason is not None
+    assert result.reason.startswith("too bright at the minimum brightness 1 (the lowest that gives light: 0 is dark)")
+    assert result.suggested_exposure == pytest.approx(1 / 1.5, rel=0.02)
 
 
 def test_a_panel_too_coarse_for_the_window_is_reported_with_a_shorter_exposure() -> None:
