@@ -222,7 +222,7 @@ def test_fully_saturated_at_the_minimum_suggests_a_safely_shorter_exposure() -> 
     assert "must be well under" in result.reason
     bound = float(result.reason.split("well under ")[1].split(" s")[0])
     assert result.suggested_exposure == pytest.approx(bound / 4, rel=0.01)
-    shorter = panel.at_exposure(result.suggested_exposure)
+    shorter = panel.at_exposure(bound / 4)
     retry = find_brightness(shorter.measure, WINDOW, (1, 255), exposure=shorter.exposure, pedestal_adu=PEDESTAL)
     assert retry.ok  # brightness to spare: the search finds it
 
