@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from alpaca.camera import CameraStates
+
 from drivers.alpaca_device import AlpacaLink
 from drivers.base import CameraInfo, CameraSettings, Frame
-from drivers.errors import NotConnected, NotSupported
+from drivers.errors import DeviceError, NotConnected, NotSupported
 
 
 class AlpacaCamera:
@@ -87,7 +89,17 @@ class AlpacaCamera:
         self._t.put("startexposure", Duration=float(seconds), Light=bool(light))
 
     def image_ready(self) -> bool:
-        return bool(self._t.get("imageready"))
+        """ImageReady; while false, a CameraState of Error fails the exposure now instead of never.
+
+        ASCOM wants ImageReady itself to raise when an exposure fails, but not every device does.
+        """
+        if self._t.get("imageready"):
+            return True
+        if self._optional("camerastate", None) == CameraStates.cameraError:
+            raise DeviceError(
+                self._t.label, "the exposure failed", sent="GET camerastate", answered="5 (CameraState Error)"
+            )
+        return False
 
     def read_image(self) -> Frame:
         expected = (int(self._t.get("numx")), int(self._t.get("numy")))

@@ -370,3 +370,13 @@ def test_an_error_message_without_error_number_is_still_an_error() -> None:
         with pytest.raises(DeviceError) as caught:
             transport.get("ccdtemperature")
     assert caught.value.answered == "cooler fault" and caught.value.code is None
+
+
+def test_camera_state_error_fails_the_exposure_even_if_image_ready_stays_false() -> None:
+    answers = {"GET imageready": alpaca_json(False), "GET camerastate": alpaca_json(5)}
+    with scripted_server(lambda conn: answer_each(conn, answers)) as port:
+        camera = open_alpaca(f"alpaca://127.0.0.1:{port}/camera/0", OpenContext(clock=VirtualClock()))
+        assert isinstance(camera, AlpacaCamera)
+        with pytest.raises(DeviceError, match="the exposure failed") as caught:
+            camera.image_ready()
+    assert caught.value.answered == "5 (CameraState Error)"
