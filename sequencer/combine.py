@@ -40,8 +40,8 @@ WINSOR_CORRECTION = 1.134
 """σ of a normal sample winsorized at ±1.5σ is 1/1.134 of the true σ."""
 WINSOR_MAX_ITERATIONS = 10
 WINSOR_TOLERANCE = 5e-4
-STRIP_PIXELS = 1 << 16
-"""Pixels per frame per strip: a strip plane (64 k pixels, 512 KB in float64) stays in the CPU cache."""
+STRIP_PIXELS = 1 << 15
+"""Pixels per frame per strip: a strip plane (32 k pixels, 256 KB in float64) stays in the CPU cache."""
 
 
 class PixelSource(Protocol):
@@ -152,11 +152,17 @@ def sorting_network(n: int, keep: Sequence[int] | None = None) -> list[tuple[int
     return pruned[::-1]
 
 
-def run_network(planes: list[npt.NDArray[np.generic]], pairs: Sequence[tuple[int, int]]) -> None:
-    """Sort the list of equally shaped planes in place, element-wise (planes are swapped, not copied)."""
+def run_network(
+    planes: list[npt.NDArray[np.generic]],
+    pairs: Sequence[tuple[int, int]],
+    spare: npt.NDArray[np.generic] | None = None,
+) -> None:
+    """Sort the list of equally shaped planes in place, element-wise: afterwards planes[k] is the k-th
+    smallest value of every pixel. Planes are swapped, not copied; `spare` is scratch of the same shape."""
     if not pairs:
         return
-    spare = np.empty_like(planes[0])
+    if spare is None:
+        spare = np.empty_like(planes[0])
     for a, b in pairs:
         np.minimum(planes[a], planes[b], out=spare)
         np.maximum(planes[a], planes[b], out=planes[b])
@@ -225,27 +231,58 @@ def _winsorized_sigma(
     return sigma32.astype(np.float64)
 
 
+class Scratch:
+    """One worker's buffers, reused strip after strip: fresh strip-sized arrays would cost a page fault
+    per 4 KiB every time. `sort_dtype` is the type the sorting network runs in (uint16 for raw frames)."""
+
+    def __init__(self, n: int, rows: int, cols: int, sort_dtype: np.dtype[np.generic]) -> None:
+        self.values = np.empty((n, rows, cols), dtype=np.float64)
+        self.work = np.empty((n, rows, cols), dtype=sort_dtype)
+        self.spare = np.empty((rows, cols), dtype=sort_dtype)
+        self.dev = np.empty((n, rows, cols), dtype=np.float64)
+        self.bad = np.empty((n, rows, cols), dtype=bool)
+        self.more = np.empty((n, rows, cols), dtype=bool)
+
+
 def reject_strip(
-    values: F64, rejection: Rejection, native: npt.NDArray[np.generic] | None = None
+    values: F64,
+    rejection: Rejection,
+    scratch: Scratch | None = None,
+    *,
+    sorted_input: bool = False,
+    pairs: Sequence[tuple[int, int]] | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Which of `values` (frames × rows × cols) to reject, per pixel across frames.
 
-    `native` is the same data in an exact narrower type (uint16 raw frames) to sort faster.
+    The sorting network runs on `scratch.work`, which holds a copy of `values` unless the caller already
+    put the same data there in an exact narrower type (`sorted_input`: raw uint16 frames sort faster).
     """
-    n = values.shape[0]
+    n, rows = values.shape[0], values.shape[1]
+    if scratch is None:
+        scratch = Scratch(n, rows, values.shape[2], values.dtype)
+    bad = scratch.bad[:, :rows]
     if rejection.method == "none" or n < 3:
-        return np.zeros(values.shape, dtype=bool)
-    source = native if native is not None else values
-    planes = [p.copy() for p in source]
+        bad[...] = False
+        return bad
+    work = scratch.work[:, :rows]
+    if not sorted_input:
+        np.copyto(work, values, casting="unsafe")
     simple = rejection.method == "sigma" and rejection.iterations == 1
-    run_network(planes, sorting_network(n, _middle(n) if simple else None))
+    if pairs is None:
+        pairs = sorting_network(n, _middle(n) if simple else None)
+    planes = list(work)
+    run_network(planes, pairs, scratch.spare[:rows])
     if simple:
         centre = _median_from(planes, n)
-        spread = values.std(axis=0)
-        lo = centre - rejection.low * spread
-        hi = centre + rejection.high * spread
-        clipped: npt.NDArray[np.bool_] = (values < lo) | (values > hi)
-        return clipped
+        dev = scratch.dev[:, :rows]
+        np.subtract(values, values.sum(axis=0) / n, out=dev)  # the standard deviation as numpy computes it
+        np.multiply(dev, dev, out=dev)
+        spread = np.sqrt(dev.sum(axis=0) / n)
+        more = scratch.more[:, :rows]
+        np.less(values, centre - rejection.low * spread, out=bad)
+        np.greater(values, centre + rejection.high * spread, out=more)
+        np.logical_or(bad, more, out=bad)
+        return bad
     ordered = np.stack([p.astype(np.float64, copy=False) for p in planes])
     shape = values.shape[1:]
     start = np.zeros(shape, dtype=np.intp)
@@ -266,8 +303,11 @@ def reject_strip(
         start, stop = new_start, new_stop
     lo_keep = np.take_along_axis(ordered, start[None], 0)[0]
     hi_keep = np.take_along_axis(ordered, (stop - 1)[None], 0)[0]
-    outside: npt.NDArray[np.bool_] = (values < lo_keep) | (values > hi_keep)
-    return outside
+    more = scratch.more[:, :rows]
+    np.less(values, lo_keep, out=bad)
+    np.greater(values, hi_keep, out=more)
+    np.logical_or(bad, more, out=bad)
+    return bad
 
 
 # --- the strip loop -----------------------------------------------------------------------------------
@@ -281,32 +321,49 @@ class _Job:
     scales: F64 | None
     out: npt.NDArray[np.floating]
     strip_rows: int
+    pairs: list[tuple[int, int]]
+    sort_dtype: np.dtype[np.generic]
     sums: list[float] = field(default_factory=list)
     rejected: list[npt.NDArray[np.int64]] = field(default_factory=list)
 
+    @property
+    def native(self) -> bool:
+        """Sort the raw values themselves: no calibration, and an exact type narrower than float64."""
+        return self.sort_dtype != np.float64
 
-def _process_strip(job: _Job, index: int) -> None:
-    rows, cols = job.out.shape
+    def scratch(self) -> Scratch:
+        return Scratch(len(self.sources), self.strip_rows, self.out.shape[1], self.sort_dtype)
+
+
+def _process_strip(job: _Job, index: int, scratch: Scratch) -> None:
+    rows = job.out.shape[0]
     start = index * job.strip_rows
     stop = min(rows, start + job.strip_rows)
     n = len(job.sources)
-    raw = [src.read_rows(start, stop) for src in job.sources]
-    values = np.empty((n, stop - start, cols), dtype=np.float64)
-    for i, frame in enumerate(raw):
-        values[i] = frame
-    exact_native = job.subtract is None and job.scales is None and raw[0].dtype.itemsize < 8
+    values = scratch.values[:, : stop - start]
+    for i, src in enumerate(job.sources):
+        raw = src.read_rows(start, stop)
+        values[i] = raw
+        if job.native:
+            scratch.work[i, : stop - start] = raw
     if job.subtract is not None:
         values -= job.subtract[start:stop]
     if job.scales is not None:
         values /= job.scales[:, None, None]
-    native = np.stack(raw) if exact_native and all(r.dtype == raw[0].dtype for r in raw) else None
-    bad = reject_strip(values, job.rejection, native)
+    bad = reject_strip(values, job.rejection, scratch, sorted_input=job.native, pairs=job.pairs)
     kept = n - bad.sum(axis=0)
     np.copyto(values, 0.0, where=bad)
     mean = values.sum(axis=0) / kept
     job.out[start:stop] = mean
     job.sums[index] = float(mean.sum())
     job.rejected[index] = bad.sum(axis=(1, 2)).astype(np.int64)
+
+
+def _sort_dtype(sources: Sequence[PixelSource], calibrated: bool) -> np.dtype[np.generic]:
+    first = np.dtype(sources[0].dtype)
+    if calibrated or first.itemsize >= 8 or any(np.dtype(s.dtype) != first for s in sources):
+        return np.dtype(np.float64)
+    return first
 
 
 def default_workers() -> int:
@@ -350,6 +407,8 @@ def combine(
     rows, cols = shape
     step = strip_rows or strip_rows_for(cols)
     strips = (rows + step - 1) // step
+    n = len(sources)
+    simple = rejection.method == "sigma" and rejection.iterations == 1
     job = _Job(
         sources=sources,
         rejection=rejection,
@@ -357,6 +416,8 @@ def combine(
         scales=scale_arr,
         out=np.empty(shape, dtype=dtype),
         strip_rows=step,
+        pairs=sorting_network(n, _middle(n) if simple else None),
+        sort_dtype=_sort_dtype(sources, subtract is not None or scale_arr is not None),
         sums=[0.0] * strips,
         rejected=[np.zeros(len(sources), dtype=np.int64)] * strips,
     )
@@ -379,6 +440,7 @@ def _run_strips(
     errors: list[BaseException] = []
 
     def work() -> None:
+        scratch = job.scratch()
         while True:
             with lock:
                 if errors or state["next"] >= strips:
@@ -386,7 +448,7 @@ def _run_strips(
                 index = state["next"]
                 state["next"] += 1
             try:
-                _process_strip(job, index)
+                _process_strip(job, index, scratch)
             except BaseException as exc:  # re-raised in the caller's thread
                 with lock:
                     errors.append(exc)

@@ -1,0 +1,272 @@
+"""Master dark-flat + master flat: our strip combiner vs ccdproc.combine on the same FITS files, in one run.
+
+    .venv/bin/pip install -e '.[bench]'      # ccdproc
+    .venv/bin/python bench/master.py [--frames 30] [--rows 1000] [--cols 9576] [--keep DIR]
+
+Inputs: `--frames` flats and as many dark-flats from the simulated IMX455 (full-width strips of
+`--rows` rows: 9576 × 1000 = 9.6 Mpx, a sixth of the sensor, so the whole bench takes a few minutes on
+2 cores), written as uint16 FITS like flatseq writes them. ccdproc.combine gets `mem_limit` = 2 GB, its
+own knob for bounding memory (with its default, 16 GB, it peaks near 17 GB on these inputs).
+
+Both sides do the same work from the same files: master dark-flat = mean of the dark-flats after one pass of
+3σ/3σ clipping about the median (σ = standard deviation); each flat minus it, divided by its own median;
+the normalised flats combined the same way; the result divided by its mean. ccdproc does it the way its
+documentation shows (CCDData.read, combine with sigma_clip_func="median", subtract_dark, divide by
+np.median); ours is `sequencer.combine` + `sequencer.normalise`, as `flatseq master` runs them. Each side
+runs in its own fresh process after the files are in the page cache; time is wall-clock, memory is the
+process's peak resident set (ru_maxrss), shown whole and above the process's size after its imports.
+The masters are compared pixel by pixel. Targets (issue 6): ≥ 5× faster, ≤ half the peak memory,
+largest difference ≤ 1e-4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TARGET_SPEED = 5.0
+TARGET_MEMORY = 0.5
+TARGET_DIFF = 1e-4
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM (per process, reset by exec), else ru_maxrss (which on
+    Linux also counts the parent's pages at fork)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# --- inputs -------------------------------------------------------------------------------------------
+
+
+def make_inputs(directory: Path, frames: int, rows: int, cols: int, seed: int = 1) -> tuple[list[Path], list[Path]]:
+    """Flats near 30000 ADU and dark-flats from the simulated IMX455, cropped to rows × cols."""
+    from drivers.base import CameraSettings
+    from sequencer.clock import VirtualClock
+    from sequencer.fitsio import write_fits
+    from simulators import Bench
+
+    bench = Bench(sensor="imx455", seed=seed, clock=VirtualClock())
+    for device in (bench.camera, bench.panel, bench.wheel):
+        device.connect()
+    bench.camera.apply(CameraSettings(gain=100, offset=50, temperature=-10))
+    bench.camera.wait_for_cooler(timeout=900)
+    exposure = 2.0
+    top = (bench.sensor.height - rows) // 2
+    left = (bench.sensor.width - cols) // 2
+    pedestal = bench.sensor.pedestal_adu(50)
+    brightness = 255
+    for _ in range(6):  # find a brightness near 30000 ADU (linear panel)
+        bench.panel.light_on(brightness)
+        bench.clock.sleep(5)
+        level = float(np.mean(bench.take(exposure)[top : top + rows, left : left + cols]))
+        if level < 55000:
+            break
+        brightness = max(1, brightness // 8)
+    brightness = max(1, min(255, round(brightness * (30000 - pedestal) / (level - pedestal))))
+    bench.panel.light_on(brightness)
+    bench.clock.sleep(5)
+    header = {"EXPTIME": exposure, "EXPOSURE": exposure, "GAIN": 100, "OFFSET": 50, "XBINNING": 1,
+              "YBINNING": 1, "READOUTM": "Normal", "SET-TEMP": -10.0, "FILTER": "L", "FLATSET": "bench"}
+    flats, darks = [], []
+    for i in range(frames):
+        frame = np.ascontiguousarray(bench.take(exposure)[top : top + rows, left : left + cols])
+        flats.append(write_fits(directory / f"flat_{i:03d}.fits", frame, {**header, "IMAGETYP": "FLAT"}))
+    bench.panel.light_off()
+    bench.clock.sleep(5)
+    for i in range(frames):
+        frame = np.ascontiguousarray(bench.take(exposure, light=False)[top : top + rows, left : left + cols])
+        darks.append(write_fits(directory / f"darkflat_{i:03d}.fits", frame, {**header, "IMAGETYP": "DARK"}))
+    bench.close()
+    return flats, darks
+
+
+# --- the two sides (each in its own process) -------------------------------------------------------------
+
+
+def run_ours(
+    flats: list[Path], darks: list[Path], workers: int | None, phases: dict[str, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    from sequencer.combine import Rejection, combine
+    from sequencer.frames import FitsPixels
+    from sequencer.normalise import calibrated_medians
+
+    phases = {} if phases is None else phases
+    rejection = Rejection("sigma", 3.0, 3.0, 1)
+    start = time.perf_counter()
+    dark_sources = [FitsPixels(p).open() for p in darks]
+    master_dark = np.asarray(combine(dark_sources, rejection, workers=workers).image, dtype=np.float64)
+    phases["dark-flats"] = time.perf_counter() - start
+    start = time.perf_counter()
+    flat_sources = [FitsPixels(p).open() for p in flats]
+    medians = calibrated_medians(flat_sources, master_dark, workers=workers)
+    phases["medians"] = time.perf_counter() - start
+    start = time.perf_counter()
+    master = combine(flat_sources, rejection, subtract=master_dark, scales=medians, dtype=np.float32, workers=workers)
+    master.image /= np.float32(master.mean)
+    phases["flats"] = time.perf_counter() - start
+    return np.asarray(master_dark), master.image
+
+
+def run_ccdproc(flats: list[Path], darks: list[Path], mem_limit: float) -> tuple[np.ndarray, np.ndarray]:
+    import astropy.units as u
+    import ccdproc
+    from astropy.nddata import CCDData
+
+    clip = {"method": "average", "sigma_clip": True, "sigma_clip_low_thresh": 3, "sigma_clip_high_thresh": 3,
+            "sigma_clip_func": "median", "sigma_clip_dev_func": "std", "mem_limit": mem_limit}
+    dark_frames = [CCDData.read(p, unit="adu") for p in darks]
+    master_dark = ccdproc.combine(dark_frames, **clip)
+    del dark_frames
+    normalised = []
+    for path in flats:
+        flat = CCDData.read(path, unit="adu")
+        calibrated = ccdproc.subtract_dark(flat, master_dark, exposure_time="EXPTIME", exposure_unit=u.s, scale=False)
+        normalised.append(calibrated.divide(np.median(calibrated.data)))
+    master = ccdproc.combine(normalised, **clip)
+    return np.asarray(master_dark.data), master.data / np.mean(master.data)
+
+
+def child(args: argparse.Namespace) -> int:
+    """One side, in a fresh process: time it, note its peak memory, save its masters."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    files = json.loads(Path(args.child_files).read_text())
+    if args.child == "ccdproc":
+        import ccdproc  # noqa: F401  (imports count as the baseline, not as the work)
+    import astropy.io.fits  # noqa: F401
+
+    import sequencer.combine  # noqa: F401
+
+    baseline = peak_rss_mb()
+    phases: dict[str, float] = {}
+    start = time.perf_counter()
+    if args.child == "ccdproc":
+        dark, flat = run_ccdproc(
+            [Path(p) for p in files["flats"]], [Path(p) for p in files["darks"]], args.ccdproc_mem_limit
+        )
+    else:
+        dark, flat = run_ours(
+            [Path(p) for p in files["flats"]], [Path(p) for p in files["darks"]], args.workers, phases
+        )
+    seconds = time.perf_counter() - start
+    peak = peak_rss_mb()
+    np.save(Path(args.child_out) / f"{args.child}_dark.npy", dark)
+    np.save(Path(args.child_out) / f"{args.child}_flat.npy", flat)
+    print(json.dumps({"seconds": seconds, "peak_mb": peak, "baseline_mb": baseline, "phases": phases}))
+    return 0
+
+
+def run_side(name: str, files: Path, out: Path, workers: int | None, mem_limit: float) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", name, "--child-files", str(files), "--child-out", str(out),
+               "--ccdproc-mem-limit", str(mem_limit)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=30, help="flats, and as many dark-flats (default 30)")
+    parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--cols", type=int, default=9576)
+    parser.add_argument("--workers", type=int, default=None, help="our threads (default: CPUs, max 4)")
+    parser.add_argument("--keep", type=Path, help="write the inputs here and keep them")
+    parser.add_argument(
+        "--ccdproc-mem-limit",
+        type=float,
+        default=2e9,
+        help="ccdproc.combine's mem_limit in bytes (default 2e9; its own default, 16e9, lets it peak near 17 GB "
+        "with the default inputs)",
+    )
+    parser.add_argument(
+        "--ours-only", action="store_true", help="skip ccdproc (e.g. full IMX455 frames: --rows 6388)"
+    )
+    parser.add_argument("--child", choices=("ours", "ccdproc"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-files", help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(args)
+    try:
+        import ccdproc
+    except ImportError:
+        if not args.ours_only:
+            print("ccdproc is not installed: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
+            return 2
+    with tempfile.TemporaryDirectory(prefix="flatseq-bench-master-") as scratch:
+        work = args.keep or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        mpx = args.rows * args.cols / 1e6
+        print(f"inputs: {args.frames} flats + {args.frames} dark-flats, {args.cols}×{args.rows} "
+              f"({mpx:.1f} Mpx, {args.rows * args.cols * 2 / 2**20:.0f} MiB each) from the simulated IMX455")
+        start = time.perf_counter()
+        flats, darks = make_inputs(work, args.frames, args.rows, args.cols)
+        versions = f"numpy {np.__version__}" + ("" if args.ours_only else f", ccdproc {ccdproc.__version__}")
+        print(f"  made in {time.perf_counter() - start:.0f} s; {versions}, {os.cpu_count()} CPUs")
+        files = work / "files.json"
+        files.write_text(json.dumps({"flats": [str(p) for p in flats], "darks": [str(p) for p in darks]}))
+        for path in flats + darks:  # both sides read from the page cache
+            path.read_bytes()
+        results: dict[str, dict[str, Any]] = {}
+        if not args.ours_only:
+            results["ccdproc"] = run_side("ccdproc", files, work, None, args.ccdproc_mem_limit)
+        results["ours"] = run_side("ours", files, work, args.workers, args.ccdproc_mem_limit)
+        if args.workers != 1:
+            results["ours, 1 thread"] = run_side("ours", files, work, 1, args.ccdproc_mem_limit)
+        ours_flat = np.load(work / "ours_flat.npy").astype(np.float64)
+        ours_dark = np.load(work / "ours_dark.npy")
+        if not args.ours_only:
+            ref_flat = np.load(work / "ccdproc_flat.npy")
+            ref_dark = np.load(work / "ccdproc_dark.npy")
+    print()
+    if args.ours_only:
+        for name, r in results.items():
+            parts = ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items())
+            print(f"{name:16}{r['seconds']:6.1f} s ({parts}); peak RSS {r['peak_mb']:.0f} MB, "
+                  f"{r['peak_mb'] - r['baseline_mb']:.0f} MB above its imports")
+        print(f"master flat mean {ours_flat.mean():.6f}")
+        return 0
+    base = results["ccdproc"]
+    base_used = base["peak_mb"] - base["baseline_mb"]
+    print(f"{'':16}{'time':>9}{'peak RSS':>11}{'above imports':>15}{'speed-up':>10}{'memory':>9}")
+    for name, r in results.items():
+        used = r["peak_mb"] - r["baseline_mb"]
+        print(f"{name:16}{r['seconds']:8.1f}s{r['peak_mb']:9.0f} MB{used:12.0f} MB"
+              f"{base['seconds'] / r['seconds']:9.1f}×{r['peak_mb'] / base['peak_mb']:8.2f}×"
+              f"  ({used / base_used:.2f}× above imports)")
+    for name, r in results.items():
+        if r["phases"]:
+            print(f"  {name}: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items()))
+    flat_diff = float(np.abs(ours_flat - ref_flat).max())
+    dark_diff = float(np.abs(ours_dark - ref_dark).max())
+    print(f"\nlargest difference: master flat {flat_diff:.2e} (float32 output), master dark-flat {dark_diff:.2e} ADU")
+    ours = results["ours"]
+    speed = base["seconds"] / ours["seconds"]
+    memory = ours["peak_mb"] / base["peak_mb"]
+    ok = speed >= TARGET_SPEED and memory <= TARGET_MEMORY and flat_diff <= TARGET_DIFF
+    print(f"targets: ≥ {TARGET_SPEED:g}× faster ({speed:.1f}×), ≤ {TARGET_MEMORY:g}× peak memory ({memory:.2f}×), "
+          f"difference ≤ {TARGET_DIFF:g} ({flat_diff:.1e}): {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
