@@ -216,23 +216,33 @@ def main(argv: list[str] | None = None) -> int:
     for name, tally in totals.items():
         print(f"{'all panels':12s} {name:10s} | {tally.row()}")
     nina, cold, seq = totals["bisection"], totals["cold"], totals["sequence"]
-    ratio_cold = statistics.mean(cold.trials) / statistics.mean(nina.trials)
-    ratio_seq = statistics.mean(seq.trials) / statistics.mean(nina.trials)
-    ratio_cold_r = statistics.mean(cold.reachable) / statistics.mean(nina.reachable)
-    ratio_seq_r = statistics.mean(seq.reachable) / statistics.mean(nina.reachable)
     hit_rate = sum(hits) / len(hits) if hits else 0.0
+
+    def ratio(ours: list[int], theirs: list[int]) -> float:
+        return statistics.mean(ours) / statistics.mean(theirs)
+
+    def verdict(met: bool) -> str:
+        return "met" if met else "MISSED"
+
     print()
-    print(
-        f"mean trials vs bisection: cold {ratio_cold:.0%} (reachable {ratio_cold_r:.0%}), "
-        f"sequence {ratio_seq:.0%} (reachable {ratio_seq_r:.0%})   target <= 60 %"
-    )
-    print(
-        f"max trials: cold {max(cold.trials)}, sequence {max(seq.trials)}, bisection {max(nina.trials)}   target <= 4"
-    )
-    print(f"trained: first trial in the window {hit_rate:.1%} of {len(hits)} searches   target >= 95 %")
-    ok = ratio_seq <= 0.6 and max(seq.trials) <= 4 and hit_rate >= 0.95
-    print("PASS" if ok else "MISS")
-    return 0 if ok else 1
+    print("targets (reachable searches; with unreachable ones bisection spends 21 trials, so ratios only improve)")
+    for name, tally in (("cold", cold), ("sequence", seq)):
+        r_reach, r_all = ratio(tally.reachable, nina.reachable), ratio(tally.trials, nina.trials)
+        worst = max(tally.reachable)
+        over = sum(1 for n in tally.reachable if n > 4)
+        print(
+            f"  {name:9s} mean {r_reach:4.0%} of bisection's (all searches {r_all:.0%}): {verdict(r_reach <= 0.6)};"
+            f"  max {worst} ({over} of {len(tally.reachable)} over 4): {verdict(worst <= 4)}"
+        )
+    print(f"  trained   first trial in the window {hit_rate:.1%} of {len(hits)} searches: {verdict(hit_rate >= 0.95)}")
+    met = {
+        "sequence mean": ratio(seq.reachable, nina.reachable) <= 0.6,
+        "sequence max": max(seq.reachable) <= 4,
+        "trained hits": hit_rate >= 0.95,
+    }
+    missed = [name for name, good in met.items() if not good]
+    print("PASS" if not missed else f"MISS: {', '.join(missed)}")
+    return 0 if not missed else 1
 
 
 if __name__ == "__main__":

@@ -156,6 +156,9 @@ def fit_response(
     if prior_threshold >= lowest:
         prior_threshold = lowest - 1.0
     if len(lit_points) == 1:
+        if low_bound is not None and prior.threshold <= low_bound:
+            # Dark below, lit above, nothing else: the light starts somewhere between; guess half-way.
+            prior_threshold = (low_bound + lowest) / 2
         return PanelResponse.through(lowest, lit_points[0][1], pedestal, PanelShape(prior_threshold, prior.gamma))
 
     # Points far from the target matter less: a panel is only roughly a power law over its whole range.

@@ -161,6 +161,27 @@ class TrainedTable:
         assert nearest.response is not None
         return nearest.response.rescaled(wanted.exposure / nearest.key.exposure)
 
+    def panel_prior(self, key: Sequence[Any]) -> PanelResponse | None:
+        """The last response recorded with this camera and settings, any filter, rescaled to this exposure.
+
+        The panel's shape (threshold, gamma) carries over from filter to filter; its scale carries the other
+        filter's transmission, so as a start it assumes the same light: right for R after G, off by the
+        ratio for L after Ha, which the search's second trial then corrects. For a set with no entry of its own.
+        """
+        wanted = TrainedKey.of(key)
+        same_rig = [
+            e
+            for e in self.entries.values()
+            if e.response is not None
+            and (e.key.camera, e.key.gain, e.key.offset, e.key.binning)
+            == (wanted.camera, wanted.gain, wanted.offset, wanted.binning)
+        ]
+        if not same_rig or wanted.exposure <= 0:
+            return None
+        latest = same_rig[-1]
+        assert latest.response is not None
+        return latest.response.rescaled(wanted.exposure / max(latest.key.exposure, 1e-9))
+
     def start_for(
         self, key: Sequence[Any], window: Window, brightness_range: tuple[int, int] | None = None
     ) -> int | None:
@@ -202,6 +223,7 @@ class TrainedTable:
         for symmetry with the search call and not stored: the key holds the exposure."""
         del window, exposure
         entry = TrainedEntry(TrainedKey.of(key), int(brightness), response, mean_adu, recorded_at)
+        self.entries.pop(entry.key, None)  # re-insert: the table's order is the order things were learnt
         self.entries[entry.key] = entry
         return entry
 

@@ -132,6 +132,21 @@ def test_a_new_exposure_starts_from_a_sibling_rescaled(tmp_path: Path) -> None:
     assert table.response_for(("ZWO ASI6200MM Pro", "Ha", 4.0, 100, 60, 1)) is None  # other offset: no sibling
 
 
+def test_panel_prior_carries_the_last_response_to_another_filter(tmp_path: Path) -> None:
+    table = TrainedTable(tmp_path / FILE_NAME)
+    assert table.panel_prior(KEY) is None
+    first = PanelResponse(500.0, 0.5, 0.0, 2.2)
+    last = PanelResponse(500.0, 0.2, 0.0, 2.2)
+    table.record(("ZWO ASI6200MM Pro", "L", 1.0, 100, 50, 1), 40, response=first)
+    table.record(("ZWO ASI6200MM Pro", "R", 2.0, 100, 50, 1), 90, response=last)
+    table.record(("ZWO ASI6200MM Pro", "G", 2.0, 0, 50, 1), 90, response=first)  # other gain: not this rig
+    prior = table.panel_prior(KEY)  # Ha at 4 s: the R response, twice the exposure
+    assert prior is not None and prior.shape == last.shape and prior.scale == pytest.approx(0.4)
+    table.record(("ZWO ASI6200MM Pro", "L", 1.0, 100, 50, 1), 41, response=first)  # re-learnt: now the latest
+    again = table.panel_prior(KEY)
+    assert again is not None and again.scale == pytest.approx(2.0)
+
+
 @pytest.mark.parametrize("curve", [linear(), gamma(2.2), threshold(25)], ids=["linear", "gamma", "threshold"])
 def test_the_second_run_needs_one_trial_per_set(tmp_path: Path, curve: object) -> None:
     """A sequence's sets searched cold, recorded and saved; in the next run (a new table loaded from disk)
