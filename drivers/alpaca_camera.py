@@ -102,7 +102,8 @@ class AlpacaCamera:
         return False
 
     def read_image(self) -> Frame:
-        expected = (int(self._t.get("numx")), int(self._t.get("numy")))
+        size = (int(self._t.get("numx")), int(self._t.get("numy")))
+        expected = size if min(size) > 0 else None  # the JSON fallback preallocates when it can
         return self._t.image("imagearray", imagebytes=self._imagebytes, expected=expected)
 
     def abort_exposure(self) -> None:
