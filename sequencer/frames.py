@@ -609,7 +609,8 @@ class FitsPixels:
                 os.close(fd)
         if self._unsigned16:
             raw16 = np.frombuffer(buf, dtype=">u2").reshape(stop - start, cols)
-            return np.bitwise_xor(raw16, np.uint16(0x8000), dtype=np.uint16)  # native order, value − 32768
+            values: npt.NDArray[np.uint16] = np.bitwise_xor(raw16, np.uint16(0x8000), dtype=np.uint16)
+            return values  # native byte order; flipping the top bit is adding BZERO 32768
         raw = np.frombuffer(buf, dtype=self._stored).reshape(stop - start, cols)
         if self.dtype == np.float64 and (self._bscale != 1.0 or self._bzero != 0.0):
             return raw.astype(np.float64) * self._bscale + self._bzero

@@ -186,6 +186,8 @@ class _Found:
     flats: list[FrameInfo]
     calibration: list[FrameInfo]
     skipped: list[FrameInfo]
+    status: str = "ok"
+    reason: str | None = None
 
 
 def _from_manifest(manifest_path: Path) -> tuple[list[_Found], list[str]]:
@@ -202,7 +204,7 @@ def _from_manifest(manifest_path: Path) -> tuple[list[_Found], list[str]]:
         if not usable:
             notes.append(f"set {record.id}: no usable flats in the manifest (set {record.status}); skipped")
             continue
-        found.append(_Found(record.id, usable, calibration, skipped))
+        found.append(_Found(record.id, usable, calibration, skipped, record.status, record.reason))
     return found, notes
 
 
@@ -266,6 +268,11 @@ def plan_masters(
         found = [f for f in found if f.key.lower() in wanted or (f.flats[0].filter or "").lower() in wanted]
         if not found:
             raise MasterError(f"{run}: no flat set named {', '.join(select)}")
+    else:
+        for item in [f for f in found if f.status != "ok"]:
+            why = f": {item.reason}" if item.reason else ""
+            notes.append(f"set {item.key}: the run marked it {item.status}{why}; skipped (--set {item.key} to try)")
+            found.remove(item)
     if not found:
         raise MasterError(f"{run}: no flats found ({'manifest' if manifest else 'FITS headers'} read)")
     bias_frames = load_bias(bias) if bias else None

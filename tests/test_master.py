@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from drivers.base import CameraSettings
 from sequencer.cli import main
 from sequencer.clock import VirtualClock
 from sequencer.combine import Rejection
+from sequencer.fitsheader import FrameKind
+from sequencer.manifest import FrameRecord, Manifest
 from sequencer.master import MasterOptions, build_masters
 from sequencer.masterplan import plan_masters
 from sequencer.runner import run_file
@@ -211,3 +214,30 @@ def test_missing_run_and_unknown_set_are_bad_input(
     run = write_run(tmp_path / "run", shots)
     assert main(["master", str(run), "--set", "SII"]) == 2
     assert "no flat set named SII" in capsys.readouterr().err
+
+
+def test_manifest_sets_the_run_did_not_finish_are_skipped_with_a_note(
+    tmp_path: Path, shots: ShotBook, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    clock = VirtualClock()
+    manifest = Manifest.create(run / "manifest.json", run_id="r1", clock=clock)
+    settings = CameraSettings(gain=100, offset=50, temperature=-10.0)
+    for name, exposure, status in (("Ha", 4.0, "ok"), ("OIII", 1.5, "failed")):
+        set_id = f"{name}_{exposure:g}s"
+        manifest.begin_set(set_id, filter=name, exposure=exposure, settings=settings)
+        flats = write_shots(run / set_id, shots.flats(name), flat_set=set_id)
+        darks = write_shots(run / set_id, shots.darks(name), flat_set=set_id) if status == "ok" else []
+        for kind, paths in ((FrameKind.FLAT, flats), (FrameKind.DARK_FLAT, darks)):
+            for i, path in enumerate(paths, start=1):
+                record = FrameRecord(file=f"{set_id}/{path.name}", frame_no=i, kind=kind, rejected=(i == 2))
+                manifest.add_frame(set_id, record)
+        manifest.end_set(set_id, status, None if status == "ok" else "panel too dim")
+    manifest.finish("failed", "a set failed")
+    assert main(["master", str(run)]) == 0
+    captured = capsys.readouterr()
+    assert "set OIII_1.5s: the run marked it failed: panel too dim; skipped" in captured.err
+    header = fits.getheader(run / "masters" / "masterflat_Ha_4s.fits")
+    assert header["NCOMBINE"] == 11 and header["NCALIB"] == 11  # the manifest's rejected frames left out
+    assert main(["master", str(run), "--set", "OIII"]) == 2  # asked for by name: refused, no dark-flats
+    assert "set OIII_1.5s: no dark-flats match its flats" in capsys.readouterr().err
