@@ -10,6 +10,7 @@ from drivers.errors import ConfigError, DeviceError, InvalidOperation
 from sequencer.brightness import SearchResult, Window, find_brightness, initial_brightness
 from sequencer.capture import Measured, Recorder, SetFailed, capture_dark_flats, capture_flats
 from sequencer.operate import Operator
+from sequencer.panel_response import PanelResponse
 from sequencer.plan import FlatSet, Plan, Step
 from sequencer.stats import frame_stats
 from sequencer.trained import TrainedTable
@@ -197,12 +198,22 @@ class RunExecutor:
             if self.trained is not None:
                 brightness = self.trained.start_for(self._trained_key(fs), state.window, (low, high))
             if brightness is None:
-                brightness = initial_brightness(state.window, (low, high), pedestal_adu=self.pedestal(state.settings))
+                brightness = initial_brightness(
+                    state.window, (low, high), prior=self._prior(fs), pedestal_adu=self.pedestal(state.settings)
+                )
         if brightness is None:
             brightness = (low + high) // 2
         brightness = min(max(brightness, low), high)
         self.op.light_on(brightness)
         self.current_brightness = brightness
+
+    def _prior(self, fs: FlatSet) -> PanelResponse | None:
+        """What is known of the panel for this set: its own trained response, else the shape learnt with this
+        camera and settings on another filter (in this run or an earlier one)."""
+        if self.trained is None:
+            return None
+        key = self._trained_key(fs)
+        return self.trained.response_for(key) or self.trained.panel_prior(key)
 
     def _next_set(self, step: Step) -> FlatSet | None:
         """In the explicit form a light_on belongs to the flat set that follows it."""
@@ -241,7 +252,7 @@ class RunExecutor:
             start=start,
             pedestal_adu=self.pedestal(state.settings),
             max_trials=fs.max_trials,
-            prior=self.trained.response_for(self._trained_key(fs)) if self.trained is not None else None,
+            prior=self._prior(fs),
         )
         self.on_search(fs, result)
         if not result.ok or result.brightness is None or state.kept_trial is None:
