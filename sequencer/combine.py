@@ -13,7 +13,9 @@ Rejection (`Rejection`), per pixel across frames:
   bound, σ = 1.134 × their standard deviation, iterated until σ settles), so one bright outlier cannot
   inflate σ and hide itself; then the same thresholds. Better than plain sigma for ~10–20 frames.
 - ``none``: plain mean.
-The result at each pixel is the mean of the values kept.
+The result at each pixel is the mean of the values kept. With σ taken from all of a pixel's n values, one
+value can lie at most (n − 1)/√n σ from them, under 3 for n ≤ 10: plain sigma clipping rejects nothing in
+sets that small, winsorized does. Fewer than 3 frames are averaged without rejection.
 
 Medians across frames use a sorting network (element-wise minimum/maximum over whole strips), which is
 several times faster in numpy than `np.median(axis=0)`; integer inputs (dark-flats, bias) are sorted in

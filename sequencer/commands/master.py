@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rejection",
         choices=("sigma", "winsorized", "none"),
         default="sigma",
-        help="outlier rejection across frames (default: sigma clipping about the median)",
+        help="outlier rejection across frames (default sigma: one pass of clipping about the median; winsorized "
+        "is more robust and the one to use with fewer than ~15 frames)",
     )
     parser.add_argument("--low", type=float, default=3.0, help="low rejection threshold in σ (default 3)")
     parser.add_argument("--high", type=float, default=3.0, help="high rejection threshold in σ (default 3)")
