@@ -206,8 +206,8 @@ def audit_set(
     settings = group.settings
     findings = report.findings
     good: list[FrameInfo] = []
-    linked = [d for d in darks if group.flat_set and d.flat_set == group.flat_set]
-    linked_bias = [b for b in bias if group.flat_set and b.flat_set == group.flat_set]
+    linked = [d for d in darks if group.links(d)]
+    linked_bias = [b for b in bias if group.links(b)]
     if linked:
         problems = []
         for dark in linked:

@@ -440,6 +440,14 @@ class FlatGroup:
     def flat_set(self) -> str | None:
         return self.first.flat_set
 
+    def links(self, frame: FrameInfo) -> bool:
+        """Whether `frame` carries this set's id (FLATSET, and RUNID when both have one: two runs may both
+        have an 'Ha_4s')."""
+        first = self.first
+        if not first.flat_set or frame.flat_set != first.flat_set:
+            return False
+        return first.run_id is None or frame.run_id is None or frame.run_id == first.run_id
+
     def label(self) -> str:
         exp = "?" if self.exposure is None else format_seconds(self.exposure)
         return f"{self.key} ({self.filter or 'no filter'}, {exp})"
@@ -483,16 +491,23 @@ def group_flats(
 ) -> list[FlatGroup]:
     """Flats grouped into flat sets, in file order. REJECTED flats are kept aside in their set."""
     flats = [f for f in infos if f.kind is FrameKind.FLAT]
-    by_set: dict[str, list[FrameInfo]] = {}
+    by_set: dict[tuple[str | None, str], list[FrameInfo]] = {}
     loose: dict[tuple[object, ...], list[FrameInfo]] = {}
     for flat in flats:
         if flat.flat_set:
-            by_set.setdefault(flat.flat_set, []).append(flat)
+            by_set.setdefault((flat.run_id, flat.flat_set), []).append(flat)
         else:
             loose.setdefault(_settings_key(flat), []).append(flat)
+    runs_per_set: dict[str, int] = {}
+    for _run, set_id in by_set:
+        runs_per_set[set_id] = runs_per_set.get(set_id, 0) + 1
     groups = [
-        FlatGroup(key, [f for f in members if not f.rejected], [f for f in members if f.rejected])
-        for key, members in by_set.items()
+        FlatGroup(
+            set_id if runs_per_set[set_id] == 1 or not run else f"{run}/{set_id}",
+            [f for f in members if not f.rejected],
+            [f for f in members if f.rejected],
+        )
+        for (run, set_id), members in by_set.items()
     ]
     for members in loose.values():
         for cluster in _temperature_clusters(members, temperature_tolerance):

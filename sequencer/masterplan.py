@@ -229,8 +229,7 @@ def _calibration_for(
 ) -> list[FrameInfo]:
     """A set's dark-flats: those carrying its FLATSET, else the darks whose settings all match its flats."""
     if group.flat_set:
-        linked = [d for d in darks if d.flat_set == group.flat_set]
-        return linked + [b for b in linked_bias if b.flat_set == group.flat_set]
+        return [d for d in darks if group.links(d)] + [b for b in linked_bias if group.links(b)]
     settings = group.settings
     return [
         d for d in darks

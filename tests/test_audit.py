@@ -212,3 +212,16 @@ def test_masters_and_rejected_flats_do_not_confuse_the_audit(tmp_path: Path, fra
 def test_a_missing_folder_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", str(tmp_path / "nowhere")]) == 2
     assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_two_runs_with_the_same_set_ids_stay_apart(tmp_path: Path, frames: ShotBook) -> None:
+    flats, darks = frames.sets["Ha"]
+    for run in ("2026-01-01T000000Z", "2026-01-02T000000Z"):
+        header = {i: {"RUNID": run} for i in range(4)}
+        write_shots(tmp_path / run, flats, flat_set="Ha_2s", overrides=header)
+        write_shots(tmp_path / run, darks if run.startswith("2026-01-01") else [], flat_set="Ha_2s", overrides=header)
+    report = audit([tmp_path])
+    by_key = {s.key: s for s in report.sets}
+    assert sorted(by_key) == ["2026-01-01T000000Z/Ha_2s", "2026-01-02T000000Z/Ha_2s"]
+    assert by_key["2026-01-01T000000Z/Ha_2s"].dark_flats == 4
+    assert [f.kind for f in report.mistakes] == ["no-dark-flats"]
