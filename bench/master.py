@@ -103,7 +103,7 @@ def run_ours(
     flats: list[Path], darks: list[Path], workers: int | None, phases: dict[str, float] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     from sequencer.combine import Rejection, combine
-    from sequencer.frames import FitsPixels
+    from sequencer.fitspixels import FitsPixels
     from sequencer.normalise import calibrated_medians
 
     phases = {} if phases is None else phases

@@ -27,19 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sequencer.frames import (
-    DEFAULT_TEMPERATURE_TOLERANCE,
-    FlatGroup,
-    FlatSettings,
-    FrameInfo,
-    FrameKind,
-    Mismatch,
-    Unreadable,
-    format_seconds,
-    group_flats,
-    scan,
-    show_value,
-)
+from sequencer.frames import DEFAULT_TEMPERATURE_TOLERANCE, FrameInfo, FrameKind, Unreadable, format_seconds, scan
+from sequencer.framesets import FlatGroup, FlatSettings, Mismatch, group_flats, show_value
 from sequencer.masterplan import BIAS_FINE_BELOW, DARK_FLATS_FROM
 
 MISTAKE, NOTE = "mistake", "note"

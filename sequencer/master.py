@@ -30,7 +30,8 @@ from astropy.io import fits
 from sequencer.atomicfile import write_new_file
 from sequencer.combine import Combined, Rejection, combine
 from sequencer.fitsheader import software_version
-from sequencer.frames import FitsPixels, FrameError, FrameInfo
+from sequencer.fitspixels import FitsPixels
+from sequencer.frames import FrameError, FrameInfo
 from sequencer.masterplan import MasterPlan, SetPlan
 from sequencer.normalise import calibrated_medians
 

@@ -18,19 +18,15 @@ from pathlib import Path
 from drivers.errors import ConfigError
 from sequencer.frames import (
     DEFAULT_TEMPERATURE_TOLERANCE,
-    FlatGroup,
-    FlatSettings,
     FrameError,
     FrameInfo,
     FrameKind,
-    Mismatch,
     fits_files,
     format_seconds,
-    group_flats,
     read_info,
     scan,
-    show_value,
 )
+from sequencer.framesets import FlatGroup, FlatSettings, Mismatch, group_flats, show_value
 
 BIAS_FINE_BELOW = 0.1
 """Flats shorter than this may be calibrated with bias (the field notes' rule)."""

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import numpy.typing as npt
 
-from sequencer.combine import F64, PixelSource, default_workers, strip_rows_for
+from sequencer.combine import PixelSource, default_workers, strip_rows_for
+from sequencer.rejection import F64
 
 SAMPLE_ROWS = 64
 BRACKET_HALF_WIDTH = 0.01

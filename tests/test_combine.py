@@ -12,9 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.errors import ConfigError
-from sequencer.combine import ArrayPixels, Rejection, combine, run_network, sorting_network
-from sequencer.frames import FitsPixels, FrameError
+from sequencer.combine import ArrayPixels, Rejection, combine
+from sequencer.fitspixels import FitsPixels
+from sequencer.frames import FrameError
 from sequencer.normalise import calibrated_median, calibrated_medians
+from sequencer.rejection import run_network, sorting_network
 
 
 def reference_sigma(stack: np.ndarray, low: float = 3.0, high: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
