@@ -28,7 +28,7 @@ from sequencer.output import FrameWriter, bytes_per_frame, check_free_space
 from sequencer.plan import FlatSet, Plan, load_plan
 from sequencer.progress import Progress
 from sequencer.recording import FrameRecorder
-from sequencer.rundir import create_run_directory
+from sequencer.rundir import create_run_directory, expand_output_directory
 from sequencer.stop import Interrupted, StopToken, stop_on_signals
 from sequencer.trained import TrainedTable
 from sequencer.units import format_duration
@@ -252,9 +252,9 @@ class _Run:
             for fs in self.plan.sets.values()
         ) + est.bytes // max(1, est.frames or 1)
         template = str(output_dir) if output_dir is not None else self.plan.output.directory
+        check_free_space(expand_output_directory(template, at=self.clock.now()), need)
         rundir = create_run_directory(template, clock=self.clock)
         self.run_dir = rundir.path
-        check_free_space(rundir.path, need)
         self.journal = Journal(rundir.path / "journal.jsonl", clock=self.clock)
         self.manifest = Manifest.create(
             rundir.path / MANIFEST_NAME,

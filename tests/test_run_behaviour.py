@@ -111,8 +111,9 @@ def test_dark_flats_refused_when_the_camera_settings_changed(tmp_path: Path) -> 
         bench.camera.apply(CameraSettings(gain=120, offset=50, binning=1, readout_mode=0, temperature=-10))
 
     bench.panel.light_off = light_off_and_touch_gain  # type: ignore[method-assign]
-    report, _, log = recorded_run(write_sequence(tmp_path, "  - {filter: Ha, exposure: 4s, count: 3}\n"),
-                                  tmp_path / "out", bench=bench)
+    report, _, log = recorded_run(
+        write_sequence(tmp_path, "  - {filter: Ha, exposure: 4s, count: 3}\n"), tmp_path / "out", bench=bench
+    )
     (ha,) = report.sets
     assert ha.status == "failed"
     assert "refusing dark-flats" in (ha.reason or "") and "gain 120 != 100" in (ha.reason or "")
@@ -185,3 +186,81 @@ def test_cooler_that_cannot_reach_its_set_point_fails_before_any_light(tmp_path:
     assert report.exit_code == 1
     assert "cooler did not reach -10" in (report.sets[0].reason or "")
     assert not [c for c in log.calls if c.method == "light_on"]
+
+
+def test_drifting_panel_rejects_flats_and_searches_again(tmp_path: Path) -> None:
+    """The panel dims mid-set (someone turns the knob): the flats that miss are kept on disk but marked
+    rejected, a new search restores the level, and the set still gets exactly its count of good flats."""
+    from astropy.io import fits
+
+    clock = VirtualClock()
+    bench = Bench(sensor="small", seed=4, clock=clock)
+    original = bench.camera.start_exposure
+    started = {"n": 0}
+
+    def expose(seconds: float, light: bool) -> None:
+        started["n"] += 1
+        if started["n"] == 8:  # a few flats in: the panel drops to 60 %
+            bench.panel.set_brightness(int(bench.panel.brightness() * 0.6))
+        original(seconds, light)
+
+    bench.camera.start_exposure = expose  # type: ignore[method-assign]
+    report, _, _ = recorded_run(
+        write_sequence(tmp_path, "  - {filter: Ha, exposure: 4s, count: 10, dark_flats: 2}\n"),
+        tmp_path / "out",
+        bench=bench,
+    )
+    assert report.exit_code == 0, report.summary()
+    run = report.run_dir
+    assert run is not None
+    manifest = json.loads((run / "manifest.json").read_text())
+    (s,) = manifest["sets"]
+    good = [f for f in s["flats"] if not f["rejected"]]
+    bad = [f for f in s["flats"] if f["rejected"]]
+    assert len(good) == 10 and bad
+    assert len(s["trials"]) > 2, "a second search should have been recorded"
+    for f in bad:
+        h = fits.getheader(run / f["file"])
+        assert h["REJECTED"] is True and "below the window" in h["REJREASN"]
+        assert h["STATMEAN"] < 0.45 * 65536
+    for f in good:
+        assert 0.45 * 65536 <= fits.getheader(run / f["file"])["STATMEAN"] <= 0.55 * 65536
+
+
+def test_dark_flats_refused_when_the_sensor_warmed(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    bench = Bench(sensor="small", seed=5, clock=clock)
+    real_temperature = bench.camera.temperature
+    original_off = bench.panel.light_off
+    offs = {"n": 0}
+
+    def light_off() -> None:
+        original_off()
+        offs["n"] += 1  # the first is the run's own safety switch-off before anything starts
+
+    def temperature() -> float | None:
+        t = real_temperature()
+        return t + 2.5 if offs["n"] >= 2 and t is not None else t  # after the flats the cooler lost 2.5 °C
+
+    bench.panel.light_off = light_off  # type: ignore[method-assign]
+    bench.camera.temperature = temperature  # type: ignore[method-assign]
+    report, _, _ = recorded_run(
+        write_sequence(tmp_path, "  - {filter: Ha, exposure: 4s, count: 3}\n"), tmp_path / "out", bench=bench
+    )
+    (ha,) = report.sets
+    assert ha.status == "failed" and "refusing dark-flats: sensor at" in (ha.reason or "")
+    assert "tolerance ±1 °C" in (ha.reason or "")
+
+
+def test_not_enough_disk_space_stops_before_any_light(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - 10**5, 10**5))
+    report, bench, log = recorded_run(write_sequence(tmp_path, TWO_SETS), tmp_path / "out")
+    assert report.exit_code == 1
+    assert _light_is_off(bench)
+    assert "not enough free space" in (report.error or "")
+    assert not [c for c in log.calls if c.method == "light_on"]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
