@@ -115,3 +115,31 @@ def test_reported_duration_is_the_sum_of_its_parts(dry_run: tuple[int, str, Path
     assert abs(reported - expected) <= 0.05 * expected, (reported, expected)
     assert "cooling the sensor" in text
     assert wall < 30
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in Path("sequences").glob("*.yaml")))
+def test_every_example_dry_runs(tmp_path: Path, example: str) -> None:
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(["run", f"sequences/{example}", "--dry-run", "--output", str(tmp_path), "-q"])
+    assert code == 0, buffer.getvalue()
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and all(s["status"] == "ok" for s in manifest["sets"])
+
+
+def test_short_flats_are_warned_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seq = tmp_path / "short.yaml"
+    seq.write_text(
+        NARROWBAND.read_text().split("flat_sets:")[0]
+        + "flat_sets:\n  - {filter: L, exposure: 0.05s, count: 5}\n  - {filter: R, exposure: 0.3s, count: 5}\n"
+    )
+    assert main(["check", str(seq)]) == 0
+    out = capsys.readouterr().out
+    assert f"warning: {seq}:14:5: L 0.05s flats are shorter than 0.2 s" in out
+    assert "a bias may do" in out
+    assert f"warning: {seq}:15:5: R 0.3s is very short for a dimmable (PWM) panel" in out
+    assert "R 0.3s flats are shorter" not in out
