@@ -92,12 +92,6 @@ def build_set(
     cal_word = "darkflat" if plan.calibration_kind == "dark-flat" else "bias"
     with _opened(plan.calibration) as sources:
         calibration = combine(sources, rejection, workers=options.workers)
-    cal_path = write_master(
-        out_dir / f"master{cal_word}_{name}.fits",
-        calibration.image.astype(np.float32),
-        master_header(plan, calibration, kind=plan.calibration_kind),
-    )
-    say(f"{plan.key}: master {plan.calibration_kind} from {calibration.frames} frames → {cal_path}")
     subtract = np.asarray(calibration.image, dtype=np.float64)
     with _opened(plan.flats) as sources:
         medians = calibrated_medians(sources, subtract, workers=options.workers)
@@ -107,6 +101,12 @@ def build_set(
                     f"{frame.path}: median {median:.1f} ADU after subtracting the master {plan.calibration_kind}; "
                     "a flat must be brighter than its dark-flats"
                 )
+        cal_path = write_master(
+            out_dir / f"master{cal_word}_{name}.fits",
+            calibration.image.astype(np.float32),
+            master_header(plan, calibration, kind=plan.calibration_kind),
+        )
+        say(f"{plan.key}: master {plan.calibration_kind} from {calibration.frames} frames → {cal_path}")
         flat = combine(
             sources, rejection, subtract=subtract, scales=medians, dtype=np.float32, workers=options.workers
         )

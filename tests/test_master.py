@@ -241,3 +241,16 @@ def test_manifest_sets_the_run_did_not_finish_are_skipped_with_a_note(
     assert header["NCOMBINE"] == 11 and header["NCALIB"] == 11  # the manifest's rejected frames left out
     assert main(["master", str(run), "--set", "OIII"]) == 2  # asked for by name: refused, no dark-flats
     assert "set OIII_1.5s: no dark-flats match its flats" in capsys.readouterr().err
+
+
+def test_flats_no_brighter_than_their_dark_flats_are_refused_before_writing(
+    tmp_path: Path, shots: ShotBook, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flats, darks = shots.sets["Ha"]
+    swapped = {i: {"IMAGETYP": "DARK"} for i in range(12)}
+    write_shots(tmp_path, darks, flat_set="Ha_4s", overrides={i: {"IMAGETYP": "FLAT"} for i in range(12)})
+    write_shots(tmp_path, flats, flat_set="Ha_4s", overrides=swapped, prefix="lit_")
+    assert main(["master", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "dark_Ha_4s_001.fits: median -" in err and "a flat must be brighter than its dark-flats" in err
+    assert not (tmp_path / "masters").exists()
