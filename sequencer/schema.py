@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sequencer.units import Duration, Fraction
+from sequencer.units import Duration, Exposure, Fraction
 
 OnError = Literal["skip_set", "abort"]
 
@@ -93,7 +93,7 @@ def _dark_flat_count(value: Any) -> Any:
 
 class FlatSetModel(Strict):
     filter: str | None = None
-    exposure: Duration
+    exposure: Exposure
     count: Annotated[int, Field(gt=0, le=10000)]
     dark_flats: Annotated[int, Field(ge=0, le=10000)] | None = None
     on_error: OnError | None = None
@@ -101,13 +101,6 @@ class FlatSetModel(Strict):
     offset: Annotated[int, Field(ge=0)] | None = None
     binning: Annotated[int, Field(ge=1, le=16)] | None = None
     readout_mode: Annotated[int, Field(ge=0)] | str | None = None
-
-    @field_validator("exposure")
-    @classmethod
-    def _positive_exposure(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError("the exposure must be above 0 s")
-        return v
 
     @field_validator("dark_flats", mode="before")
     @classmethod
@@ -152,29 +145,15 @@ class LightOnArgs(Strict):
 
 
 class FindBrightnessArgs(Strict):
-    exposure: Duration
+    exposure: Exposure
     target: Fraction | None = None
     tolerance: Fraction | None = None
-
-    @field_validator("exposure")
-    @classmethod
-    def _positive_exposure(cls, v: float) -> float:
-        if v <= 0:
-            raise ValueError("the exposure must be above 0 s")
-        return v
 
 
 class FlatsArgs(Strict):
     count: Annotated[int, Field(gt=0, le=10000)]
-    exposure: Duration | None = None
+    exposure: Exposure | None = None
     on_error: OnError | None = None
-
-    @field_validator("exposure")
-    @classmethod
-    def _positive_exposure(cls, v: float | None) -> float | None:
-        if v is not None and v <= 0:
-            raise ValueError("the exposure must be above 0 s")
-        return v
 
 
 class DarkFlatsArgs(Strict):

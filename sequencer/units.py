@@ -6,7 +6,7 @@ import math
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 _DURATION = re.compile(
     r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|sec|secs|seconds?|m|min|mins|minutes?|h)?\s*$"
@@ -93,5 +93,12 @@ def format_bytes(count: float) -> str:
     raise AssertionError("unreachable")
 
 
+def _above_zero(seconds: float) -> float:
+    if seconds <= 0:
+        raise ValueError("the exposure must be above 0 s")
+    return seconds
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Exposure = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_above_zero)]
 Fraction = Annotated[float, BeforeValidator(parse_fraction)]
