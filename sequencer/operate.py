@@ -105,6 +105,7 @@ class Operator:
     def abort_exposure(self) -> None:
         if self._exposing is not None:
             self._exposing = None
+            self.journal("device", device=self.eq.camera.name, call="abort_exposure")
             self.eq.camera.abort_exposure()
 
     @property
