@@ -180,7 +180,10 @@ class _Run:
         equipment: Equipment | None,
         sequence_file: Path | None,
     ) -> RunReport:
-        status, error, exit_code = "finished", None, EXIT_OK
+        # Until the steps say otherwise, a run that stops (even on a bug) stopped as a failure.
+        status, exit_code = "failed", EXIT_OK
+        error: str | None = "the run stopped unexpectedly"
+        invalid: ConfigError | None = None
         try:
             self.eq = equipment or open_equipment(self.plan.equipment, clock=self.clock, bench=bench, registry=registry)
             self._connect()
@@ -192,13 +195,14 @@ class _Run:
             status, error = self._steps(executor)
         except Interrupted as exc:
             status, error, exit_code = "interrupted", str(exc), exc.exit_code
-        except ConfigError:
-            self._cleanup("failed", "invalid input")
-            raise
+        except ConfigError as exc:  # found only once the devices answered (ranges, modes, filter names)
+            status, error, invalid = "failed", str(exc), exc
         except FlatseqError as exc:
             status, error = "failed", str(exc)
         finally:
-            cleanup_error = self._cleanup(status, error) if status != "cleaned" else None
+            cleanup_error = self._cleanup(status, error)
+        if invalid is not None:
+            raise invalid
         if cleanup_error and not error:
             status, error = "failed", cleanup_error
         failed = [o for o in self.outcomes.values() if o.status in ("failed", "skipped")]

@@ -264,3 +264,12 @@ def test_not_enough_disk_space_stops_before_any_light(tmp_path: Path, monkeypatc
     assert "not enough free space" in (report.error or "")
     assert not [c for c in log.calls if c.method == "light_on"]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_settings_the_camera_cannot_take_are_refused_before_anything_moves(tmp_path: Path) -> None:
+    from drivers.errors import ConfigError
+
+    seq = write_sequence(tmp_path, "  - {filter: Ha, exposure: 4s, count: 3, readout_mode: 7}\n")
+    with pytest.raises(ConfigError, match=r"test.yaml:10:5: readout_mode 7 is out of range \(the camera has"):
+        recorded_run(seq, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
