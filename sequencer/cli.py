@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -27,6 +28,7 @@ EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+EXIT_SOFTWARE = 70  # sysexits.h EX_SOFTWARE: an internal error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +61,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("flatseq: interrupted", file=sys.stderr)
         return EXIT_SIGINT
+    except Exception as exc:  # a bug, not the user's doing: say so in one line, traceback on request
+        if os.environ.get("FLATSEQ_DEBUG"):
+            raise
+        print(
+            f"flatseq: internal error: {type(exc).__name__}: {exc} (a bug: please report it; "
+            "FLATSEQ_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_SOFTWARE
     return code
 
 

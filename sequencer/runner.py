@@ -4,8 +4,8 @@ whatever happens, end with the light off, no exposure running, every frame on di
 
 from __future__ import annotations
 
-import shutil
 import tempfile
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,6 +199,10 @@ class _Run:
             status, error, invalid = "failed", str(exc), exc
         except FlatseqError as exc:
             status, error = "failed", str(exc)
+        except Exception as exc:  # a bug: the invariant still holds (cleanup below), then it propagates
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            self._journal("internal_error", error=error, traceback=traceback.format_exc())
+            raise
         finally:
             cleanup_error = self._cleanup(status, error)
         if invalid is not None:
@@ -440,7 +444,3 @@ class _LateRecorder:
 
     def dark_flat(self, fs: FlatSet, m: Any, *, frame_no: int, rejected: str | None) -> None:
         self.run.recorder.dark_flat(fs, m, frame_no=frame_no, rejected=rejected)
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

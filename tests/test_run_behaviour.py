@@ -273,3 +273,34 @@ def test_settings_the_camera_cannot_take_are_refused_before_anything_moves(tmp_p
     with pytest.raises(ConfigError, match=r"test.yaml:10:5: readout_mode 7 is out of range \(the camera has"):
         recorded_run(seq, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_internal_error_still_ends_safely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug in the middle of a search: the light still goes off and the manifest says the run failed;
+    the command says so in one line (exit 70) instead of a traceback."""
+    import sequencer.actions
+    from sequencer.cli import main
+
+    def broken(*_a: object, **_k: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sequencer.actions, "find_brightness", broken)
+    seq = write_sequence(tmp_path, "  - {filter: Ha, exposure: 4s, count: 3}\n")
+    with pytest.raises(RuntimeError, match="boom"):
+        recorded_run(seq, tmp_path / "out")
+    run = next((tmp_path / "out").iterdir())
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "internal error: RuntimeError: boom" in manifest["reason"]
+    events = [json.loads(line) for line in (run / "journal.jsonl").read_text().splitlines()]
+    crash = next(i for i, e in enumerate(events) if e["event"] == "internal_error")
+    assert "RuntimeError: boom" in events[crash]["traceback"]
+    assert any(e["event"] == "device" and e.get("call") == "light_off" for e in events[crash:])
+
+    code = main(["run", str(seq), "--dry-run", "--output", str(tmp_path / "cli")])
+    err = capsys.readouterr().err
+    assert code == 70
+    assert err.strip().splitlines() == [
+        "flatseq: internal error: RuntimeError: boom (a bug: please report it; FLATSEQ_DEBUG=1 shows the traceback)"
+    ]
