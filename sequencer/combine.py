@@ -143,6 +143,12 @@ def strip_rows_for(cols: int) -> int:
     return max(1, STRIP_PIXELS // max(1, cols))
 
 
+def scratch_bytes(frames: int, cols: int) -> int:
+    """One worker's strip buffers (`rejection.Scratch`) when combining calibrated frames (float64)."""
+    pixels = strip_rows_for(cols) * cols
+    return frames * pixels * (8 + 8 + 8 + 1 + 1) + pixels * 8
+
+
 def combine(
     sources: Sequence[PixelSource],
     rejection: Rejection,

@@ -7,6 +7,7 @@ exact: BITPIX 16 with BZERO 32768 (flatseq's and N.I.N.A.'s uint16) comes back a
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import BinaryIO
 
@@ -85,13 +86,40 @@ class FitsPixels:
         """Rows [start, stop) as exact values in `self.dtype` (uint16 for flatseq/N.I.N.A. frames)."""
         rows, cols = self.shape
         start, stop = max(0, start), min(rows, stop)
-        item = self._stored.itemsize
-        nbytes = (stop - start) * cols * item
-        offset = self._offset + start * cols * item
+        buf = bytearray((stop - start) * cols * self._stored.itemsize)
+        self._pread(memoryview(buf), start, stop)
+        if self._unsigned16:
+            raw16 = np.frombuffer(buf, dtype=">u2").reshape(stop - start, cols)
+            values: npt.NDArray[np.uint16] = np.bitwise_xor(raw16, np.uint16(0x8000), dtype=np.uint16)
+            return values  # native byte order; flipping the top bit is adding BZERO 32768
+        raw = np.frombuffer(buf, dtype=self._stored).reshape(stop - start, cols)
+        if self.dtype == np.float64 and (self._bscale != 1.0 or self._bzero != 0.0):
+            return raw.astype(np.float64) * self._bscale + self._bzero
+        return raw.astype(self.dtype)
+
+    def read_into(self, out: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+        """The whole image into `out` (C-contiguous, `self.shape`, `self.dtype`), the file read once.
+
+        uint16 frames are read straight into `out` and converted there (no second frame-sized buffer);
+        other types go through `read_rows`.
+        """
+        if out.shape != self.shape or out.dtype != self.dtype or not out.flags.c_contiguous:
+            raise ValueError(f"{self.path}: read_into needs a C-contiguous {self.dtype} array of {self.shape}")
+        if not self._unsigned16:
+            out[...] = self.read_rows(0, self.shape[0])
+            return out
+        self._pread(out.data.cast("B"), 0, self.shape[0])
+        if sys.byteorder == "little":
+            out.byteswap(inplace=True)  # the file is big-endian
+        np.bitwise_xor(out, np.uint16(0x8000), out=out)  # adding BZERO 32768
+        return out
+
+    def _pread(self, view: memoryview, start: int, stop: int) -> None:
+        """Fill `view` with the stored bytes of rows [start, stop)."""
+        nbytes = len(view)
+        offset = self._offset + start * self.shape[1] * self._stored.itemsize
         fd = self._fd if self._fd is not None else os.open(self.path, os.O_RDONLY)
         try:
-            buf = bytearray(nbytes)
-            view = memoryview(buf)
             got = 0
             while got < nbytes:
                 n = os.preadv(fd, [view[got:]], offset + got)
@@ -101,14 +129,6 @@ class FitsPixels:
         finally:
             if self._fd is None:
                 os.close(fd)
-        if self._unsigned16:
-            raw16 = np.frombuffer(buf, dtype=">u2").reshape(stop - start, cols)
-            values: npt.NDArray[np.uint16] = np.bitwise_xor(raw16, np.uint16(0x8000), dtype=np.uint16)
-            return values  # native byte order; flipping the top bit is adding BZERO 32768
-        raw = np.frombuffer(buf, dtype=self._stored).reshape(stop - start, cols)
-        if self.dtype == np.float64 and (self._bscale != 1.0 or self._bzero != 0.0):
-            return raw.astype(np.float64) * self._bscale + self._bzero
-        return raw.astype(self.dtype)
 
     def read(self) -> npt.NDArray[np.generic]:
         return self.read_rows(0, self.shape[0])

@@ -7,10 +7,13 @@ rejection, and the result is scaled to mean 1. Both masters are written as float
 never over an existing file, with their provenance in the header: inputs (IMCMBnnn), counts, the master
 subtracted, normalisation, rejection method and parameters, and HISTORY cards.
 
-Reading: calibration frames are read once, in strips. Each flat is read twice: once to find its median
-(that needs the whole calibrated frame before any strip can be normalised) and once in strips to combine
-it. The second read comes from the operating system's page cache when it can hold the set (3.7 GB for 30
-IMX455 frames), so the disk is read once; our own memory stays a few strips plus the masters either way.
+Reading: every file is read once. Dark-flats (or bias) are combined a strip of rows at a time, straight
+from their files. Each flat is read whole into memory (`sequencer.flatstack`), its median (which needs the
+whole calibrated frame before any strip can be normalised) is found from that copy, and the combiner takes
+its strips from memory: 30 IMX455 flats hold 3.7 GB, plus 0.8 GB for the masters and the strips. When the
+set would not fit in `MasterOptions.max_memory` (`--max-memory`, default 6 GiB or 3/4 of the available
+memory if less), the flats that do not fit are read twice, once for the median and once in strips (the
+second read comes from the page cache when it can), and a note says so. Results are the same either way.
 """
 
 from __future__ import annotations
@@ -28,12 +31,12 @@ import numpy.typing as npt
 from astropy.io import fits
 
 from sequencer.atomicfile import write_new_file
-from sequencer.combine import Combined, Rejection, combine
+from sequencer.combine import Combined, Rejection, combine, default_workers
 from sequencer.fitsheader import software_version
 from sequencer.fitspixels import FitsPixels
+from sequencer.flatstack import GIB, MemoryPlan, default_max_memory, hold_and_measure, plan_memory
 from sequencer.frames import FrameError, FrameInfo
 from sequencer.masterplan import MasterPlan, SetPlan
-from sequencer.normalise import calibrated_medians
 
 MASTERS_DIR = "masters"
 CHUNK_ROWS_BYTES = 4 << 20
@@ -45,6 +48,8 @@ class MasterOptions:
     output: Path | None = None
     preview: bool = False
     workers: int | None = None
+    max_memory: int | None = None
+    """Bytes the flat combine may use for pixels (flats held, masters, strips); None: `default_max_memory()`."""
 
 
 @dataclass
@@ -62,6 +67,8 @@ class MasterResult:
     calibration_rejected_fraction: float
     medians: list[float]
     warnings: list[str] = field(default_factory=list)
+    flats_in_memory: int = 0
+    """Flats read once into memory; the others were read twice (see the module docstring)."""
 
 
 def safe_name(text: str) -> str:
@@ -84,17 +91,24 @@ def build_set(
     options: MasterOptions,
     *,
     report: Callable[[str], None] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> MasterResult:
-    """Make and write one set's master calibration frame and master flat."""
+    """Make and write one set's master calibration frame and master flat (`note`: memory notes)."""
     say = report or (lambda _text: None)
+    tell = note or say
     rejection = options.rejection
+    workers = options.workers or default_workers()
     name = safe_name(plan.key)
     cal_word = "darkflat" if plan.calibration_kind == "dark-flat" else "bias"
     with _opened(plan.calibration) as sources:
-        calibration = combine(sources, rejection, workers=options.workers)
+        calibration = combine(sources, rejection, workers=workers)
     subtract = np.asarray(calibration.image, dtype=np.float64)
-    with _opened(plan.flats) as sources:
-        medians = calibrated_medians(sources, subtract, workers=options.workers)
+    with _opened(plan.flats) as files:
+        budget = options.max_memory if options.max_memory is not None else default_max_memory()
+        memory = plan_memory(files, budget, workers=workers)
+        if memory.read_twice:
+            tell(memory_note(plan.key, memory))
+        flat_sources, medians = hold_and_measure(files, subtract, hold=memory.held, workers=workers)
         for frame, median in zip(plan.flats, medians, strict=True):
             if not median > 0:
                 raise FrameError(
@@ -103,13 +117,12 @@ def build_set(
                 )
         cal_path = write_master(
             out_dir / f"master{cal_word}_{name}.fits",
-            calibration.image.astype(np.float32),
+            calibration.image,
             master_header(plan, calibration, kind=plan.calibration_kind),
         )
         say(f"{plan.key}: master {plan.calibration_kind} from {calibration.frames} frames → {cal_path}")
-        flat = combine(
-            sources, rejection, subtract=subtract, scales=medians, dtype=np.float32, workers=options.workers
-        )
+        flat = combine(flat_sources, rejection, subtract=subtract, scales=medians, dtype=np.float32, workers=workers)
+        del flat_sources  # the flats held in memory
     del subtract
     level = flat.mean
     flat.image /= np.float32(level)
@@ -135,15 +148,30 @@ def build_set(
         calibration_rejected_fraction=calibration.rejected_fraction,
         medians=medians,
         warnings=list(plan.warnings),
+        flats_in_memory=memory.held,
+    )
+
+
+def memory_note(key: str, memory: MemoryPlan) -> str:
+    """Why some of a set's flats are read twice."""
+    held = "none" if memory.held == 0 else f"{memory.held} of {memory.frames}"
+    return (
+        f"{key}: holding its {memory.frames} flats in memory needs {memory.needed / GIB:.1f} GiB, more than the "
+        f"{memory.budget / GIB:.1f} GiB allowed (--max-memory); {held} held, {memory.read_twice} read twice "
+        "(once for the median, once to combine; the second time from the page cache when it can)"
     )
 
 
 def build_masters(
-    plan: MasterPlan, options: MasterOptions, *, report: Callable[[str], None] | None = None
+    plan: MasterPlan,
+    options: MasterOptions,
+    *,
+    report: Callable[[str], None] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> list[MasterResult]:
     """Every set of a checked plan, one after the other, into `options.output` (default RUN/masters)."""
     out_dir = options.output if options.output is not None else plan.run_dir / MASTERS_DIR
-    return [build_set(s, Path(out_dir), options, report=report) for s in plan.sets]
+    return [build_set(s, Path(out_dir), options, report=report, note=note) for s in plan.sets]
 
 
 # --- FITS ---------------------------------------------------------------------------------------------
@@ -230,7 +258,7 @@ def master_header(
     return h
 
 
-def _float_chunks(image: npt.NDArray[np.float32], header: fits.Header) -> Iterator[bytes | memoryview]:
+def _float_chunks(image: npt.NDArray[np.floating], header: fits.Header) -> Iterator[bytes | memoryview]:
     rows, cols = image.shape
     full = fits.Header()
     full["SIMPLE"] = (True, "conforms to FITS standard")
@@ -248,8 +276,7 @@ def _float_chunks(image: npt.NDArray[np.float32], header: fits.Header) -> Iterat
         yield bytes(2880 - nbytes % 2880)
 
 
-def write_master(path: Path, image: npt.NDArray[np.float32], header: fits.Header) -> Path:
-    """Write a float32 master atomically; an existing file is never replaced (the next free _N name is used)."""
-    if image.dtype != np.float32:
-        image = image.astype(np.float32)
+def write_master(path: Path, image: npt.NDArray[np.floating], header: fits.Header) -> Path:
+    """Write a master as float32 atomically (a float64 image is rounded a chunk at a time, with no
+    frame-sized copy); an existing file is never replaced (the next free _N name is used)."""
     return write_new_file(path, _float_chunks(image, header))

@@ -66,6 +66,14 @@ def calibrated_median(source: PixelSource, subtract: F64 | None = None, *, strip
     return float(np.median(_calibrated(source.read_rows(0, rows), subtract, slice(0, rows))))
 
 
+def median_bytes(shape: tuple[int, int]) -> int:
+    """About the most one `calibrated_median` holds besides its input: the values inside the bracket
+    (a few percent of the frame, twice while they are joined) and a strip."""
+    rows, cols = shape
+    strip = min(rows, 4 * strip_rows_for(cols)) * cols
+    return int(rows * cols * 8 * 6 * BRACKET_HALF_WIDTH) + strip * (8 + 2) + SAMPLE_ROWS * cols * 8
+
+
 def calibrated_medians(
     sources: Sequence[PixelSource], subtract: F64 | None = None, *, workers: int | None = None
 ) -> list[float]:

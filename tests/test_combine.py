@@ -173,15 +173,15 @@ def test_calibrated_medians_in_threads_match_one_by_one() -> None:
 # --- reading FITS rows --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        np.arange(0, 65535, 65535 // 600, dtype=np.uint16)[:600].reshape(20, 30),
-        (np.arange(600, dtype=np.int16) - 300).reshape(20, 30),
-        np.linspace(-1, 1, 600, dtype=np.float32).reshape(20, 30),
-        np.arange(600, dtype=np.uint8).reshape(20, 30) % 251,
-    ],
+STORED_FRAMES = (
+    np.arange(0, 65535, 65535 // 600, dtype=np.uint16)[:600].reshape(20, 30),
+    (np.arange(600, dtype=np.int16) - 300).reshape(20, 30),
+    np.linspace(-1, 1, 600, dtype=np.float32).reshape(20, 30),
+    np.arange(600, dtype=np.uint8).reshape(20, 30) % 251,
 )
+
+
+@pytest.mark.parametrize("data", STORED_FRAMES)
 def test_fits_rows_are_what_astropy_reads(tmp_path: Path, data: np.ndarray) -> None:
     path = tmp_path / "frame.fits"
     fits.PrimaryHDU(data).writeto(path)
@@ -191,6 +191,18 @@ def test_fits_rows_are_what_astropy_reads(tmp_path: Path, data: np.ndarray) -> N
     expected = fits.getdata(path)
     assert rows.dtype == expected.dtype.newbyteorder("=")
     assert np.array_equal(rows, expected[3:11])
+
+
+@pytest.mark.parametrize("data", STORED_FRAMES)
+def test_a_whole_frame_read_into_an_array_is_what_astropy_reads(tmp_path: Path, data: np.ndarray) -> None:
+    path = tmp_path / "frame.fits"
+    fits.PrimaryHDU(data).writeto(path)
+    with FitsPixels(path) as pixels:
+        out = np.full(pixels.shape, 7, dtype=pixels.dtype)
+        assert pixels.read_into(out) is out
+    assert np.array_equal(out, fits.getdata(path))
+    with pytest.raises(ValueError, match="read_into needs"):
+        FitsPixels(path).read_into(np.empty((30, 20), dtype=out.dtype))
 
 
 def test_scaled_fits_rows_apply_bscale_and_bzero(tmp_path: Path) -> None:

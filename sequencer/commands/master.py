@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 HELP = "make master dark-flats and master flats from a run directory (or its manifest.json)"
@@ -42,6 +43,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--set", action="append", default=[], metavar="ID", help="only this flat set (id or filter); repeatable"
     )
     parser.add_argument("--workers", type=int, default=None, help="threads for combining (default: CPUs, max 4)")
+    parser.add_argument(
+        "--max-memory",
+        type=memory_size,
+        default=None,
+        metavar="SIZE",
+        help="memory for combining a set's flats, e.g. 6G or 3500M (default 6G, or 3/4 of the available memory "
+        "if less). Each flat is read once into memory; a set that does not fit has some flats read twice, "
+        "with a note",
+    )
+
+
+def memory_size(text: str) -> int:
+    """'6G', '6GiB', '3500M', '6gb' or a plain number of bytes; K/M/G/T are powers of 1024."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:([KMGT])(?:I?B)?|B)?\s*", text, flags=re.IGNORECASE)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a memory size (e.g. 6G, 3500M, 6000000000)")
+    unit = match.group(2)
+    size = int(float(match.group(1)) * 1024 ** ("KMGT".index(unit.upper()) + 1 if unit else 0))
+    if size <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the memory size must be positive")
+    return size
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -68,8 +90,11 @@ def execute(args: argparse.Namespace) -> int:
         output=Path(args.output) if args.output else None,
         preview=args.preview,
         workers=args.workers,
+        max_memory=args.max_memory,
     )
-    results = build_masters(plan, options, report=print)
+    results = build_masters(
+        plan, options, report=print, note=lambda text: print(f"note: {text}", file=sys.stderr)
+    )
     print(f"{len(results)} master flat{'s' if len(results) != 1 else ''} ({rejection.describe()}):")
     for r in results:
         print(
