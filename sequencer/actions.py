@@ -284,14 +284,15 @@ class RunExecutor:
         if state.brightness is None:
             state.brightness = self.current_brightness
         info = self.op.eq.camera.info
+        fixed = fs.fixed_brightness is not None
         state.flats = capture_flats(
             self.op,
             fs,
-            state.window,
+            None if fixed else state.window,
             self.recorder,
             brightness=lambda: self.current_brightness or 0,
             first=first,
-            research=lambda: self._search(fs, state, self.current_brightness),
+            research=None if fixed else (lambda: self._search(fs, state, self.current_brightness)),
             max_adu=info.max_adu,
             progress=self.progress,
         )

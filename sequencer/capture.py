@@ -43,11 +43,12 @@ class Recorder(Protocol):
     def dark_flat(self, fs: FlatSet, m: Measured, *, frame_no: int, rejected: str | None) -> None: ...
 
 
-def flat_verdict(stats: FrameStats, window: Window) -> str | None:
-    """Why a flat does not count, or None when it does."""
+def flat_verdict(stats: FrameStats, window: Window | None) -> str | None:
+    """Why a flat does not count, or None when it does. Without a window (a brightness the sequence fixed
+    itself) only saturation disqualifies a flat."""
     if stats.saturated_fraction > 0:
         return f"saturated ({stats.saturated_fraction:.3%} of pixels clipped)"
-    if not window.contains(stats.mean):
+    if window is not None and not window.contains(stats.mean):
         side = "below" if stats.mean < window.low_adu else "above"
         return f"mean {stats.mean:.0f} ADU {side} the window {window.low_adu:.0f}-{window.high_adu:.0f} ADU"
     return None
@@ -56,18 +57,19 @@ def flat_verdict(stats: FrameStats, window: Window) -> str | None:
 def capture_flats(
     op: Operator,
     fs: FlatSet,
-    window: Window,
+    window: Window | None,
     recorder: Recorder,
     *,
     brightness: Callable[[], int],
     first: Measured | None,
-    research: Callable[[], Measured],
+    research: Callable[[], Measured] | None,
     max_adu: int,
     progress: Callable[[str, int, int, Measured, int | None], None],
 ) -> list[Measured]:
     """Take flats until `fs.count` count; `first` is the search's in-window trial, kept as flat #1.
 
-    `research()` runs a new brightness search (it returns its in-window trial, which counts as a flat).
+    `research()` runs a new brightness search (it returns its in-window trial, which counts as a flat); with
+    no `research` (a fixed brightness), misses only count against the set's rejection budget.
     """
     accepted: list[Measured] = []
     frame_no = 0
@@ -94,7 +96,7 @@ def capture_flats(
     if first is not None:
         book(first)
     while len(accepted) < fs.count:
-        if misses >= MISSES_BEFORE_RESEARCH:
+        if research is not None and misses >= MISSES_BEFORE_RESEARCH:
             if op.exposing:  # measure the frame in flight first: it may already be back in the window
                 exp = op.finish_exposure("flats")
                 book(Measured(exp, frame_stats(exp.frame, max_adu=max_adu)))

@@ -304,3 +304,26 @@ def test_an_internal_error_still_ends_safely(
     assert err.strip().splitlines() == [
         "flatseq: internal error: RuntimeError: boom (a bug: please report it; FLATSEQ_DEBUG=1 shows the traceback)"
     ]
+
+
+def test_explicit_fixed_brightness_flats_are_not_searched(tmp_path: Path) -> None:
+    """light_on with a brightness and flats with an exposure: no search, the brightness is the user's."""
+    seq = tmp_path / "fixed.yaml"
+    seq.write_text(
+        "equipment: {camera: 'sim://camera?sensor=small', panel: 'sim://panel', filter_wheel: 'sim://filterwheel'}\n"
+        "camera: {gain: 100, offset: 50}\n"
+        "steps:\n"
+        "  - select_filter: OIII\n"
+        "  - light_on: {brightness: 60}\n"
+        "  - wait: 3s\n"
+        "  - flats: {count: 3, exposure: 2s}\n"
+        "  - light_off\n"
+        "  - wait: 3s\n"
+        "  - dark_flats: 2\n"
+    )
+    report, bench, log = recorded_run(seq, tmp_path / "out")
+    assert report.exit_code == 0, report.summary()
+    assert [c.args for c in log.calls if c.method == "light_on"] == [(60,)]
+    (s,) = report.sets
+    assert s.trials == 0 and s.flats == 3 and s.dark_flats == 2
+    assert _light_is_off(bench)
