@@ -61,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("flatseq: interrupted", file=sys.stderr)
         return EXIT_SIGINT
+    except BrokenPipeError:  # `flatseq check FILE | head`: the reader left; not an error worth a word
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # a bug, not the user's doing: say so in one line, traceback on request
         if os.environ.get("FLATSEQ_DEBUG"):
             raise
