@@ -39,17 +39,23 @@ class Progress:
             f"  ({m.stats.mean / (m.stats.max_adu + 1):.1%})  ETA {format_duration(eta)}"
         )
         if self.tty:
-            self.stream.write("\r\033[K" + line)
+            self._write("\r\033[K" + line)
             self._open_line = True
         elif (kind != "flat" and kind != "dark-flat") or n == total or n == 1:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+            self._write(line + "\n")
 
     def say(self, text: str) -> None:
         if self.quiet:
             return
         if self._open_line:
-            self.stream.write("\n")
+            self._write("\n")
             self._open_line = False
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        self._write(text + "\n")
+
+    def _write(self, text: str) -> None:
+        """Progress is for people: if nobody reads it any more (a closed pipe), the run goes on silently."""
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except OSError:
+            self.quiet = True
