@@ -420,7 +420,7 @@ class _Run:
         else:
             for outcome in self.outcomes.values():
                 if outcome.status == "pending":
-                    outcome.status, outcome.reason = "skipped", error or "not reached"
+                    outcome.status, outcome.reason = "skipped", "not reached"
         if self.trained is not None and self.trained.entries:
             attempt("trained brightness table", self.trained.save)
         if self.journal is not None:
