@@ -1,6 +1,7 @@
-"""Rows of a FITS image read straight from the file: a combine over 30 full frames holds a strip of each.
+"""Rows of a FITS image read straight from the file (a combine over 30 full frames holds a strip of each),
+or the whole image read once into an array the caller holds (`flatstack`: the flats held in memory).
 
-`os.pread` into a buffer (no memory map, so the process's memory is only what it allocates), values
+`os.preadv` into a buffer (no memory map, so the process's memory is only what it allocates), values
 exact: BITPIX 16 with BZERO 32768 (flatseq's and N.I.N.A.'s uint16) comes back as uint16.
 """
 

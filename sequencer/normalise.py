@@ -1,10 +1,11 @@
 """Each flat's own median after the master dark-flat is subtracted: the divisor of multiplicative
-normalisation, exact (the same number `np.median` gives) without holding the frame in memory.
+normalisation, exact (the same number `np.median` gives) without a float64 copy of the frame.
 
-A frame is read once in strips. A sample of evenly spaced rows (about 1 % of the frame, read first)
-brackets the median; the strip pass counts the values below the bracket and keeps the few inside it (a
-couple of percent), and the median is selected from those. If the bracket missed (it never should, its
-margin is many standard errors wide) the frame is read again whole and `np.median` decides.
+A frame is read once in strips (from memory when `flatstack` holds the flat, else from its file). A
+sample of evenly spaced rows (about 1 % of the frame, read first) brackets the median; the strip pass
+counts the values below the bracket and keeps the few inside it (a couple of percent), and the median is
+selected from those. If the bracket missed (it never should, its margin is many standard errors wide) the
+frame is read again whole and `np.median` decides.
 """
 
 from __future__ import annotations
