@@ -184,6 +184,22 @@ def test_held_and_unheld_flats_have_numpys_median(tmp_path: Path) -> None:
         source.close()
 
 
+def test_flats_of_different_types_are_held_each_in_its_own(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    frames: list[np.ndarray] = [
+        rng.poisson(9000, (300, 40)).astype(np.uint16),
+        rng.normal(9000.0, 50.0, (300, 40)).astype(np.float32),
+    ]
+    sources = []
+    for i, frame in enumerate(frames):
+        fits.PrimaryHDU(frame).writeto(tmp_path / f"flat_{i}.fits")
+        sources.append(FitsPixels(tmp_path / f"flat_{i}.fits"))
+    combined, medians = hold_and_measure(sources, None, hold=2, workers=1)
+    assert medians == [float(np.median(f.astype(np.float64))) for f in frames]  # in float64, as always
+    assert [s.read_rows(0, 300).dtype for s in combined] == [np.uint16, np.float32]
+    assert all(np.array_equal(s.read_rows(0, 300), f) for s, f in zip(combined, frames, strict=True))
+
+
 def test_default_budget_follows_the_available_memory(tmp_path: Path) -> None:
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       8000000 kB\nMemAvailable:   4000000 kB\n")
