@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from sequencer.panel_odds import Observation, PanelOdds, Targets
 from sequencer.panel_response import PanelResponse, PanelShape, fit_response
 from sequencer.trials import Trial, Verdict, Window
 
@@ -19,14 +20,20 @@ __all__ = ["DEFAULT_START", "SearchState", "initial_brightness", "saturated_leve
 DEFAULT_START = 0.25
 """A cold search starts a quarter of the way up the range: low enough not to saturate most setups, high
 enough to measure a signal that tells the scale."""
-SAFE_LEVEL = 0.85
-"""A trial whose mean stays below this fraction of the maximum ADU keeps most of its pixels unclipped."""
-STEEPEST_GAMMA = 2.0
-"""The steepest panel curve a cautious first step up allows for."""
 UNCLIPPED = 0.95
 """Percentiles below this fraction of the maximum ADU are untouched by clipping (or full-well roll-off)."""
 DARK_SIGNAL = 0.005
 """A trial whose signal is below this fraction of the target's shows no light (a threshold panel's dark)."""
+SIGNAL_FLOOR = 0.002
+"""Uncertainty of a measured signal in ADU, as a fraction of the target's: the pedestal's error, residual
+afterglow; it makes faint levels say little about the scale."""
+SATURATED_NOISE = 0.05
+"""Relative uncertainty of a clipped frame's level read from its unclipped percentiles, scaled by an
+unclipped trial's percentile-to-mean ratios."""
+UNREFERENCED_NOISE = 0.2
+"""The same without an unclipped trial to scale by: the percentile stands in for the mean."""
+DIMMEST_PIXELS = 0.85
+"""The dimmest pixels' level over the mean (vignetting) until an unclipped trial measures it."""
 
 
 def initial_brightness(
@@ -148,20 +155,94 @@ class SearchState:
         )
 
     # -- where to go next ----------------------------------------------------------------------------------
-    def _aim(self) -> float:
-        """The window's centre, nudged across it when the last two trials missed on the same side.
+    def observations(self, consistent: Sequence[Trial]) -> list[Observation]:
+        """What each trial says about the signal at its brightness: a level, a bound (clipped), or darkness."""
+        floor = DARK_SIGNAL * max(self.window.target_adu - self.pedestal, 1.0)
+        references = [t for t in consistent if t.verdict is not Verdict.SATURATED]
+        found: list[Observation] = []
+        for trial in consistent:
+            signal = trial.mean - self.pedestal
+            if trial.verdict is Verdict.SATURATED:
+                found.append(Observation(trial.brightness, "at_least", max(signal, 1.0)))
+                level = saturated_level(trial, references, self.pedestal, self.window.max_adu)
+                if level is not None and level > self.pedestal:
+                    sigma = SATURATED_NOISE if references else UNREFERENCED_NOISE
+                    found.append(Observation(trial.brightness, "level", level - self.pedestal, sigma))
+            elif self.pedestal_known and signal <= floor:
+                found.append(Observation(trial.brightness, "dark", floor))
+            elif signal > 0:
+                found.append(Observation(trial.brightness, "level", signal))
+        return found
 
-        Interpolating a curved panel tends to creep up on the target from one side; aiming a little past the
-        centre closes the bracket from the other side instead.
+    def targets(self, consistent: Sequence[Trial]) -> Targets:
+        """The signal levels that decide a trial's outcome, in ADU above the pedestal."""
+        window, pedestal = self.window, self.pedestal
+        wanted = max(window.target_adu - pedestal, 1.0)
+        ratios = []
+        for trial in consistent:
+            percentiles = trial.stats.percentiles
+            if trial.verdict is not Verdict.SATURATED and percentiles and trial.mean - pedestal > 0.02 * wanted:
+                ratios.append((percentiles[min(percentiles)] - pedestal) / (trial.mean - pedestal))
+        # How far below the mean the dimmest pixels sit (vignetting): the frame clips all over once they do.
+        ratio = min(max(sorted(ratios)[len(ratios) // 2], 0.3), 1.0) if ratios else DIMMEST_PIXELS
+        return Targets(
+            low=max(window.low_adu - pedestal, 1.0),
+            high=max(window.high_adu - pedestal, 2.0),
+            clip=max(UNCLIPPED * window.max_adu - pedestal, 3.0) / ratio,
+            dark=DARK_SIGNAL * wanted,
+            noise=SIGNAL_FLOOR * wanted,
+        )
+
+    def next_brightness(self) -> int:
+        lo, hi, consistent = self.bracket()
+        low_edge, high_edge = max(lo + 1, self.low), min(hi - 1, self.high)
+        if low_edge == 0 and high_edge > 0:
+            low_edge = 1  # 0 is off on most panels: try it only when 1 is known too bright
+        observations = self.observations(consistent)
+        if not any(o.kind == "level" for o in observations):
+            return self._without_a_level(lo, hi, low_edge, high_edge, consistent)
+        if not self._stalled():
+            odds = PanelOdds(
+                observations,
+                self.targets(consistent),
+                (self.low, self.high),
+                prior=self.prior if self.learned else None,
+                pedestal_known=self.pedestal_known,
+                trials=len(self.trials),
+            )
+            tried = {t.brightness for t in self.trials}
+            choice = odds.best(low_edge, high_edge, tried, ends_if_dim=hi - 1, ends_if_bright=lo + 1)
+            if choice is not None:
+                return choice
+        return self._bisect(lo, hi, consistent)
+
+    def _without_a_level(self, lo: int, hi: int, low_edge: int, high_edge: int, consistent: Sequence[Trial]) -> int:
+        """The next trial while no trial has measured a level: only clipped frames above, dark ones below.
+
+        A frame clipped all over says the light is at least `headroom` times the target's (the clip level
+        over the target, from the window and the pedestal). Above the light's start (the highest dark trial,
+        else 0 or the bottom of the range) the step down aims where a linear panel would land if the frame
+        was only just clipped: a gamma or threshold panel then still shows light, and a panel far brighter
+        clips again, and the next step goes further, splitting in ratio what could still be over. With only
+        dark trials, halve what is left above.
         """
-        window = self.window
-        if len(self.trials) >= 2:
-            last, before = self.trials[-1].verdict, self.trials[-2].verdict
-            if last is Verdict.TOO_DIM and before is Verdict.TOO_DIM:
-                return window.target_adu + 0.4 * (window.high_adu - window.target_adu)
-            if last is not Verdict.TOO_DIM and before is not Verdict.TOO_DIM:
-                return window.target_adu - 0.4 * (window.target_adu - window.low_adu)
-        return window.target_adu
+        if hi > self.high:
+            if lo < self.low:
+                return min(max(initial_brightness(self.window, (self.low, self.high)), low_edge), high_edge)
+            return min(high_edge, lo + max(1, (self.high - lo + 1) // 2))
+        targets = self.targets(consistent)
+        headroom = max(targets.clip / max(targets.low * targets.high, 1.0) ** 0.5, 1.5)
+        clipped = sum(1 for t in consistent if t.verdict is Verdict.SATURATED and t.brightness >= hi)
+        start = float(lo) if lo >= self.low else float(min(self.low, 0))
+        if clipped <= 1 or lo >= self.low:
+            over = headroom  # dark below: the light starts in between, at most `headroom` per step down
+        else:
+            # Clipped again: the light is well over, by up to what puts the target on the lowest step that
+            # gives light (a linear panel; a steep one could not clip twice this far down). Split that in ratio.
+            lowest = max(float(low_edge), start + 1.0)
+            over = math.sqrt(headroom * max((hi - start) / (lowest - start), headroom))
+        guess = round(start + (hi - start) / over)
+        return int(min(max(guess, low_edge), high_edge))
 
     def _bisect(self, lo: int, hi: int, consistent: Sequence[Trial]) -> int:
         """Halve the bracket: in ratio (panels are judged by ratios, curves bend toward the dim end), or in
@@ -209,41 +290,6 @@ class SearchState:
         wanted = self.window.target_adu - self.pedestal
         misses = [abs(math.log((m - self.pedestal) / wanted)) for _, m in self.levels(consistent) if m > self.pedestal]
         self.misses.append(min(misses) if misses and wanted > 0 else None)
-
-    def next_brightness(self) -> int:
-        lo, hi, consistent = self.bracket()
-        low_edge, high_edge = max(lo + 1, self.low), min(hi - 1, self.high)
-        response = self.model(consistent)
-        guess = response.brightness_for(self._aim()) if response is not None else None
-        if guess is None or self._stalled():
-            return self._bisect(lo, hi, consistent)
-        if guess < low_edge - 0.5:  # below what is known to be too dim: the model is wrong, unless unbounded
-            return low_edge if lo < self.low else self._bisect(lo, hi, consistent)
-        if response is not None and not self.learned and hi > self.high:
-            guess = self._cautious(guess, response, consistent)
-        if guess > high_edge + 0.5:
-            return high_edge if hi > self.high else self._bisect(lo, hi, consistent)
-        return min(max(round(guess), low_edge), high_edge)
-
-    def _cautious(self, guess: float, response: PanelResponse, consistent: Sequence[Trial]) -> float:
-        """Limit a step up from one dim trial so that even a steep (gamma) panel is not driven to saturation.
-
-        With one trial and nothing learnt, the model assumes a linear panel; on a gamma panel its step up
-        overshoots many times over, and a fully clipped trial says nothing. A capped step lands, at worst,
-        bright but measurable, and the two trials then measure the slope.
-        """
-        levels = self.levels(consistent)
-        if any(m > self.window.target_adu for _, m in levels):
-            return guess  # the target is bracketed by measured levels: interpolation, no risk
-        lit = [(b, m - self.pedestal) for b, m in levels if m - self.pedestal > 0 and b > response.threshold]
-        if len(lit) != 1:
-            return guess  # two lit trials measure the slope: trust the fit
-        b_top, s_top = max(lit)
-        safe = SAFE_LEVEL * self.window.max_adu - self.pedestal
-        if s_top >= safe:
-            return guess
-        cap = response.threshold + (b_top - response.threshold) * float((safe / s_top) ** (1.0 / STEEPEST_GAMMA))
-        return min(guess, cap)
 
     def pedestal_estimate(self, response: PanelResponse | None, consistent: Sequence[Trial]) -> float:
         """The pedestal for exposure suggestions: given, or the fitted panel's mean at brightness 0 (where a

@@ -1,0 +1,401 @@
+"""Odds over panel curves given the trials so far, and the next trial that is expected to cost the fewest.
+
+A search rarely has enough trials to fit a panel: one measured level says nothing of the curve, two leave
+a threshold traded against a gamma. Instead of betting on one fitted curve, weigh every curve of the family
+(`panel_response`: mean = pedestal + k·(b − threshold)^gamma) by how likely it was a priori and how well it
+explains the trials, and judge each candidate brightness by what would happen there under all of them:
+
+- in the window: the search ends;
+- a level it measures (too dim, or too bright with unclipped pixels left): about one more trial to go;
+- a frame clipped all over, or no light at all: only a bound, about two more trials;
+- beyond the end of the range: the search ends with the exposure to use instead.
+
+The next trial is the brightness whose expected remaining cost is least. That one rule covers what used to
+be special cases: a linear panel lands on the second trial (most curves agree with one measured level
+nearby), a cautious step up on an unknown panel (a steep curve would clip everything), a threshold panel
+near its threshold (only a brightness that most curves put in the window), the way down after a frame
+clipped all over (low enough to measure whatever the curve, not so low a threshold panel stays dark).
+
+Odds are kept on a grid of (threshold, gamma); for each, the scale k follows from the measured levels in
+closed form (a Gaussian in ln k, truncated by the bounds clipped and dark trials set).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from sequencer.panel_response import PanelShape
+
+__all__ = ["Observation", "PanelOdds", "Targets"]
+
+Array = npt.NDArray[np.float64]
+
+GAMMA_RANGE = (0.7, 3.0)
+"""Curves the odds consider: from a panel whose light saturates (LED droop) to an EL panel's steep start."""
+RELATIVE_NOISE = 0.03
+"""Trial-to-trial scatter of a measured level (PWM beat, warm-up drift, shot noise of the mean)."""
+LATER_TRIALS = 2.3
+"""Further trials after a miss that leaves the target uncertain: one to measure, one to land, sometimes a third."""
+BUDGET = 4
+"""Trials a search should not exceed: plans that risk more are weighed as dearer (`OVER_BUDGET` per trial
+beyond), so the search hedges where a bolder step would save a trial on average but cost two when wrong."""
+OVER_BUDGET = 3.0
+BRIGHTEST = 1000.0
+"""The most light, over what the target needs, a panel at full brightness is expected to give (a bright
+panel behind a broadband filter at a narrowband exposure)."""
+COARSE_CANDIDATES = 80
+"""Ranges up to this many steps are judged step by step; wider ones on a grid, then step by step near the best."""
+_MISS_STEPS = (0.0, 0.1, 0.25, 0.5, 0.8, 1.2, 1.8, 2.6)
+"""Bins of a missed level, in ln(signal) from the window's edge."""
+
+# How panels are built, as prior odds: PWM-dimmed LEDs (dark at 0, linear) are the most common; analogue and
+# EL panels follow a gamma curve, or light up only above a threshold; some stay lit at their lowest setting.
+_LINEAR_ODDS, _GAMMA_ODDS, _THRESHOLD_ODDS, _ANY_ODDS = 0.3, 0.25, 0.25, 0.2
+_NEAR_LINEAR = 0.06  # spread of ln(gamma) of a "linear" panel
+_LEARNT_ODDS = 0.8  # odds that a shape learnt on this panel still holds
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one trial says about the signal (ADU above the pedestal) at its brightness.
+
+    `kind`: "level" (the signal, with relative uncertainty `sigma`), "at_least" (a clipped frame: the signal
+    is at least this) or "dark" (no light: the signal is at most this).
+    """
+
+    brightness: float
+    kind: str
+    signal: float
+    sigma: float = RELATIVE_NOISE
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Signal levels (ADU above the pedestal) that decide a trial's outcome."""
+
+    low: float
+    """The window's lower edge."""
+    high: float
+    """The window's upper edge."""
+    clip: float
+    """Above this every pixel clips: a frame that tells only a bound."""
+    dark: float
+    """Below this a frame shows no light."""
+    noise: float
+    """Absolute uncertainty of a measured signal (the pedestal's, read noise over the frame)."""
+
+
+def _phi_exact(x: Array) -> Array:
+    """The standard normal CDF (Abramowitz & Stegun 7.1.26, error below 1e-7): numpy has no erf."""
+    z = np.abs(x) / math.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    erf = 1.0 - poly * np.exp(-z * z)
+    result: Array = 0.5 * (1.0 + np.sign(x) * erf)
+    return result
+
+
+_PHI_X = np.linspace(-8.0, 8.0, 3201)
+_PHI_Y = _phi_exact(_PHI_X)
+
+
+def _phi(x: Array) -> Array:
+    """The standard normal CDF, interpolated from a table (error below 1e-6; the costs need far less)."""
+    result: Array = np.interp(x, _PHI_X, _PHI_Y)
+    return result
+
+
+class PanelOdds:
+    """The odds over (threshold, gamma), each with the distribution of ln k the trials leave it."""
+
+    def __init__(
+        self,
+        observations: Sequence[Observation],
+        targets: Targets,
+        brightness_range: tuple[int, int],
+        *,
+        prior: PanelShape | None = None,
+        pedestal_known: bool = True,
+        trials: int = 0,
+    ) -> None:
+        self.targets = targets
+        self.trials = trials
+        low, high = brightness_range
+        self.low, self.high = low, high
+        levels = [o for o in observations if o.kind == "level" and o.signal > 0]
+        bounds_low = [o for o in observations if o.kind == "at_least" and o.signal > 0]
+        darks = [o for o in observations if o.kind == "dark"]
+        lit = [o.brightness for o in levels + bounds_low]
+        span = float(max(high - low, 1))
+        # Where light may start: from well below the range (a panel lit at its lowest setting, or an unknown
+        # pedestal absorbed into the curve) to half-way up (an EL panel).
+        floor = low - (0.25 if pedestal_known else 4.0) * span - 1.0
+        ceiling = low + 0.5 * span
+        thresholds = self._thresholds(min(lit) if lit else None, floor, ceiling, prior, span)
+        gammas = np.unique(np.concatenate([np.geomspace(*GAMMA_RANGE, 29), [1.0], [prior.gamma] if prior else []]))
+        t, g = (a.ravel() for a in np.meshgrid(thresholds, gammas, indexing="ij"))
+        weight = self._prior_odds(t, g, thresholds, floor, ceiling, prior, span)
+
+        # ln k for each curve: measured levels give a Gaussian, clipped frames a lower bound, dark ones an upper
+        # bound. A broad prior closes it, set by the light budget whatever the curve: at full brightness the
+        # panel gives from half the target's signal up to `BRIGHTEST` times it, or twice what puts the target
+        # on the lowest step that gives light, if that is less (beyond it the target is out of reach anyway).
+        target = math.sqrt(targets.low * targets.high)
+        full_lit = np.log(np.maximum(high - t, 1e-3))
+        first_lit = np.maximum(np.floor(t) + 1.0, max(low, 1)) - t
+        brightest = np.minimum(math.log(BRIGHTEST), math.log(2.0) + g * (full_lit - np.log(first_lit)))
+        k_low = math.log(0.5 * target) - g * full_lit
+        k_high = np.maximum(math.log(target) + brightest - g * full_lit, k_low + 1.0)
+        prior_width = k_high - k_low
+        lower, upper = k_low.copy(), k_high.copy()
+        for o in bounds_low:
+            lit_by = o.brightness - t
+            weight = np.where(lit_by > 0, weight, 0.0)
+            lower = np.maximum(lower, math.log(o.signal) - g * np.log(np.maximum(lit_by, 1e-9)))
+        for o in darks:
+            lit_by = o.brightness - t
+            bound = math.log(max(o.signal, 1e-9)) - g * np.log(np.maximum(lit_by, 1e-9))
+            upper = np.where(lit_by > 0, np.minimum(upper, bound), upper)
+        if levels:
+            ln_k, precision, chi2 = self._levels(levels, t, g, targets.noise)
+            weight = np.where(np.isfinite(chi2), weight, 0.0)
+            chi2 = np.where(np.isfinite(chi2), chi2, 0.0)
+            # Scatter beyond the assumed noise (a noisy panel, or a panel off the family) widens every curve's
+            # ln k instead of singling out whichever happens to thread the points.
+            best = float(chi2[weight > 0].min()) if np.any(weight > 0) else 0.0
+            inflate = max(1.0, best / max(len(levels) - 2, 1))
+            sd = np.sqrt(inflate / precision)
+            mean = ln_k
+            weight = weight * np.exp(-0.5 * (chi2 - best) / inflate) / prior_width
+        else:
+            sd = np.full_like(t, 1e3)  # no level: ln k spread evenly between its bounds
+            mean = 0.5 * (lower + upper)
+            weight = weight * np.clip(upper - lower, 0.0, None) / prior_width
+        mass = _phi((upper - mean) / sd) - _phi((lower - mean) / sd)
+        weight = np.where((upper > lower) & (mass > 1e-12), weight * mass, 0.0)
+        total = float(weight.sum())
+        keep = weight > 1e-4 * float(weight.max()) if total > 0 else weight > 0
+        self.usable = total > 0 and bool(np.any(keep))
+        self.t, self.g, self.weight = t[keep], g[keep], weight[keep] / (total if total > 0 else 1.0)
+        self.mean, self.sd = mean[keep], sd[keep]
+        self.lower, self.upper, self.mass = lower[keep], upper[keep], mass[keep]
+        self.below = _phi((self.lower - self.mean) / self.sd)
+
+    # -- building the odds ---------------------------------------------------------------------------------
+    @staticmethod
+    def _thresholds(
+        lowest_lit: float | None, floor: float, ceiling: float, prior: PanelShape | None, span: float
+    ) -> Array:
+        """Thresholds to weigh: dense just below the lowest lit trial (where a threshold matters most)."""
+        if lowest_lit is None:
+            grid = np.linspace(floor, ceiling, 41)
+        else:
+            top = lowest_lit - 0.01
+            grid = top - np.geomspace(0.01, max(top - floor, 0.02), 44)
+            grid = grid[grid >= floor]
+        extra = [0.0]
+        if prior is not None:
+            extra += list(prior.threshold + np.linspace(-3.0, 3.0, 13) * (0.02 * span + 0.3))
+        points = np.concatenate([grid, np.asarray(extra, dtype=float)])
+        if lowest_lit is not None:
+            points = points[points < lowest_lit]
+        return np.unique(points)
+
+    @staticmethod
+    def _prior_odds(
+        t: Array, g: Array, thresholds: Array, floor: float, ceiling: float, prior: PanelShape | None, span: float
+    ) -> Array:
+        # Each grid threshold stands for the interval to its neighbours' midpoints.
+        edges = np.concatenate([[thresholds[0]], 0.5 * (thresholds[1:] + thresholds[:-1]), [thresholds[-1]]])
+        widths = dict(zip(thresholds.tolist(), np.diff(edges).tolist(), strict=True))
+        width = np.array([widths[v] for v in t.tolist()])
+        inside = (t >= floor) & (t <= ceiling)
+        spread_t = np.where(inside, width / max(ceiling - floor, 1e-9), 0.0)
+        at_zero = (t == 0.0).astype(float)
+        ln_g = np.log(g)
+        gammas = np.unique(g)
+        g_edges = np.log(np.concatenate([[gammas[0]], np.sqrt(gammas[1:] * gammas[:-1]), [gammas[-1]]]))
+        g_width = dict(zip(gammas.tolist(), np.diff(g_edges).tolist(), strict=True))
+        spread_g = np.array([g_width[v] for v in g.tolist()]) / math.log(GAMMA_RANGE[1] / GAMMA_RANGE[0])
+        near_one = np.exp(-0.5 * (ln_g / _NEAR_LINEAR) ** 2)
+        near_one /= near_one[t == t[0]].sum() if np.any(near_one[t == t[0]]) else 1.0
+        generic: Array = (
+            _LINEAR_ODDS * at_zero * near_one
+            + _GAMMA_ODDS * at_zero * spread_g
+            + _THRESHOLD_ODDS * spread_t * near_one
+            + _ANY_ODDS * spread_t * spread_g
+        )
+        if prior is None:
+            return generic
+        sigma_t = 0.02 * span + 0.3
+        learnt = np.exp(-0.5 * ((t - prior.threshold) / sigma_t) ** 2 - 0.5 * (np.log(g / prior.gamma) / 0.06) ** 2)
+        learnt /= max(float(learnt.sum()), 1e-300)
+        mixed: Array = (1 - _LEARNT_ODDS) * generic / max(float(generic.sum()), 1e-300) + _LEARNT_ODDS * learnt
+        return mixed
+
+    @staticmethod
+    def _levels(levels: Sequence[Observation], t: Array, g: Array, noise: float) -> tuple[Array, Array, Array]:
+        """Per curve: the weighted mean of ln k over the measured levels, its precision, and the misfit chi²."""
+        b = np.array([o.brightness for o in levels])
+        y = np.array([o.signal for o in levels])
+        sigma2 = np.array([o.sigma**2 for o in levels]) + (noise / y) ** 2
+        lit_by = b[None, :] - t[:, None]
+        estimates = np.log(y)[None, :] - g[:, None] * np.log(np.maximum(lit_by, 1e-9))
+        precision_each = 1.0 / sigma2
+        precision = precision_each.sum()
+        ln_k = (estimates * precision_each).sum(axis=1) / precision
+        chi2 = ((estimates - ln_k[:, None]) ** 2 * precision_each).sum(axis=1)
+        chi2 = np.where(np.all(lit_by > 0, axis=1), chi2, np.inf)
+        return ln_k, np.full_like(t, precision), chi2
+
+    # -- judging candidates --------------------------------------------------------------------------------
+    def _cdf(self, ln_k: Array) -> Array:
+        """P(ln k <= x) per curve (rows) at x (columns)."""
+        z = (ln_k - self.mean[:, None]) / self.sd[:, None]
+        cdf = (_phi(z) - self.below[:, None]) / self.mass[:, None]
+        return np.clip(cdf, 0.0, 1.0)
+
+    def _bins(self) -> tuple[Array, list[str]]:
+        """Signal bins (ln edges, from dark to clipped) and the outcome each bin is."""
+        tg = self.targets
+        ln_dark, ln_low, ln_high = math.log(tg.dark), math.log(tg.low), math.log(tg.high)
+        ln_clip = math.log(max(tg.clip, tg.high * 1.01))
+        dim = sorted(e for e in (ln_low - d for d in _MISS_STEPS[1:]) if e > ln_dark)
+        bright = [e for e in (ln_high + d for d in _MISS_STEPS[1:]) if e < ln_clip]
+        edges = np.array([ln_dark, *dim, ln_low, ln_high, *bright, ln_clip])
+        kinds = ["dark"] + ["dim"] * (len(dim) + 1) + ["hit"] + ["bright"] * (len(bright) + 1) + ["clipped"]
+        return edges, kinds
+
+    def _per_curve(self, brightness: Array, edges: Array) -> Array:
+        """P(outcome bin | curve, brightness): shape (curves, candidates, bins)."""
+        lit_by = brightness[None, :] - self.t[:, None]
+        lit = lit_by > 0
+        shift = self.g[:, None] * np.log(np.where(lit, lit_by, 1.0))
+        cdf = np.stack([self._cdf(edge - shift) for edge in edges], axis=2)
+        cdf = np.where(lit[:, :, None], cdf, 1.0)  # unlit: all mass in the dark bin
+        ones = np.ones(cdf.shape[:2] + (1,))
+        return np.diff(np.concatenate([0.0 * ones, cdf, ones], axis=2), axis=2)
+
+    def outcomes(self, brightness: Sequence[int]) -> dict[str, Array]:
+        """The odds of each outcome ("hit", "dim", "bright", "clipped", "dark") at each candidate brightness."""
+        edges, kinds = self._bins()
+        per_bin = np.einsum("s,scj->cj", self.weight, self._per_curve(np.asarray(brightness, dtype=float), edges))
+        result = {name: np.zeros(len(brightness)) for name in ("hit", "dim", "bright", "clipped", "dark")}
+        for j, kind in enumerate(kinds):
+            result[kind] += per_bin[:, j]
+        return result
+
+    def _next_hit(self, brightness: float, ln_levels: Array, weight: Array) -> Array:
+        """After measuring each of `ln_levels` at `brightness`: the best odds that one more trial lands.
+
+        `weight`: (curves, levels), each curve's odds of having given that level. Each curve, scaled through
+        the new level, puts the target at its own brightness; the next trial can be at only one, so its odds
+        are the most weight one window-wide span of brightness holds. Curves that agree near the target (a
+        level measured close to it, or a shape pinned down by earlier levels) give high odds; a faint level
+        far below the target leaves them spread.
+        """
+        lit_by = brightness - self.t
+        lit = lit_by > 0
+        total = weight.sum(axis=0)
+        w = np.where(lit[:, None], weight, 0.0) / np.maximum(total, 1e-300)[None, :]
+        t, g = self.t[:, None], self.g[:, None]
+        ln_target = 0.5 * (math.log(self.targets.low) + math.log(self.targets.high))
+        at = t + np.maximum(lit_by, 1e-9)[:, None] * np.exp((ln_target - ln_levels[None, :]) / g)
+        at = np.maximum(at, 1e-6)
+        # Half the window in ln(brightness) for each curve: ln(high/low) / 2 over its local slope.
+        slope = np.maximum(g * at / np.maximum(at - t, 1e-9), 0.1)
+        span = np.minimum((w * math.log(self.targets.high / self.targets.low) / slope).sum(axis=0), 10.0)
+        # One sort for every level at once: each level's column offset far from the others.
+        offset = 1e3 * np.arange(len(ln_levels))[None, :]
+        keys = (np.log(at) + offset).T.ravel()
+        order = np.argsort(keys)
+        sorted_keys, sorted_w = keys[order], w.T.ravel()[order]
+        cumulative = np.concatenate([[0.0], np.cumsum(sorted_w)])
+        ends = np.searchsorted(sorted_keys, sorted_keys + np.repeat(span, len(self.t))[order], side="right")
+        held = (cumulative[ends] - cumulative[:-1]).reshape(-1)
+        column = (order // len(self.t)).astype(np.int64)
+        best = np.zeros(len(ln_levels))
+        np.maximum.at(best, column, held)
+        return np.where(total > 0, best, 0.0)
+
+    def best(
+        self, low: int, high: int, tried: set[int], *, ends_if_dim: int | None, ends_if_bright: int | None
+    ) -> int | None:
+        """The untried brightness in [low, high] with the least expected further trials; None if none is left
+        or the odds are unusable (no curve of the family explains the trials).
+
+        `ends_if_dim` / `ends_if_bright`: the brightness at which a dim (bright) outcome ends the search,
+        because the step above (below) is already known to be too bright (dim) or it is the end of the range.
+        A wide range is judged on a coarse grid first, then every step near the best.
+        """
+        if not self.usable or low > high:
+            return None
+        if high - low <= COARSE_CANDIDATES:
+            coarse = np.arange(low, high + 1)
+        else:
+            spaced = np.geomspace(max(low, 1), max(high, 1), COARSE_CANDIDATES // 2)
+            coarse = np.unique(np.rint(np.concatenate([spaced, np.linspace(low, high, COARSE_CANDIDATES // 2)])))
+        choice = self._least_cost(coarse.astype(np.int64), tried, ends_if_dim, ends_if_bright)
+        if choice is None or high - low <= COARSE_CANDIDATES:
+            return choice
+        reach = max(2, int(0.03 * abs(choice)) + 1)
+        fine = np.arange(max(low, choice - reach), min(high, choice + reach) + 1)
+        return self._least_cost(fine, tried, ends_if_dim, ends_if_bright)
+
+    def _least_cost(
+        self, brightness: npt.NDArray[np.int64], tried: set[int], ends_if_dim: int | None, ends_if_bright: int | None
+    ) -> int | None:
+        untried = np.array([b for b in brightness.tolist() if b not in tried], dtype=float)
+        if not len(untried):
+            return None
+        cost = self.costs(untried, ends_if_dim=ends_if_dim, ends_if_bright=ends_if_bright)
+        return int(untried[int(np.argmin(cost))])
+
+    def _total(self, trials: float) -> float:
+        """What finishing after `trials` trials costs: the trials, and dearly each one beyond the budget."""
+        return trials + OVER_BUDGET * max(0.0, trials - BUDGET)
+
+    def costs(self, untried: Array, *, ends_if_dim: int | None, ends_if_bright: int | None) -> Array:
+        """The expected cost of the search if the next trial is at each candidate (`_total` of the trials).
+
+        The trial itself ends the search on a hit, or on a miss at a known end (too dim at the top of the
+        range, ...). A miss that measures a level needs one more trial if the curves, rescaled through that
+        level, agree where the target is, about `LATER_TRIALS` more if not; a miss that gives only a bound
+        (every pixel clipped, or no light) about `LATER_TRIALS` more.
+        """
+        edges, kinds = self._bins()
+        per_curve = self._per_curve(untried, edges)
+        per_bin = np.einsum("s,scj->cj", self.weight, per_curve)
+        now = self.trials + 1.0
+        measured = np.array([kind in ("dim", "bright") for kind in kinds])
+        blind = np.array([kind in ("dark", "clipped") for kind in kinds])
+        dim_side = np.array([kind in ("dim", "dark") for kind in kinds])
+        goes_on = np.where(
+            dim_side[None, :], (untried != ends_if_dim)[:, None], (untried != ends_if_bright)[:, None]
+        ).astype(bool)
+        done, later = self._total(now), self._total(now + LATER_TRIALS)
+        levels = 0.5 * (np.concatenate([[edges[0] - 1.0], edges]) + np.concatenate([edges, [edges[-1] + 1.0]]))
+        next_hit = self._total(now + 1.0)
+        # Bounds on each candidate's cost, as if every measured miss were followed by a hit or by none: look
+        # ahead only from candidates whose best case beats the best worst case, best first, while they can win.
+        ends = ~goes_on | ~(measured | blind)[None, :]
+        lower = (per_bin * np.where(ends, done, np.where(measured[None, :], next_hit, later))).sum(axis=1)
+        upper = (per_bin * np.where(ends, done, later)).sum(axis=1)
+        result = np.full(len(untried), math.inf)
+        best = float(upper.min())
+        for c in np.argsort(lower).tolist():
+            if lower[c] > best:
+                break
+            hit = np.zeros(len(kinds))
+            hit[measured] = self._next_hit(
+                float(untried[c]), levels[measured], self.weight[:, None] * per_curve[:, c, measured]
+            )
+            each = np.where(ends[c], done, np.where(measured, hit * next_hit + (1 - hit) * later, later))
+            result[c] = float((per_bin[c] * each).sum()) - 1e-6 * float(per_bin[c, kinds.index("hit")])
+            best = min(best, result[c])
+        return result
