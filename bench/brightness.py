@@ -8,8 +8,10 @@ bench's physics and measured by `frame_stats`. Each search starts with the light
 pedestal measured from one dark frame at the set's exposure (light off), as the sequencer does.
 
 - cold: each search alone, nothing known about the panel (N.I.N.A.'s situation);
-- sequence: the sets of one panel run in order, each search starting from the previous set's fitted
-  response rescaled by the exposure ratio (what a sequence run does);
+- sequence: the sets of one panel run in order, each search starting from what the trained table has
+  learnt so far in this run, exactly as the sequencer asks it (`response_for(key) or panel_prior(key)` as
+  the prior, `start_for(key)` or `initial_brightness(prior)` as the start): the first set is cold, later
+  ones carry the panel's shape over, from another filter or exposure;
 - trained: a second run of the same sequence, starting from the trained table.
 
 Figures count every search (unreachable targets too: both methods spend trials on them) and the reachable
@@ -29,9 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from drivers.base import CameraSettings
-from sequencer.brightness import SearchResult, Window, bisection_search, find_brightness
+from sequencer.brightness import SearchResult, Window, bisection_search, find_brightness, initial_brightness
 from sequencer.clock import VirtualClock, wait_until
-from sequencer.panel_response import PanelResponse
 from sequencer.stats import FrameStats, frame_stats
 from sequencer.trained import TrainedKey, TrainedTable
 from simulators.bench import Bench
@@ -134,7 +135,6 @@ def run_panel(panel: Panel, seed: int, table: TrainedTable, verbose: bool) -> tu
     brightness_range = rig.panel.brightness_range
     trained: list[tuple[TrainedKey, str, float]] = []
     for sequence in panel.sequences():
-        previous: tuple[PanelResponse, float] | None = None
         for filter_name, exposure in sequence:
             rig.select(filter_name)
             pedestal = rig.pedestal(exposure)
@@ -142,17 +142,26 @@ def run_panel(panel: Panel, seed: int, table: TrainedTable, verbose: bool) -> tu
             measure = rig.measure(exposure)
             nina = bisection_search(measure, window, brightness_range, exposure=exposure)
             cold = find_brightness(measure, window, brightness_range, exposure=exposure, pedestal_adu=pedestal)
-            prior = previous[0].rescaled(exposure / previous[1]) if previous is not None else None
+            # As the sequencer does it: what the table knows of this set (its own response, a sibling exposure
+            # rescaled, else the last response with this camera on another filter) gives the prior and the start.
+            key = TrainedKey("sim camera", filter_name, exposure, 100, 50, 1)
+            prior = table.response_for(key) or table.panel_prior(key)
+            start = table.start_for(key, window, brightness_range)
+            if start is None:
+                start = initial_brightness(window, brightness_range, prior=prior, pedestal_adu=pedestal)
             seq = find_brightness(
-                measure, window, brightness_range, exposure=exposure, pedestal_adu=pedestal, prior=prior
+                measure,
+                window,
+                brightness_range,
+                exposure=exposure,
+                pedestal_adu=pedestal,
+                prior=prior,
+                start=start,
             )
             reachable = nina.ok or cold.ok or seq.ok
             tallies["bisection"].add(nina, reachable)
             tallies["cold"].add(cold, reachable)
             tallies["sequence"].add(seq, reachable)
-            if seq.response is not None:
-                previous = (seq.response, exposure)
-            key = TrainedKey("sim camera", filter_name, exposure, 100, 50, 1)
             if seq.ok and seq.brightness is not None:
                 table.record(key, seq.brightness, response=seq.response, mean_adu=seq.trials[-1].mean)
                 trained.append((key, filter_name, exposure))

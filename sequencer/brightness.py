@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from sequencer.bisection import bisection_search
-from sequencer.panel_response import LINEAR, PanelResponse, PanelShape
+from sequencer.panel_response import PanelResponse, PanelShape
 from sequencer.search_state import SearchState, initial_brightness, saturated_level
 from sequencer.trials import (
     MAX_SATURATED_FRACTION,
@@ -49,7 +49,7 @@ def _failure(search: SearchState, exposure: float) -> tuple[str, float | None] |
     """Why the target cannot be reached and the exposure that would reach it, or None to go on searching."""
     lo, hi, consistent = search.bracket()
     window = search.window
-    response = search.model(consistent)
+    response = None if search.pedestal_known else search.model(consistent)
     pedestal = search.pedestal_estimate(response, consistent)
     by_brightness = {t.brightness: t for t in consistent}
 
@@ -134,7 +134,7 @@ def find_brightness(
     `result.response` rescaled to this set's light (which also gives the start); linear if None.
     """
     low, high = check_range(brightness_range, max_trials)
-    search = SearchState(window, low, high, pedestal_adu, prior or LINEAR, learned=prior is not None)
+    search = SearchState(window, low, high, pedestal_adu, prior)
     if start is None:
         start = initial_brightness(window, (low, high), prior=prior, pedestal_adu=pedestal_adu)
     brightness = min(max(int(start), low), high)

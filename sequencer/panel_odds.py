@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sequencer.panel_response import PanelShape
+from sequencer.panel_response import PanelResponse, PanelShape
 
 __all__ = ["Observation", "PanelOdds", "Targets"]
 
@@ -39,15 +39,24 @@ GAMMA_RANGE = (0.7, 3.0)
 """Curves the odds consider: from a panel whose light saturates (LED droop) to an EL panel's steep start."""
 RELATIVE_NOISE = 0.03
 """Trial-to-trial scatter of a measured level (PWM beat, warm-up drift, shot noise of the mean)."""
-LATER_TRIALS = 2.3
+BOUND_SLACK = 2 * RELATIVE_NOISE
+"""How far (in ln signal) a curve may pass on the wrong side of a clipped or dark trial's bound."""
+LATER_TRIALS = 2.0
+"""Further trials after a measured miss whose next trial misses too: two levels then pin the curve."""
+BLIND_TRIALS = 2.6
+"""Further trials after a miss that gives only a bound (every pixel clipped, or no light): one to measure,
+one to land, often a third since the curve is still unknown."""
 """Further trials after a miss that leaves the target uncertain: one to measure, one to land, sometimes a third."""
 BUDGET = 4
-"""Trials a search should not exceed: plans that risk more are weighed as dearer (`OVER_BUDGET` per trial
-beyond), so the search hedges where a bolder step would save a trial on average but cost two when wrong."""
+"""Trials a search should not exceed: a plan's odds of going over are weighed (`OVER_BUDGET` trials' worth),
+so the search hedges where a bolder step would save a trial on average but cost two when wrong, and once
+over, simply goes for the fewest."""
 OVER_BUDGET = 3.0
 BRIGHTEST = 1000.0
 """The most light, over what the target needs, a panel at full brightness is expected to give (a bright
 panel behind a broadband filter at a narrowband exposure)."""
+_GAMMAS = 29
+_GAMMA_STEP = (GAMMA_RANGE[1] / GAMMA_RANGE[0]) ** (1.0 / (_GAMMAS - 1))
 COARSE_CANDIDATES = 80
 """Ranges up to this many steps are judged step by step; wider ones on a grid, then step by step near the best."""
 _MISS_STEPS = (0.0, 0.1, 0.25, 0.5, 0.8, 1.2, 1.8, 2.6)
@@ -58,6 +67,12 @@ _MISS_STEPS = (0.0, 0.1, 0.25, 0.5, 0.8, 1.2, 1.8, 2.6)
 _LINEAR_ODDS, _GAMMA_ODDS, _THRESHOLD_ODDS, _ANY_ODDS = 0.3, 0.25, 0.25, 0.2
 _NEAR_LINEAR = 0.06  # spread of ln(gamma) of a "linear" panel
 _LEARNT_ODDS = 0.8  # odds that a shape learnt on this panel still holds
+_LEARNT_GAMMA_SPREAD = 0.06  # of ln(gamma), for a learnt shape
+
+
+def _learnt_threshold_spread(span: float) -> float:
+    """How far (in steps) a learnt threshold may be off: a fraction of a step, more on a finer range."""
+    return 0.3 + 0.002 * span
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,8 @@ class PanelOdds:
     ) -> None:
         self.targets = targets
         self.trials = trials
+        if prior is not None:  # a shape learnt from noisy trials can be wild: keep it among the curves weighed
+            prior = PanelShape(prior.threshold, min(max(prior.gamma, GAMMA_RANGE[0]), GAMMA_RANGE[1]))
         low, high = brightness_range
         self.low, self.high = low, high
         levels = [o for o in observations if o.kind == "level" and o.signal > 0]
@@ -137,7 +154,10 @@ class PanelOdds:
         floor = low - (0.25 if pedestal_known else 4.0) * span - 1.0
         ceiling = low + 0.5 * span
         thresholds = self._thresholds(min(lit) if lit else None, floor, ceiling, prior, span)
-        gammas = np.unique(np.concatenate([np.geomspace(*GAMMA_RANGE, 29), [1.0], [prior.gamma] if prior else []]))
+        self._observations, self._thresholds_grid = list(observations), thresholds
+        gammas = np.unique(
+            np.concatenate([np.geomspace(*GAMMA_RANGE, _GAMMAS), [1.0], [prior.gamma] if prior else []])
+        )
         t, g = (a.ravel() for a in np.meshgrid(thresholds, gammas, indexing="ij"))
         weight = self._prior_odds(t, g, thresholds, floor, ceiling, prior, span)
 
@@ -152,15 +172,17 @@ class PanelOdds:
         k_low = math.log(0.5 * target) - g * full_lit
         k_high = np.maximum(math.log(target) + brightest - g * full_lit, k_low + 1.0)
         prior_width = k_high - k_low
-        lower, upper = k_low.copy(), k_high.copy()
+        at_least, at_most = np.full_like(t, -np.inf), np.full_like(t, np.inf)
         for o in bounds_low:
             lit_by = o.brightness - t
             weight = np.where(lit_by > 0, weight, 0.0)
-            lower = np.maximum(lower, math.log(o.signal) - g * np.log(np.maximum(lit_by, 1e-9)))
+            at_least = np.maximum(at_least, math.log(o.signal) - g * np.log(np.maximum(lit_by, 1e-9)))
         for o in darks:
             lit_by = o.brightness - t
             bound = math.log(max(o.signal, 1e-9)) - g * np.log(np.maximum(lit_by, 1e-9))
-            upper = np.where(lit_by > 0, np.minimum(upper, bound), upper)
+            at_most = np.where(lit_by > 0, np.minimum(at_most, bound), at_most)
+        self.has_levels = bool(levels)
+        inflate = 1.0
         if levels:
             ln_k, precision, chi2 = self._levels(levels, t, g, targets.noise)
             weight = np.where(np.isfinite(chi2), weight, 0.0)
@@ -168,11 +190,23 @@ class PanelOdds:
             # Scatter beyond the assumed noise (a noisy panel, or a panel off the family) widens every curve's
             # ln k instead of singling out whichever happens to thread the points.
             best = float(chi2[weight > 0].min()) if np.any(weight > 0) else 0.0
-            inflate = max(1.0, best / max(len(levels) - 2, 1))
+            # (Three levels or fewer are threaded exactly by some curve of the family: what is left is the grid.)
+            inflate = max(1.0, best / (len(levels) - 3)) if len(levels) > 3 else 1.0
             sd = np.sqrt(inflate / precision)
             mean = ln_k
             weight = weight * np.exp(-0.5 * (chi2 - best) / inflate) / prior_width
+        # The bounds are as certain as the levels are (a curve of the family only approximates a panel, and
+        # a noisy level pulls it): a little slack, so that noise cannot squeeze a curve into a corner.
+        slack = BOUND_SLACK * math.sqrt(inflate)
+        if levels:
+            # Measured levels outweigh the light-budget prior: a panel brighter than it allows is unlikely,
+            # not impossible (a decade beyond costs a factor e^-0.5).
+            beyond = np.maximum(np.maximum(mean - k_high, k_low - mean), 0.0) / math.log(10.0)
+            weight = weight * np.exp(-0.5 * beyond**2)
+            lower, upper = at_least - slack, at_most + slack
         else:
+            lower, upper = np.maximum(k_low, at_least - slack), np.minimum(k_high, at_most + slack)
+        if not levels:
             sd = np.full_like(t, 1e3)  # no level: ln k spread evenly between its bounds
             mean = 0.5 * (lower + upper)
             weight = weight * np.clip(upper - lower, 0.0, None) / prior_width
@@ -185,6 +219,42 @@ class PanelOdds:
         self.mean, self.sd = mean[keep], sd[keep]
         self.lower, self.upper, self.mass = lower[keep], upper[keep], mass[keep]
         self.below = _phi((self.lower - self.mean) / self.sd)
+
+    def likeliest(self, pedestal: float) -> PanelResponse | None:
+        """The single likeliest curve, scaled through the measured levels; None without a measured level."""
+        if not self.usable or not self.has_levels:
+            return None
+        best = int(np.argmax(self.weight))
+        t0, g0 = float(self.t[best]), float(self.g[best])
+        # Refine between the grid's neighbours: the curve that threads the levels best, within the bounds.
+        lowest = min(o.brightness for o in self._observations if o.kind in ("level", "at_least"))
+        measured = len({o.brightness for o in self._observations if o.kind == "level"})
+        if measured < 2:
+            return PanelResponse(pedestal, math.exp(float(self.mean[best])), t0, g0)
+        if measured == 2 or (t0 == 0.0 and self._thresholds_grid[0] < 0.0 < lowest):
+            ts = np.array([t0])  # two levels leave the threshold to the odds; dark at 0 has odds of its own
+        else:
+            i = int(np.searchsorted(self._thresholds_grid, t0))
+            near = self._thresholds_grid[max(i - 1, 0) : i + 2]
+            ts = np.linspace(float(near.min()), min(float(near.max()), lowest - 1e-3), 15)
+        gs = np.geomspace(g0 / _GAMMA_STEP, g0 * _GAMMA_STEP, 15)
+        t, g = (a.ravel() for a in np.meshgrid(ts, gs, indexing="ij"))
+        levels = [o for o in self._observations if o.kind == "level" and o.signal > 0]
+        ln_k, _, chi2 = self._levels(levels, t, g, self.targets.noise)
+        for o in self._observations:
+            lit_by = o.brightness - t
+            if o.kind == "at_least":
+                lit_k = ln_k + g * np.log(np.maximum(lit_by, 1e-9))
+                chi2 = np.where((lit_by > 0) & (lit_k >= math.log(o.signal) - 0.05), chi2, np.inf)
+            elif o.kind == "dark":
+                lit_k = ln_k + g * np.log(np.maximum(lit_by, 1e-9))
+                chi2 = np.where((lit_by <= 0) | (lit_k <= math.log(max(o.signal, 1e-9)) + 0.05), chi2, np.inf)
+        # Among equal fits (noise-free levels), the one nearest the grid's likeliest.
+        chi2 = chi2 + 1e-9 * (np.log(g / g0) ** 2 + ((t - t0) / max(abs(lowest), 1.0)) ** 2)
+        pick = int(np.argmin(chi2))
+        if not np.isfinite(chi2[pick]):
+            return PanelResponse(pedestal, math.exp(float(self.mean[best])), t0, g0)
+        return PanelResponse(pedestal, math.exp(float(ln_k[pick])), float(t[pick]), float(g[pick]))
 
     # -- building the odds ---------------------------------------------------------------------------------
     @staticmethod
@@ -200,7 +270,7 @@ class PanelOdds:
             grid = grid[grid >= floor]
         extra = [0.0]
         if prior is not None:
-            extra += list(prior.threshold + np.linspace(-3.0, 3.0, 13) * (0.02 * span + 0.3))
+            extra += list(prior.threshold + np.linspace(-3.0, 3.0, 13) * _learnt_threshold_spread(span))
         points = np.concatenate([grid, np.asarray(extra, dtype=float)])
         if lowest_lit is not None:
             points = points[points < lowest_lit]
@@ -232,8 +302,10 @@ class PanelOdds:
         )
         if prior is None:
             return generic
-        sigma_t = 0.02 * span + 0.3
-        learnt = np.exp(-0.5 * ((t - prior.threshold) / sigma_t) ** 2 - 0.5 * (np.log(g / prior.gamma) / 0.06) ** 2)
+        sigma_t = _learnt_threshold_spread(span)
+        learnt = np.exp(
+            -0.5 * ((t - prior.threshold) / sigma_t) ** 2 - 0.5 * (np.log(g / prior.gamma) / _LEARNT_GAMMA_SPREAD) ** 2
+        )
         learnt /= max(float(learnt.sum()), 1e-300)
         mixed: Array = (1 - _LEARNT_ODDS) * generic / max(float(generic.sum()), 1e-300) + _LEARNT_ODDS * learnt
         return mixed
@@ -278,7 +350,7 @@ class PanelOdds:
         shift = self.g[:, None] * np.log(np.where(lit, lit_by, 1.0))
         cdf = np.stack([self._cdf(edge - shift) for edge in edges], axis=2)
         cdf = np.where(lit[:, :, None], cdf, 1.0)  # unlit: all mass in the dark bin
-        ones = np.ones(cdf.shape[:2] + (1,))
+        ones = np.ones((*cdf.shape[:2], 1))
         return np.diff(np.concatenate([0.0 * ones, cdf, ones], axis=2), axis=2)
 
     def outcomes(self, brightness: Sequence[int]) -> dict[str, Array]:
@@ -357,8 +429,9 @@ class PanelOdds:
         return int(untried[int(np.argmin(cost))])
 
     def _total(self, trials: float) -> float:
-        """What finishing after `trials` trials costs: the trials, and dearly each one beyond the budget."""
-        return trials + OVER_BUDGET * max(0.0, trials - BUDGET)
+        """What finishing after `trials` trials costs: the trials, plus `OVER_BUDGET` for going over the budget
+        (a fractional count is a mix of the two counts around it)."""
+        return trials + OVER_BUDGET * min(max(trials - BUDGET, 0.0), 1.0)
 
     def costs(self, untried: Array, *, ends_if_dim: int | None, ends_if_bright: int | None) -> Array:
         """The expected cost of the search if the next trial is at each candidate (`_total` of the trials).
@@ -366,7 +439,7 @@ class PanelOdds:
         The trial itself ends the search on a hit, or on a miss at a known end (too dim at the top of the
         range, ...). A miss that measures a level needs one more trial if the curves, rescaled through that
         level, agree where the target is, about `LATER_TRIALS` more if not; a miss that gives only a bound
-        (every pixel clipped, or no light) about `LATER_TRIALS` more.
+        (every pixel clipped, or no light) about `BLIND_TRIALS` more.
         """
         edges, kinds = self._bins()
         per_curve = self._per_curve(untried, edges)
@@ -378,14 +451,14 @@ class PanelOdds:
         goes_on = np.where(
             dim_side[None, :], (untried != ends_if_dim)[:, None], (untried != ends_if_bright)[:, None]
         ).astype(bool)
-        done, later = self._total(now), self._total(now + LATER_TRIALS)
+        done, later, blind_later = self._total(now), self._total(now + LATER_TRIALS), self._total(now + BLIND_TRIALS)
         levels = 0.5 * (np.concatenate([[edges[0] - 1.0], edges]) + np.concatenate([edges, [edges[-1] + 1.0]]))
         next_hit = self._total(now + 1.0)
         # Bounds on each candidate's cost, as if every measured miss were followed by a hit or by none: look
         # ahead only from candidates whose best case beats the best worst case, best first, while they can win.
         ends = ~goes_on | ~(measured | blind)[None, :]
-        lower = (per_bin * np.where(ends, done, np.where(measured[None, :], next_hit, later))).sum(axis=1)
-        upper = (per_bin * np.where(ends, done, later)).sum(axis=1)
+        lower = (per_bin * np.where(ends, done, np.where(measured[None, :], next_hit, blind_later))).sum(axis=1)
+        upper = (per_bin * np.where(ends, done, np.where(measured[None, :], later, blind_later))).sum(axis=1)
         result = np.full(len(untried), math.inf)
         best = float(upper.min())
         for c in np.argsort(lower).tolist():
@@ -395,7 +468,7 @@ class PanelOdds:
             hit[measured] = self._next_hit(
                 float(untried[c]), levels[measured], self.weight[:, None] * per_curve[:, c, measured]
             )
-            each = np.where(ends[c], done, np.where(measured, hit * next_hit + (1 - hit) * later, later))
+            each = np.where(ends[c], done, np.where(measured, hit * next_hit + (1 - hit) * later, blind_later))
             result[c] = float((per_bin[c] * each).sum()) - 1e-6 * float(per_bin[c, kinds.index("hit")])
             best = min(best, result[c])
         return result

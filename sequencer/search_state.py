@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
-from sequencer.panel_odds import Observation, PanelOdds, Targets
-from sequencer.panel_response import PanelResponse, PanelShape, fit_response
+from sequencer.panel_odds import BRIGHTEST, Observation, PanelOdds, Targets
+from sequencer.panel_response import LINEAR, PanelResponse, PanelShape
 from sequencer.trials import Trial, Verdict, Window
 
 __all__ = ["DEFAULT_START", "SearchState", "initial_brightness", "saturated_level"]
@@ -49,7 +50,7 @@ def initial_brightness(
     guess: float | None = None
     if isinstance(prior, PanelResponse):
         if pedestal_adu is not None:
-            prior = PanelResponse(pedestal_adu, prior.scale, prior.threshold, prior.gamma)
+            prior = PanelResponse(pedestal_adu, prior.scale, prior.threshold, prior.gamma, prior.levels)
         guess = prior.brightness_for(window.target_adu)
     if guess is None or not math.isfinite(guess):
         guess = low + DEFAULT_START * (high - low)
@@ -90,15 +91,16 @@ class SearchState:
         low: int,
         high: int,
         pedestal: float | None,
-        prior: PanelResponse | PanelShape,
-        learned: bool,
+        prior: PanelResponse | PanelShape | None,
     ) -> None:
         self.window = window
         self.low, self.high = low, high
         self.pedestal_known = pedestal is not None
         self.pedestal = float(pedestal) if pedestal is not None else 0.0
-        self.prior = prior.shape if isinstance(prior, PanelResponse) else prior
-        self.learned = learned
+        # A shape passed in is learnt; a response's shape only if it rests on two levels or more.
+        self.learned = isinstance(prior, PanelShape) or (isinstance(prior, PanelResponse) and prior.shape_known)
+        self.prior_levels = prior.levels if isinstance(prior, PanelResponse) else 2
+        self.prior = prior.shape if isinstance(prior, PanelResponse) else prior or LINEAR
         self.trials: list[Trial] = []
         self.widths: list[int | None] = []
         self.misses: list[float | None] = []
@@ -136,23 +138,26 @@ class SearchState:
                     points.append((float(trial.brightness), level))
         return points
 
-    def model(self, consistent: Sequence[Trial]) -> PanelResponse | None:
-        floor = DARK_SIGNAL * max(self.window.target_adu - self.pedestal, 1.0)
-        points = self.levels(consistent)
-        dark_below = -math.inf
-        if self.pedestal_known:
-            dark = [b for b, m in points if m - self.pedestal <= floor]
-            dark_below = max(dark, default=-math.inf)
-            points = [(b, m) for b, m in points if m - self.pedestal > floor]
-        return fit_response(
-            points,
-            pedestal=self.pedestal,
-            target_adu=self.window.target_adu,
-            prior=self.prior,
-            # Without a known pedestal a linear panel looks like one lit from below zero: allow that.
-            threshold_floor=None if self.pedestal_known else float(self.low - 4 * (self.high - self.low + 1)),
-            dark_below=dark_below,
+    def odds(self, consistent: Sequence[Trial], observations: Sequence[Observation] | None = None) -> PanelOdds:
+        """The odds over panel curves the consistent trials give."""
+        return PanelOdds(
+            self.observations(consistent) if observations is None else observations,
+            self.targets(consistent),
+            (self.low, self.high),
+            prior=self.prior if self.learned else None,
+            pedestal_known=self.pedestal_known,
+            trials=len(self.trials),
         )
+
+    def model(self, consistent: Sequence[Trial]) -> PanelResponse | None:
+        """The likeliest panel response: what the trained table keeps and the next set starts from. Its shape
+        rests on this search's measured levels and, if the search started from a learnt shape, on that's."""
+        observations = self.observations(consistent)
+        response = self.odds(consistent, observations).likeliest(self.pedestal)
+        if response is None:
+            return None
+        measured = len({o.brightness for o in observations if o.kind == "level"})
+        return replace(response, levels=measured + (self.prior_levels if self.learned else 0))
 
     # -- where to go next ----------------------------------------------------------------------------------
     def observations(self, consistent: Sequence[Trial]) -> list[Observation]:
@@ -202,14 +207,7 @@ class SearchState:
         if not any(o.kind == "level" for o in observations):
             return self._without_a_level(lo, hi, low_edge, high_edge, consistent)
         if not self._stalled():
-            odds = PanelOdds(
-                observations,
-                self.targets(consistent),
-                (self.low, self.high),
-                prior=self.prior if self.learned else None,
-                pedestal_known=self.pedestal_known,
-                trials=len(self.trials),
-            )
+            odds = self.odds(consistent, observations)
             tried = {t.brightness for t in self.trials}
             choice = odds.best(low_edge, high_edge, tried, ends_if_dim=hi - 1, ends_if_bright=lo + 1)
             if choice is not None:
@@ -221,10 +219,10 @@ class SearchState:
 
         A frame clipped all over says the light is at least `headroom` times the target's (the clip level
         over the target, from the window and the pedestal). Above the light's start (the highest dark trial,
-        else 0 or the bottom of the range) the step down aims where a linear panel would land if the frame
-        was only just clipped: a gamma or threshold panel then still shows light, and a panel far brighter
-        clips again, and the next step goes further, splitting in ratio what could still be over. With only
-        dark trials, halve what is left above.
+        else 0 or the bottom of the range) the step down aims where a linear panel (or the learnt curve) would
+        land if the frame was only just clipped: a gamma or threshold panel then still shows light, and a
+        panel far brighter clips again, and the next step goes further, splitting in ratio what could still be
+        over. With only dark trials, halve what is left above.
         """
         if hi > self.high:
             if lo < self.low:
@@ -233,15 +231,20 @@ class SearchState:
         targets = self.targets(consistent)
         headroom = max(targets.clip / max(targets.low * targets.high, 1.0) ** 0.5, 1.5)
         clipped = sum(1 for t in consistent if t.verdict is Verdict.SATURATED and t.brightness >= hi)
+        # The light's start and growth: the learnt shape, else linear from the highest dark trial (or from 0).
         start = float(lo) if lo >= self.low else float(min(self.low, 0))
+        gamma = 1.0
+        if self.learned and self.prior.threshold < hi:
+            start, gamma = max(start, self.prior.threshold), self.prior.gamma
         if clipped <= 1 or lo >= self.low:
             over = headroom  # dark below: the light starts in between, at most `headroom` per step down
         else:
             # Clipped again: the light is well over, by up to what puts the target on the lowest step that
-            # gives light (a linear panel; a steep one could not clip twice this far down). Split that in ratio.
-            lowest = max(float(low_edge), start + 1.0)
-            over = math.sqrt(headroom * max((hi - start) / (lowest - start), headroom))
-        guess = round(start + (hi - start) / over)
+            # gives light, or where a panel `BRIGHTEST` times brighter than needed at full would. Split that
+            # in ratio.
+            lowest = max(float(low_edge), start + 1.0, start + (self.high - start) * BRIGHTEST ** (-1.0 / gamma))
+            over = math.sqrt(headroom * max(((hi - start) / (lowest - start)) ** gamma, headroom))
+        guess = round(start + (hi - start) * over ** (-1.0 / gamma))
         return int(min(max(guess, low_edge), high_edge))
 
     def _bisect(self, lo: int, hi: int, consistent: Sequence[Trial]) -> int:

@@ -149,38 +149,60 @@ class TrainedTable:
         return entry.brightness if entry is not None else None
 
     def response_for(self, key: Sequence[Any]) -> PanelResponse | None:
-        """The panel response for this key: its own, or the nearest sibling's (other exposure) rescaled."""
+        """The panel response for this key: its own, or the nearest sibling's (other exposure) rescaled.
+
+        An entry whose search measured only one level knows the light's scale, not the panel's curve; when
+        another entry with this camera and settings has learnt the curve, the response takes that curve,
+        drawn through this entry's trained point.
+        """
         wanted = TrainedKey.of(key)
         own = self.entries.get(wanted)
         if own is not None and own.response is not None:
-            return own.response
+            return self._with_learnt_shape(own, 1.0)
         siblings = [e for e in self.entries.values() if e.key.sibling_of(wanted) and e.response is not None]
         if not siblings or wanted.exposure <= 0:
             return None
         nearest = min(siblings, key=lambda e: abs(math.log(max(e.key.exposure, 1e-9) / wanted.exposure)))
-        assert nearest.response is not None
-        return nearest.response.rescaled(wanted.exposure / nearest.key.exposure)
+        return self._with_learnt_shape(nearest, wanted.exposure / nearest.key.exposure)
 
     def panel_prior(self, key: Sequence[Any]) -> PanelResponse | None:
-        """The last response recorded with this camera and settings, any filter, rescaled to this exposure.
+        """The last learnt response recorded with this camera and settings, any filter, rescaled to this
+        exposure (the last one of all if none has learnt the curve).
 
         The panel's shape (threshold, gamma) carries over from filter to filter; its scale carries the other
         filter's transmission, so as a start it assumes the same light: right for R after G, off by the
         ratio for L after Ha, which the search's second trial then corrects. For a set with no entry of its own.
         """
         wanted = TrainedKey.of(key)
-        same_rig = [
-            e
-            for e in self.entries.values()
-            if e.response is not None
-            and (e.key.camera, e.key.gain, e.key.offset, e.key.binning)
-            == (wanted.camera, wanted.gain, wanted.offset, wanted.binning)
-        ]
+        same_rig = self._same_rig(wanted)
         if not same_rig or wanted.exposure <= 0:
             return None
-        latest = same_rig[-1]
+        learnt = [e for e in same_rig if e.response is not None and e.response.shape_known]
+        latest = (learnt or same_rig)[-1]
         assert latest.response is not None
         return latest.response.rescaled(wanted.exposure / max(latest.key.exposure, 1e-9))
+
+    def _same_rig(self, key: TrainedKey) -> list[TrainedEntry]:
+        """Entries with a response from this camera with these settings, oldest first."""
+        rig = (key.camera, key.gain, key.offset, key.binning)
+        return [
+            e
+            for e in self.entries.values()
+            if e.response is not None and (e.key.camera, e.key.gain, e.key.offset, e.key.binning) == rig
+        ]
+
+    def _with_learnt_shape(self, entry: TrainedEntry, factor: float) -> PanelResponse:
+        """The entry's response rescaled by `factor`, taking the rig's learnt curve if its own is assumed."""
+        response = entry.response
+        assert response is not None
+        if not response.shape_known:
+            learnt = [e.response for e in self._same_rig(entry.key) if e.response and e.response.shape_known]
+            mean = entry.mean_adu if entry.mean_adu is not None else response.mean_at(entry.brightness)
+            if learnt:
+                curve = learnt[-1]
+                redrawn = PanelResponse.through(entry.brightness, mean, response.pedestal, curve.shape, curve.levels)
+                response = redrawn if redrawn is not None else response
+        return response.rescaled(factor)
 
     def start_for(
         self, key: Sequence[Any], window: Window, brightness_range: tuple[int, int] | None = None
