@@ -224,7 +224,15 @@ class PanelOdds:
         """The single likeliest curve, scaled through the measured levels; None without a measured level."""
         if not self.usable or not self.has_levels:
             return None
-        best = int(np.argmax(self.weight))
+        # The curve to keep is one that puts the target where the odds, all curves together, put it (their
+        # weighted median): the single likeliest grid curve can be a point-mass prior (dark at 0) that all the
+        # curves near a threshold outweigh together.
+        ln_target = 0.5 * (math.log(self.targets.low) + math.log(self.targets.high))
+        at = self.t + np.exp((ln_target - self.mean) / self.g)
+        order = np.argsort(at)
+        median = float(at[order][np.searchsorted(np.cumsum(self.weight[order]), 0.5 * float(self.weight.sum()))])
+        near = np.abs(np.log(np.maximum(at, 1e-9) / max(median, 1e-9))) <= 0.02
+        best = int(np.argmax(np.where(near, self.weight, -1.0)))
         t0, g0 = float(self.t[best]), float(self.g[best])
         # Refine between the grid's neighbours: the curve that threads the levels best, within the bounds.
         lowest = min(o.brightness for o in self._observations if o.kind in ("level", "at_least"))
@@ -363,13 +371,13 @@ class PanelOdds:
         return result
 
     def _next_hit(self, brightness: float, ln_levels: Array, weight: Array) -> Array:
-        """After measuring each of `ln_levels` at `brightness`: the best odds that one more trial lands.
+        """After a level in each of several bins at `brightness`: the best odds that one more trial lands.
 
-        `weight`: (curves, levels), each curve's odds of having given that level. Each curve, scaled through
-        the new level, puts the target at its own brightness; the next trial can be at only one, so its odds
-        are the most weight one window-wide span of brightness holds. Curves that agree near the target (a
-        level measured close to it, or a shape pinned down by earlier levels) give high odds; a faint level
-        far below the target leaves them spread.
+        `ln_levels`, `weight`: (curves, bins), the level each curve would give in that bin and its odds of
+        giving it. Each curve, scaled through its level, puts the target at its own brightness; the next
+        trial can be at only one, so its odds are the most weight one window-wide span of brightness holds.
+        Curves that agree near the target (a level measured close to it, or a shape pinned down by earlier
+        levels) give high odds; a faint level far below the target leaves them spread.
         """
         lit_by = brightness - self.t
         lit = lit_by > 0
@@ -377,13 +385,14 @@ class PanelOdds:
         w = np.where(lit[:, None], weight, 0.0) / np.maximum(total, 1e-300)[None, :]
         t, g = self.t[:, None], self.g[:, None]
         ln_target = 0.5 * (math.log(self.targets.low) + math.log(self.targets.high))
-        at = t + np.maximum(lit_by, 1e-9)[:, None] * np.exp((ln_target - ln_levels[None, :]) / g)
-        at = np.maximum(at, 1e-6)
+        at = t + np.maximum(lit_by, 1e-9)[:, None] * np.exp((ln_target - ln_levels) / g)
+        # Beyond an end of the range the next trial is that end, where the search stops either way.
+        at = np.clip(at, max(self.low, 1e-6), max(self.high, 1e-6))
         # Half the window in ln(brightness) for each curve: ln(high/low) / 2 over its local slope.
         slope = np.maximum(g * at / np.maximum(at - t, 1e-9), 0.1)
         span = np.minimum((w * math.log(self.targets.high / self.targets.low) / slope).sum(axis=0), 10.0)
         # One sort for every level at once: each level's column offset far from the others.
-        offset = 1e3 * np.arange(len(ln_levels))[None, :]
+        offset = 1e3 * np.arange(ln_levels.shape[1])[None, :]
         keys = (np.log(at) + offset).T.ravel()
         order = np.argsort(keys)
         sorted_keys, sorted_w = keys[order], w.T.ravel()[order]
@@ -391,7 +400,7 @@ class PanelOdds:
         ends = np.searchsorted(sorted_keys, sorted_keys + np.repeat(span, len(self.t))[order], side="right")
         held = (cumulative[ends] - cumulative[:-1]).reshape(-1)
         column = (order // len(self.t)).astype(np.int64)
-        best = np.zeros(len(ln_levels))
+        best = np.zeros(ln_levels.shape[1])
         np.maximum.at(best, column, held)
         return np.where(total > 0, best, 0.0)
 
@@ -452,7 +461,8 @@ class PanelOdds:
             dim_side[None, :], (untried != ends_if_dim)[:, None], (untried != ends_if_bright)[:, None]
         ).astype(bool)
         done, later, blind_later = self._total(now), self._total(now + LATER_TRIALS), self._total(now + BLIND_TRIALS)
-        levels = 0.5 * (np.concatenate([[edges[0] - 1.0], edges]) + np.concatenate([edges, [edges[-1] + 1.0]]))
+        bin_low = np.concatenate([[-np.inf], edges])[measured]
+        bin_high = np.concatenate([edges, [np.inf]])[measured]
         next_hit = self._total(now + 1.0)
         # Bounds on each candidate's cost, as if every measured miss were followed by a hit or by none: look
         # ahead only from candidates whose best case beats the best worst case, best first, while they can win.
@@ -464,10 +474,12 @@ class PanelOdds:
         for c in np.argsort(lower).tolist():
             if lower[c] > best:
                 break
+            # Each curve's own level there (its ln k through the trials so far), kept inside each bin.
+            b = float(untried[c])
+            predicted = self.mean + self.g * np.log(np.maximum(b - self.t, 1e-9))
+            in_bin = np.clip(predicted[:, None], bin_low[None, :], bin_high[None, :])
             hit = np.zeros(len(kinds))
-            hit[measured] = self._next_hit(
-                float(untried[c]), levels[measured], self.weight[:, None] * per_curve[:, c, measured]
-            )
+            hit[measured] = self._next_hit(b, in_bin, self.weight[:, None] * per_curve[:, c, measured])
             each = np.where(ends[c], done, np.where(measured, hit * next_hit + (1 - hit) * later, blind_later))
             result[c] = float((per_bin[c] * each).sum()) - 1e-6 * float(per_bin[c, kinds.index("hit")])
             best = min(best, result[c])

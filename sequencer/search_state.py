@@ -236,8 +236,11 @@ class SearchState:
         gamma = 1.0
         if self.learned and self.prior.threshold < hi:
             start, gamma = max(start, self.prior.threshold), self.prior.gamma
-        if clipped <= 1 or lo >= self.low:
-            over = headroom  # dark below: the light starts in between, at most `headroom` per step down
+        if lo >= self.low:
+            # Dark below, clipped above: the light starts somewhere in between, where is what matters.
+            return int(min(max((lo + hi) // 2, low_edge), high_edge))
+        if clipped <= 1:
+            over = headroom
         else:
             # Clipped again: the light is well over, by up to what puts the target on the lowest step that
             # gives light, or where a panel `BRIGHTEST` times brighter than needed at full would. Split that
@@ -276,14 +279,14 @@ class SearchState:
         return trial.verdict is Verdict.TOO_DIM and trial.mean - pedestal <= floor
 
     def _stalled(self) -> bool:
-        """True when two steps have neither halved a two-sided bracket nor halved the best trial's miss (in
-        log signal): the model is not converging, bisect instead."""
-        if len(self.widths) < 3:
+        """True when three steps have neither halved a two-sided bracket nor halved the best trial's miss (in
+        log signal): the odds are not converging (a panel off the family, or one drifting), bisect instead."""
+        if len(self.widths) < 4:
             return False
-        before, now = self.widths[-3], self.widths[-1]
+        before, now = self.widths[-4], self.widths[-1]
         if before is None or now is None or now * 2 <= before:
             return False
-        miss_before, miss_now = self.misses[-3], self.misses[-1]
+        miss_before, miss_now = self.misses[-4], self.misses[-1]
         return miss_before is None or miss_now is None or miss_now * 2 > miss_before
 
     def record(self, trial: Trial) -> None:

@@ -43,7 +43,8 @@ class SyntheticPanel:
     """mean(b) = pedestal + full × curve(b) × exposure / exposure_ref, as a frame with vignetting and noise.
 
     `full` is the mean signal (ADU above the pedestal) at full brightness and `reference_exposure`;
-    `noise` the relative frame-to-frame scatter of the light (PWM, flicker).
+    `noise` the relative frame-to-frame scatter of the light (PWM, flicker); `max_adu` the camera's clip level
+    (4095 for a 12-bit camera).
     """
 
     curve: Curve
@@ -53,6 +54,7 @@ class SyntheticPanel:
     exposure: float = 1.0
     reference_exposure: float = 1.0
     seed: int = 0
+    max_adu: int = 65535
     calls: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -72,11 +74,13 @@ class SyntheticPanel:
         if self.noise:
             light *= 1 + self.noise * float(self._rng.standard_normal())
         frame = self.pedestal + light * self._illumination
-        return frame_stats(np.clip(np.rint(frame), 0, 65535).astype(np.uint16))
+        return frame_stats(np.clip(np.rint(frame), 0, self.max_adu).astype(np.uint16), max_adu=self.max_adu)
 
     def at_exposure(self, exposure: float) -> SyntheticPanel:
         """The same panel and camera at another exposure (the light scales, the pedestal does not)."""
-        return SyntheticPanel(self.curve, self.full, self.pedestal, self.noise, exposure, self.reference_exposure)
+        return SyntheticPanel(
+            self.curve, self.full, self.pedestal, self.noise, exposure, self.reference_exposure, max_adu=self.max_adu
+        )
 
 
 def full_for(curve: Curve, wanted_brightness: float, target_signal: float) -> float:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -99,20 +97,20 @@ def test_a_dark_trial_below_makes_two_levels_a_threshold_panel() -> None:
     gamma=st.floats(0.8, 2.5),
     start=st.floats(0.0, 0.2),
     top=st.sampled_from([100, 255, 1023, 4095]),
-    fractions=st.lists(st.sampled_from([0.25, 0.35, 0.45, 0.6, 0.75, 0.9]), min_size=3, max_size=4, unique=True),
+    fractions=st.sampled_from([(0.3, 0.55, 0.85), (0.35, 0.5, 0.75), (0.4, 0.7, 0.9)]),
 )
-def test_three_levels_recover_any_panel_of_the_family(
-    gamma: float, start: float, top: int, fractions: list[float]
+def test_three_levels_around_the_target_recover_any_panel_of_the_family(
+    gamma: float, start: float, top: int, fractions: tuple[float, float, float]
 ) -> None:
-    """On any range, three exact levels of a panel in the family put the target inside a ±10 % window. (Not
-    exactly: the odds allow each level 3 % of scatter, which leaves a threshold traded against a gamma.)"""
+    """On any range, three exact levels spread around the target (at 60 % of the range) of a panel in the
+    family put it inside a ±10 % window. Not exactly: the odds allow each level 3 % of scatter, which leaves a
+    threshold traded against a gamma (two close levels and a far one can miss by more)."""
     truth = PanelResponse(PEDESTAL, 1.0, start * top, gamma)
     truth = truth.rescaled(TARGET / truth.signal_at(0.6 * top))
     fitted = PanelOdds(levels(truth, [f * top for f in fractions]), TARGETS, (0, top)).likeliest(PEDESTAL)
     assert fitted is not None
-    wanted = truth.brightness_for(PEDESTAL + TARGET)
     got = fitted.brightness_for(PEDESTAL + TARGET)
-    assert wanted is not None and got is not None
+    assert got is not None
     assert truth.signal_at(got) == pytest.approx(TARGET, rel=0.1)
 
 
@@ -138,15 +136,17 @@ def test_outcomes_add_up_and_follow_the_level() -> None:
     assert at["clipped"][2] > at["clipped"][1]  # the brighter, the likelier to clip
 
 
-def test_the_next_trial_of_a_linear_panel_lands_and_a_steep_one_is_not_clipped() -> None:
-    """A quarter of the target measured at 64: a learnt linear panel goes straight to ~4x; with nothing
-    learnt the step hedges below what a steep curve would clip at (every curve then measures a level)."""
-    seen = [Observation(64.0, "level", 0.25 * TARGET)]
+def test_a_learnt_linear_panel_goes_straight_to_the_target_and_an_unknown_one_hedges() -> None:
+    """30 % of the target measured at 64. A panel learnt linear: the next trial is on target (213). Nothing
+    learnt: the next trial is where every plausible curve measures a level (a steep one lands near the
+    target, none clips), so that the trial after it lands whatever the curve."""
+    seen = [Observation(64.0, "level", 0.3 * TARGET)]
     learnt = PanelOdds(seen, TARGETS, (0, 255), prior=PanelShape(0.0, 1.0), trials=1)
     choice = learnt.best(65, 255, {64}, ends_if_dim=255, ends_if_bright=None)
-    assert choice is not None and abs(choice - 256) <= 0.1 * 256 or choice == 255
+    assert choice is not None and abs(choice - 213) <= 5
     cold = PanelOdds(seen, TARGETS, (0, 255), trials=1)
     hedged = cold.best(65, 255, {64}, ends_if_dim=255, ends_if_bright=None)
-    assert hedged is not None and 64 < hedged <= 255
-    steep = PanelResponse(PEDESTAL, 0.25 * TARGET / 64.0**2.4, 0.0, 2.4)
-    assert math.isfinite(steep.signal_at(hedged))
+    assert hedged is not None and 64 < hedged < 213
+    for gamma in (1.0, 1.5, 2.0, 2.6):
+        curve = PanelResponse(PEDESTAL, 0.3 * TARGET / 64.0**gamma, 0.0, gamma)
+        assert TARGETS.dark < curve.signal_at(hedged) < TARGETS.clip

@@ -179,3 +179,33 @@ def test_the_second_run_needs_one_trial_per_set(tmp_path: Path, curve: object) -
             prior=second_run.response_for(key),
         )
         assert result.ok and len(result.trials) == 1, (name, panel.calls)
+
+
+def test_an_entry_that_measured_one_level_takes_the_learnt_curve(tmp_path: Path) -> None:
+    """R found on its first trial knows R's light, not the panel's curve: its response for a new exposure is
+    the curve learnt on L, drawn through R's trained point; the prior for another filter is L's curve too."""
+    table = TrainedTable(tmp_path / FILE_NAME)
+    learnt = PanelResponse(500.0, 300.0, 25.0, 1.0, levels=3)  # a threshold panel, learnt on L
+    table.record(("cam", "L", 1.0, 100, 50, 1), 130, response=learnt, mean_adu=learnt.mean_at(130))
+    assumed = PanelResponse(500.0, 120.0, 0.0, 1.0, levels=1)
+    table.record(("cam", "R", 1.0, 100, 50, 1), 100, response=assumed, mean_adu=assumed.mean_at(100))
+    response = table.response_for(("cam", "R", 2.0, 100, 50, 1))  # R at twice the exposure
+    assert response is not None and response.shape == learnt.shape and response.shape_known
+    assert response.signal_at(100) == pytest.approx(2 * assumed.signal_at(100))  # through R's point, twice the light
+    prior = table.panel_prior(("cam", "Ha", 4.0, 100, 50, 1))
+    assert prior is not None and prior.shape == learnt.shape  # the last learnt curve, not R's assumed one
+    saved = TrainedTable(tmp_path / FILE_NAME)
+    saved.entries = dict(table.entries)
+    saved.save()
+    again = TrainedTable.load(tmp_path / FILE_NAME).entry(("cam", "R", 1.0, 100, 50, 1))
+    assert again is not None and again.response is not None and again.response.levels == 1
+
+
+def test_a_search_that_lands_on_its_first_trial_learns_no_curve() -> None:
+    panel = SyntheticPanel(threshold(25), full_for(threshold(25), 120, WINDOW.target_adu - 500))
+    lucky = find_brightness(panel.measure, WINDOW, (0, 255), exposure=1.0, pedestal_adu=500, start=120)
+    assert lucky.ok and len(lucky.trials) == 1
+    assert lucky.response is not None and not lucky.response.shape_known
+    panel.calls.clear()
+    cold = find_brightness(panel.measure, WINDOW, (0, 255), exposure=1.0, pedestal_adu=500)
+    assert cold.ok and cold.response is not None and cold.response.levels == len(cold.trials)
