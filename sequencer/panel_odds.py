@@ -16,8 +16,8 @@ nearby), a cautious step up on an unknown panel (a steep curve would clip everyt
 near its threshold (only a brightness that most curves put in the window), the way down after a frame
 clipped all over (low enough to measure whatever the curve, not so low a threshold panel stays dark).
 
-Odds are kept on a grid of (threshold, gamma); for each, the scale k follows from the measured levels in
-closed form (a Gaussian in ln k, truncated by the bounds clipped and dark trials set).
+Odds are kept on a grid of (threshold, gamma) (`panel_prior`); for each, the scale k follows from the measured
+levels in closed form (a Gaussian in ln k, truncated by the bounds clipped and dark trials set).
 """
 
 from __future__ import annotations
@@ -29,50 +29,34 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from sequencer.panel_prior import GAMMA_STEP, curve_grid
 from sequencer.panel_response import PanelResponse, PanelShape
 
 __all__ = ["Observation", "PanelOdds", "Targets"]
 
 Array = npt.NDArray[np.float64]
 
-GAMMA_RANGE = (0.7, 3.0)
-"""Curves the odds consider: from a panel whose light saturates (LED droop) to an EL panel's steep start."""
 RELATIVE_NOISE = 0.03
 """Trial-to-trial scatter of a measured level (PWM beat, warm-up drift, shot noise of the mean)."""
 BOUND_SLACK = 2 * RELATIVE_NOISE
 """How far (in ln signal) a curve may pass on the wrong side of a clipped or dark trial's bound."""
+BRIGHTEST = 1000.0
+"""The most light, over what the target needs, a panel at full brightness is expected to give (a bright
+panel behind a broadband filter at a narrowband exposure)."""
 LATER_TRIALS = 2.0
 """Further trials after a measured miss whose next trial misses too: two levels then pin the curve."""
 BLIND_TRIALS = 2.6
 """Further trials after a miss that gives only a bound (every pixel clipped, or no light): one to measure,
 one to land, often a third since the curve is still unknown."""
-"""Further trials after a miss that leaves the target uncertain: one to measure, one to land, sometimes a third."""
 BUDGET = 4
 """Trials a search should not exceed: a plan's odds of going over are weighed (`OVER_BUDGET` trials' worth),
 so the search hedges where a bolder step would save a trial on average but cost two when wrong, and once
 over, simply goes for the fewest."""
 OVER_BUDGET = 3.0
-BRIGHTEST = 1000.0
-"""The most light, over what the target needs, a panel at full brightness is expected to give (a bright
-panel behind a broadband filter at a narrowband exposure)."""
-_GAMMAS = 29
-_GAMMA_STEP = (GAMMA_RANGE[1] / GAMMA_RANGE[0]) ** (1.0 / (_GAMMAS - 1))
 COARSE_CANDIDATES = 80
 """Ranges up to this many steps are judged step by step; wider ones on a grid, then step by step near the best."""
-_MISS_STEPS = (0.0, 0.1, 0.25, 0.5, 0.8, 1.2, 1.8, 2.6)
+MISS_STEPS = (0.1, 0.25, 0.5, 0.8, 1.2, 1.8, 2.6)
 """Bins of a missed level, in ln(signal) from the window's edge."""
-
-# How panels are built, as prior odds: PWM-dimmed LEDs (dark at 0, linear) are the most common; analogue and
-# EL panels follow a gamma curve, or light up only above a threshold; some stay lit at their lowest setting.
-_LINEAR_ODDS, _GAMMA_ODDS, _THRESHOLD_ODDS, _ANY_ODDS = 0.3, 0.25, 0.25, 0.2
-_NEAR_LINEAR = 0.06  # spread of ln(gamma) of a "linear" panel
-_LEARNT_ODDS = 0.8  # odds that a shape learnt on this panel still holds
-_LEARNT_GAMMA_SPREAD = 0.06  # of ln(gamma), for a learnt shape
-
-
-def _learnt_threshold_spread(span: float) -> float:
-    """How far (in steps) a learnt threshold may be off: a fraction of a step, more on a finer range."""
-    return 0.3 + 0.002 * span
 
 
 @dataclass(frozen=True)
@@ -117,6 +101,8 @@ def _phi_exact(x: Array) -> Array:
 
 _PHI_X = np.linspace(-8.0, 8.0, 3201)
 _PHI_Y = _phi_exact(_PHI_X)
+_PHI_X.setflags(write=False)
+_PHI_Y.setflags(write=False)
 
 
 def _phi(x: Array) -> Array:
@@ -140,26 +126,15 @@ class PanelOdds:
     ) -> None:
         self.targets = targets
         self.trials = trials
-        if prior is not None:  # a shape learnt from noisy trials can be wild: keep it among the curves weighed
-            prior = PanelShape(prior.threshold, min(max(prior.gamma, GAMMA_RANGE[0]), GAMMA_RANGE[1]))
         low, high = brightness_range
         self.low, self.high = low, high
         levels = [o for o in observations if o.kind == "level" and o.signal > 0]
         bounds_low = [o for o in observations if o.kind == "at_least" and o.signal > 0]
         darks = [o for o in observations if o.kind == "dark"]
         lit = [o.brightness for o in levels + bounds_low]
-        span = float(max(high - low, 1))
-        # Where light may start: from well below the range (a panel lit at its lowest setting, or an unknown
-        # pedestal absorbed into the curve) to half-way up (an EL panel).
-        floor = low - (0.25 if pedestal_known else 4.0) * span - 1.0
-        ceiling = low + 0.5 * span
-        thresholds = self._thresholds(min(lit) if lit else None, floor, ceiling, prior, span)
-        self._observations, self._thresholds_grid = list(observations), thresholds
-        gammas = np.unique(
-            np.concatenate([np.geomspace(*GAMMA_RANGE, _GAMMAS), [1.0], [prior.gamma] if prior else []])
-        )
-        t, g = (a.ravel() for a in np.meshgrid(thresholds, gammas, indexing="ij"))
-        weight = self._prior_odds(t, g, thresholds, floor, ceiling, prior, span)
+        grid = curve_grid(min(lit) if lit else None, brightness_range, prior, pedestal_known)
+        self._observations, self._thresholds_grid = list(observations), grid.thresholds
+        t, g, weight = grid.threshold, grid.gamma, grid.weight
 
         # ln k for each curve: measured levels give a Gaussian, clipped frames a lower bound, dark ones an upper
         # bound. A broad prior closes it, set by the light budget whatever the curve: at full brightness the
@@ -243,9 +218,9 @@ class PanelOdds:
             ts = np.array([t0])  # two levels leave the threshold to the odds; dark at 0 has odds of its own
         else:
             i = int(np.searchsorted(self._thresholds_grid, t0))
-            near = self._thresholds_grid[max(i - 1, 0) : i + 2]
-            ts = np.linspace(float(near.min()), min(float(near.max()), lowest - 1e-3), 15)
-        gs = np.geomspace(g0 / _GAMMA_STEP, g0 * _GAMMA_STEP, 15)
+            neighbours = self._thresholds_grid[max(i - 1, 0) : i + 2]
+            ts = np.linspace(float(neighbours.min()), min(float(neighbours.max()), lowest - 1e-3), 15)
+        gs = np.geomspace(g0 / GAMMA_STEP, g0 * GAMMA_STEP, 15)
         t, g = (a.ravel() for a in np.meshgrid(ts, gs, indexing="ij"))
         levels = [o for o in self._observations if o.kind == "level" and o.signal > 0]
         ln_k, _, chi2 = self._levels(levels, t, g, self.targets.noise)
@@ -265,59 +240,6 @@ class PanelOdds:
         return PanelResponse(pedestal, math.exp(float(ln_k[pick])), float(t[pick]), float(g[pick]))
 
     # -- building the odds ---------------------------------------------------------------------------------
-    @staticmethod
-    def _thresholds(
-        lowest_lit: float | None, floor: float, ceiling: float, prior: PanelShape | None, span: float
-    ) -> Array:
-        """Thresholds to weigh: dense just below the lowest lit trial (where a threshold matters most)."""
-        if lowest_lit is None:
-            grid = np.linspace(floor, ceiling, 41)
-        else:
-            top = lowest_lit - 0.01
-            grid = top - np.geomspace(0.01, max(top - floor, 0.02), 44)
-            grid = grid[grid >= floor]
-        extra = [0.0]
-        if prior is not None:
-            extra += list(prior.threshold + np.linspace(-3.0, 3.0, 13) * _learnt_threshold_spread(span))
-        points = np.concatenate([grid, np.asarray(extra, dtype=float)])
-        if lowest_lit is not None:
-            points = points[points < lowest_lit]
-        return np.unique(points)
-
-    @staticmethod
-    def _prior_odds(
-        t: Array, g: Array, thresholds: Array, floor: float, ceiling: float, prior: PanelShape | None, span: float
-    ) -> Array:
-        # Each grid threshold stands for the interval to its neighbours' midpoints.
-        edges = np.concatenate([[thresholds[0]], 0.5 * (thresholds[1:] + thresholds[:-1]), [thresholds[-1]]])
-        widths = dict(zip(thresholds.tolist(), np.diff(edges).tolist(), strict=True))
-        width = np.array([widths[v] for v in t.tolist()])
-        inside = (t >= floor) & (t <= ceiling)
-        spread_t = np.where(inside, width / max(ceiling - floor, 1e-9), 0.0)
-        at_zero = (t == 0.0).astype(float)
-        ln_g = np.log(g)
-        gammas = np.unique(g)
-        g_edges = np.log(np.concatenate([[gammas[0]], np.sqrt(gammas[1:] * gammas[:-1]), [gammas[-1]]]))
-        g_width = dict(zip(gammas.tolist(), np.diff(g_edges).tolist(), strict=True))
-        spread_g = np.array([g_width[v] for v in g.tolist()]) / math.log(GAMMA_RANGE[1] / GAMMA_RANGE[0])
-        near_one = np.exp(-0.5 * (ln_g / _NEAR_LINEAR) ** 2)
-        near_one /= near_one[t == t[0]].sum() if np.any(near_one[t == t[0]]) else 1.0
-        generic: Array = (
-            _LINEAR_ODDS * at_zero * near_one
-            + _GAMMA_ODDS * at_zero * spread_g
-            + _THRESHOLD_ODDS * spread_t * near_one
-            + _ANY_ODDS * spread_t * spread_g
-        )
-        if prior is None:
-            return generic
-        sigma_t = _learnt_threshold_spread(span)
-        learnt = np.exp(
-            -0.5 * ((t - prior.threshold) / sigma_t) ** 2 - 0.5 * (np.log(g / prior.gamma) / _LEARNT_GAMMA_SPREAD) ** 2
-        )
-        learnt /= max(float(learnt.sum()), 1e-300)
-        mixed: Array = (1 - _LEARNT_ODDS) * generic / max(float(generic.sum()), 1e-300) + _LEARNT_ODDS * learnt
-        return mixed
-
     @staticmethod
     def _levels(levels: Sequence[Observation], t: Array, g: Array, noise: float) -> tuple[Array, Array, Array]:
         """Per curve: the weighted mean of ln k over the measured levels, its precision, and the misfit chi²."""
@@ -345,8 +267,8 @@ class PanelOdds:
         tg = self.targets
         ln_dark, ln_low, ln_high = math.log(tg.dark), math.log(tg.low), math.log(tg.high)
         ln_clip = math.log(max(tg.clip, tg.high * 1.01))
-        dim = sorted(e for e in (ln_low - d for d in _MISS_STEPS[1:]) if e > ln_dark)
-        bright = [e for e in (ln_high + d for d in _MISS_STEPS[1:]) if e < ln_clip]
+        dim = sorted(e for e in (ln_low - d for d in MISS_STEPS) if e > ln_dark)
+        bright = [e for e in (ln_high + d for d in MISS_STEPS) if e < ln_clip]
         edges = np.array([ln_dark, *dim, ln_low, ln_high, *bright, ln_clip])
         kinds = ["dark"] + ["dim"] * (len(dim) + 1) + ["hit"] + ["bright"] * (len(bright) + 1) + ["clipped"]
         return edges, kinds
