@@ -1,6 +1,6 @@
 """Brightness search: trials per search, ours vs N.I.N.A.'s bisection, on the simulated bench, in one run.
 
-    .venv/bin/python bench/brightness.py [--seeds 2] [--verbose]
+    .venv/bin/python bench/brightness.py [--seeds 2] [--verbose] [--flux-scale 1] [--panel-max 255]
 
 The suite: panels (linear PWM, gamma 2.2, EL threshold, noisy, short-exposure PWM) × filters (L R G B Ha
 OIII SII) × exposures, on the small simulated sensor and the virtual clock, every frame rendered by the
@@ -22,6 +22,7 @@ at least 95 % of the time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -37,6 +38,8 @@ from sequencer.stats import FrameStats, frame_stats
 from sequencer.trained import TrainedKey, TrainedTable
 from simulators.bench import Bench
 
+BENCH_FLUX = 200_000.0
+"""The simulated panel's light at full brightness (e-/s per pixel through L): the bench's default."""
 BROADBAND = ("L", "R", "G", "B")
 NARROWBAND = ("Ha", "OIII", "SII")
 
@@ -202,13 +205,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=2, help="bench seeds per panel (default 2)")
     parser.add_argument("--verbose", action="store_true", help="one line per search")
+    parser.add_argument(
+        "--flux-scale",
+        type=float,
+        default=1.0,
+        help="multiply every panel's light (robustness: the same suite on a dimmer or brighter panel)",
+    )
+    parser.add_argument("--panel-max", type=int, default=255, help="the panels' highest brightness (e.g. 4095)")
     args = parser.parse_args(argv)
 
     totals = {name: Tally() for name in ("bisection", "cold", "sequence", "trained")}
     hits: list[bool] = []
     print("panel        method     | all: mean max | reachable: mean max | searches failed")
     with tempfile.TemporaryDirectory() as tmp:
-        for panel in PANELS:
+        for base in PANELS:
+            options = {**base.options, "flux": BENCH_FLUX * args.flux_scale, "max": args.panel_max}
+            panel = dataclasses.replace(base, options=options)
             per_panel = {name: Tally() for name in totals}
             for seed in range(args.seeds):
                 table = TrainedTable.load(Path(tmp) / f"trained-{panel.name}-{seed}.json")

@@ -4,12 +4,13 @@ A pure function over `measure(brightness) -> FrameStats` (the caller sets the pa
 measures it), so it is tested without devices and benchmarked against N.I.N.A.'s method (`bisection`).
 
 N.I.N.A.'s Auto Brightness Flat bisects the integer range and ignores what each trial's mean says about the
-panel. Ours models the panel (`panel_response`: linear, gamma or threshold, fitted to the trials, or carried
-over from the previous set or the trained table) and steps to the brightness the model predicts for the
-window's centre, never outside the bracket the trials have established, falling back to bisection when the
-model stalls (`search_state`). A linear panel needs two trials cold, a gamma or threshold panel about three,
-any panel one or two once its shape is known. Saturated trials never count as in the window, and
-unreachable targets come back with the reason and the exposure that would reach them.
+panel. Ours weighs every curve a panel may follow (linear, gamma, lit above a threshold: `panel_prior`) by
+how well it explains the trials, clipped and dark ones included, and takes as the next trial the brightness
+expected to end the search soonest (`panel_odds`): one that lands if the curves agree there, else one that
+measures a level whatever the curve, within a budget of four trials. Cold, a linear panel needs about two
+trials, a gamma or threshold panel about three; with the curve learnt on an earlier set (`prior`), one or
+two. Saturated trials never count as in the window, and unreachable targets come back with the reason and
+the exposure that would reach them.
 """
 
 from __future__ import annotations
@@ -130,8 +131,10 @@ def find_brightness(
     `result.flat`, to be kept as flat #1. `start`: the first brightness (the trained table's), else
     `initial_brightness`. `pedestal_adu`: the mean of a dark frame at this exposure (offset + dark signal);
     without it the model absorbs the pedestal and exposure suggestions use its estimate (the model's mean at
-    brightness 0). `prior`: the panel learnt earlier, as a shape (threshold, gamma) or as the previous set's
-    `result.response` rescaled to this set's light (which also gives the start); linear if None.
+    brightness 0). `prior`: the panel learnt earlier, as a shape (threshold, gamma) or as an earlier set's
+    `result.response` rescaled to this set's light (which also gives the start); a response whose curve
+    rests on fewer than two measured levels gives its scale but not its curve. `result.response` is the
+    likeliest curve through this search's trials, with the levels it rests on.
     """
     low, high = check_range(brightness_range, max_trials)
     search = SearchState(window, low, high, pedestal_adu, prior)

@@ -1,9 +1,11 @@
 """The inside of the model-guided brightness search: what the trials so far say, and where to go next.
 
-The trials set a bracket (the brightest too-dim one, the dimmest too-bright one); the panel model fitted to
-their levels predicts the brightness for the window's centre; a prediction outside the bracket, or a model
-that stops halving the bracket, falls back to bisection. Saturated trials still tell their level through
-their unclipped percentiles, so an overshoot is not a wasted exposure.
+The trials set a bracket (the brightest too-dim one, the dimmest too-bright one) that the next trial never
+leaves. Each trial becomes an observation of the signal at its brightness: a level (saturated trials still
+tell theirs through their unclipped percentiles, so an overshoot is not a wasted exposure), a lower bound
+(clipped all over) or an upper one (no light). Once a level is measured the odds over panel curves
+(`panel_odds`) choose the next trial; before that, explicit steps down from clipped frames (sized by the
+clip level over the target) or up from dark ones. Odds that stop converging fall back to bisection.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from sequencer.trials import Trial, Verdict, Window
 __all__ = ["DEFAULT_START", "SearchState", "initial_brightness", "saturated_level"]
 
 DEFAULT_START = 0.25
-"""A cold search starts a quarter of the way up the range: low enough not to saturate most setups, high
-enough to measure a signal that tells the scale."""
+"""A cold search starts a quarter of the way up the range: low enough that a panel a few times brighter than
+the target needs still measures (every pixel clipped says only "too much"), high enough that a panel lit
+only above a threshold (EL panels) shows light and a gamma panel's faint low end is still measurable."""
 UNCLIPPED = 0.95
 """Percentiles below this fraction of the maximum ADU are untouched by clipping (or full-well roll-off)."""
 DARK_SIGNAL = 0.005
