@@ -257,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"  trained   first trial in the window {hit_rate:.1%} of {len(hits)} searches: {verdict(hit_rate >= 0.95)}")
     met = {
+        "cold mean": ratio(cold.reachable, nina.reachable) <= 0.6,
+        "cold max": max(cold.reachable) <= 4,
         "sequence mean": ratio(seq.reachable, nina.reachable) <= 0.6,
         "sequence max": max(seq.reachable) <= 4,
         "trained hits": hit_rate >= 0.95,
