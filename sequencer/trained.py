@@ -12,11 +12,9 @@ table costs a few trials, never a run.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any, NamedTuple
 
 import platformdirs
 
+from sequencer.atomicfile import replace_file
 from sequencer.brightness import Window
 from sequencer.panel_response import PanelResponse
 
@@ -260,18 +259,7 @@ class TrainedTable:
             self._corrupt = False
         entries = sorted(self.entries.values(), key=lambda e: (e.key.camera, e.key.filter, e.key.exposure, e.key))
         text = json.dumps({"version": VERSION, "entries": [e.to_dict() for e in entries]}, indent=1) + "\n"
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            raise
-        _fsync_directory(self.path.parent)
+        replace_file(self.path, text.encode("utf-8"))
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -300,17 +288,3 @@ def _toward_centre(brightness: int, mean_adu: float, response: PanelResponse, wi
     ):
         return candidate
     return brightness
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); harmless where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -15,8 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     from sequencer.brightness import Window
     from sequencer.estimate import estimate
+    from sequencer.output import format_bytes
     from sequencer.plan import describe_plan, load_plan
-    from sequencer.units import format_bytes, format_duration
+    from sequencer.units import format_duration
 
     plan = load_plan(args.file)
     for warning in plan.warnings:
