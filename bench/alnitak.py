@@ -17,11 +17,11 @@ from collections.abc import Callable
 
 import serial
 
-from drivers.alnitak import open_alnitak
+from drivers.alnitak.panel import open_alnitak
+from drivers.clock import VirtualClock
 from drivers.registry import OpenContext
-from sequencer.clock import VirtualClock
-from simulators import Bench
-from simulators.alnitak_device import AlnitakEmulator
+from simulators.alnitak.emulator import AlnitakEmulator
+from simulators.devices.bench import Bench
 
 
 def best_of(repeat: int, work: Callable[[], None]) -> float:

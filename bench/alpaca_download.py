@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from drivers.alpaca import AlpacaCamera, open_alpaca
+from drivers.alpaca.camera import AlpacaCamera
+from drivers.alpaca.url import open_alpaca
+from drivers.clock import SystemClock
 from drivers.registry import OpenContext
-from sequencer.clock import SystemClock
 
 ROWS, COLS = 6388, 9576  # Sony IMX455
 FRAME_BYTES = ROWS * COLS * 2

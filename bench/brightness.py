@@ -32,11 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from drivers.base import CameraSettings
-from sequencer.brightness import SearchResult, Window, bisection_search, find_brightness, initial_brightness
-from sequencer.clock import VirtualClock, wait_until
-from sequencer.stats import FrameStats, frame_stats
-from sequencer.trained import TrainedKey, TrainedTable
-from simulators.bench import Bench
+from drivers.clock import VirtualClock, wait_until
+from sequencer.brightness.bisection import bisection_search
+from sequencer.brightness.search import find_brightness
+from sequencer.brightness.state import initial_brightness
+from sequencer.brightness.trained import TrainedKey, TrainedTable
+from sequencer.brightness.trials import SearchResult, Window
+from sequencer.core.stats import FrameStats, frame_stats
+from simulators.devices.bench import Bench
 
 BENCH_FLUX = 200_000.0
 """The simulated panel's light at full brightness (e-/s per pixel through L): the bench's default."""

@@ -28,10 +28,11 @@ import numpy as np
 import numpy.typing as npt
 
 from drivers.base import CameraSettings, Frame
-from sequencer.clock import VirtualClock
-from sequencer.combine import ArrayPixels, Rejection, combine
-from sequencer.normalise import calibrated_medians
-from simulators import Bench
+from drivers.clock import VirtualClock
+from sequencer.calibration.combine import ArrayPixels, combine
+from sequencer.calibration.normalise import calibrated_medians
+from sequencer.calibration.rejection import Rejection
+from simulators.devices.bench import Bench
 
 F64 = npt.NDArray[np.float64]
 CASES = ((0.05, "L"), (1.0, "R"), (4.0, "Ha"), (30.0, "Ha"))

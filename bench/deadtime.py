@@ -20,11 +20,11 @@ from typing import Any
 from astropy.io import fits
 
 from drivers.base import Equipment
-from sequencer.clock import SystemClock
-from sequencer.runner import run_file
-from sequencer.stats import frame_stats
-from sequencer.trained import TrainedTable
-from simulators import Bench
+from drivers.clock import SystemClock
+from sequencer.brightness.trained import TrainedTable
+from sequencer.core.stats import frame_stats
+from sequencer.run.runner import run_file
+from simulators.devices.bench import Bench
 
 SEQUENCE = """\
 name: dead time bench

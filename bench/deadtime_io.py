@@ -30,9 +30,10 @@ import numpy as np
 from astropy.io import fits
 
 from drivers.base import CameraSettings
-from sequencer.clock import SystemClock
-from sequencer.fitsio import fits_chunks, write_fits
-from sequencer.output import FrameHeader, FrameKind, FrameWriter
+from drivers.clock import SystemClock
+from sequencer.output.fitsio import fits_chunks, write_fits
+from sequencer.output.header import FrameHeader, FrameKind
+from sequencer.output.writer import FrameWriter
 
 ROWS, COLS = 6388, 9576  # Sony IMX455
 TARGET_RATIO = 1.0

@@ -13,7 +13,7 @@ Both sides do the same work from the same files: master dark-flat = mean of the 
 3σ/3σ clipping about the median (σ = standard deviation); each flat minus it, divided by its own median;
 the normalised flats combined the same way; the result divided by its mean. ccdproc does it the way its
 documentation shows (CCDData.read, combine with sigma_clip_func="median", subtract_dark, divide by
-np.median); ours is what `flatseq master` runs (`sequencer.combine`, `sequencer.flatstack`,
+np.median); ours is what `flatseq master` runs (`sequencer.calibration.combine`, `sequencer.calibration.stack`,
 `sequencer.normalise`): the flats held in memory within `--max-memory`, each file read once. Ours runs
 three times: as `flatseq master` does, on one thread, and with a budget too small to hold any flat ("two
 reads": each flat read for its median, then again in strips), and the three must give the same masters to
@@ -65,9 +65,9 @@ def peak_rss_mb() -> float:
 def make_inputs(directory: Path, frames: int, rows: int, cols: int, seed: int = 1) -> tuple[list[Path], list[Path]]:
     """Flats near 30000 ADU and dark-flats from the simulated IMX455, cropped to rows × cols."""
     from drivers.base import CameraSettings
-    from sequencer.clock import VirtualClock
-    from sequencer.fitsio import write_fits
-    from simulators import Bench
+    from drivers.clock import VirtualClock
+    from sequencer.output.fitsio import write_fits
+    from simulators.devices.bench import Bench
 
     bench = Bench(sensor="imx455", seed=seed, clock=VirtualClock())
     for device in (bench.camera, bench.panel, bench.wheel):
@@ -115,9 +115,10 @@ def run_ours(
     max_memory: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """What `flatseq master` does for one set (`sequencer.master.build_set`), minus writing the masters."""
-    from sequencer.combine import Rejection, combine, default_workers
-    from sequencer.fitspixels import FitsPixels
-    from sequencer.flatstack import default_max_memory, hold_and_measure, plan_memory
+    from sequencer.calibration.combine import combine, default_workers
+    from sequencer.calibration.fitspixels import FitsPixels
+    from sequencer.calibration.rejection import Rejection
+    from sequencer.calibration.stack import default_max_memory, hold_and_measure, plan_memory
 
     phases = {} if phases is None else phases
     workers = workers or default_workers()
@@ -179,7 +180,7 @@ def child(args: argparse.Namespace) -> int:
         import ccdproc  # noqa: F401  (imports count as the baseline, not as the work)
     import astropy.io.fits  # noqa: F401
 
-    import sequencer.combine  # noqa: F401
+    import sequencer.calibration.combine  # noqa: F401
 
     baseline = peak_rss_mb()
     phases: dict[str, float] = {}

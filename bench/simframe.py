@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from simulators import Bench
-from simulators.render import ExposureSignal, FrameRenderer
+from simulators.devices.bench import Bench
+from simulators.physics.render import ExposureSignal, FrameRenderer
 
 TARGET_SECONDS = 0.3
 

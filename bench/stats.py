@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sequencer.stats import DEFAULT_PERCENTILES, frame_stats
+from sequencer.core.stats import DEFAULT_PERCENTILES, frame_stats
 
 ROWS, COLS = 6388, 9576  # Sony IMX455
 TARGET_RATIO = 5.0

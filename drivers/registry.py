@@ -16,13 +16,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from drivers.base import Camera, Equipment, FilterWheel, FlatPanel
+from drivers.clock import Clock, SystemClock
 from drivers.errors import ConfigError, UnknownScheme
-from sequencer.clock import Clock, SystemClock
 
 BUILTIN_SCHEMES: Mapping[str, str] = {
-    "sim": "simulators.devices:open_sim",
-    "alnitak": "drivers.alnitak:open_alnitak",
-    "alpaca": "drivers.alpaca:open_alpaca",
+    "sim": "simulators.scheme:open_sim",
+    "alnitak": "drivers.alnitak.panel:open_alnitak",
+    "alpaca": "drivers.alpaca.url:open_alpaca",
     # "indi": not written yet; until it is, an indi:// URL is refused at check time as an unknown scheme.
 }
 

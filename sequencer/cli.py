@@ -18,7 +18,7 @@ from drivers.errors import ConfigError, FlatseqError
 COMMANDS: dict[str, str] = {
     "check": "sequencer.commands.check",
     "run": "sequencer.commands.run",
-    "sim": "sequencer.commands.sim",
+    "sim": "simulators.cli",
     "master": "sequencer.commands.master",
     "audit": "sequencer.commands.audit",
 }

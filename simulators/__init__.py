@@ -5,8 +5,8 @@ share one clock and one light path; `sim://` URLs open them through `drivers.ope
 names (imx455, imx571, small) to sensor models.
 """
 
-from simulators.bench import Bench
-from simulators.options import BenchOptions
-from simulators.sensor import SENSORS, SensorModel
+from simulators.devices.bench import Bench
+from simulators.physics.options import BenchOptions
+from simulators.physics.sensor import SENSORS, SensorModel
 
 __all__ = ["SENSORS", "Bench", "BenchOptions", "SensorModel"]

@@ -25,7 +25,7 @@ def execute(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from sequencer.audit import audit, render_table
+    from sequencer.calibration.audit import audit, render_table
 
     report = audit([Path(d) for d in args.directory], temperature_tolerance=args.temperature_tolerance)
     if args.json:

@@ -13,11 +13,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from sequencer.brightness import Window
-    from sequencer.estimate import estimate
-    from sequencer.output import format_bytes
-    from sequencer.plan import describe_plan, load_plan
-    from sequencer.units import format_duration
+    from sequencer.brightness.trials import Window
+    from sequencer.core.units import format_duration
+    from sequencer.output.writer import format_bytes
+    from sequencer.plan.compile import describe_plan, load_plan
+    from sequencer.run.estimate import estimate
 
     plan = load_plan(args.file)
     for warning in plan.warnings:

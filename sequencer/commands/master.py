@@ -69,9 +69,9 @@ def memory_size(text: str) -> int:
 def execute(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sequencer.combine import Rejection
-    from sequencer.master import MasterOptions, build_masters
-    from sequencer.masterplan import plan_masters
+    from sequencer.calibration.master import MasterOptions, build_masters
+    from sequencer.calibration.masterplan import plan_masters
+    from sequencer.calibration.rejection import Rejection
 
     rejection = Rejection(args.rejection, args.low, args.high, args.iterations)
     plan = plan_masters(

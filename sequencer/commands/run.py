@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from sequencer.runner import run_file
+    from sequencer.run.runner import run_file
 
     report = run_file(args.file, dry_run=args.dry_run, output_dir=args.output, quiet=args.quiet, handle_signals=True)
     for warning in report.warnings:

@@ -1,0 +1,106 @@
+"""Alnitak equipment URLs → where the panel is and how to talk to it.
+
+`alnitak:///dev/ttyACM0` (a device path; `alnitak://COM3` on Windows), any pyserial URL after a `+`
+(`alnitak+socket://host:port`, `alnitak+rfc2217://host:port`, `alnitak+loop://`), or the in-process
+emulator `alnitak+emulator://?product=99`. Our own query options are stripped before the URL reaches
+pyserial; pyserial's own (e.g. `socket://…?logging=debug`) pass through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from drivers.alnitak.protocol import FILLERS, TERMINATORS
+from drivers.errors import ConfigError
+
+_OUR_OPTIONS = frozenset({"baud", "timeout", "retries", "eol", "filler", "settle"})
+
+
+@dataclass(frozen=True)
+class AlnitakOptions:
+    """Where the panel is and how to talk to it, parsed from its equipment URL."""
+
+    port: str
+    """What pyserial opens: a device path or a pyserial URL (socket://, rfc2217://, loop://)."""
+    baud: int = 9600
+    timeout: float = 2.0
+    retries: int = 2
+    eol: str = "lf"
+    filler: str = "000"
+    settle: float = 0.0
+    is_device_path: bool = field(default=True, compare=False)
+    emulator: dict[str, str] | None = field(default=None, compare=False)
+    """For `alnitak+emulator://`: the emulator's own options (product, reply_eol, fault, …)."""
+
+
+def parse_alnitak_url(url: str) -> AlnitakOptions:
+    """Split an `alnitak[+transport]://…` URL into the pyserial port and our own options."""
+    parts = urlsplit(url)
+    scheme, plus, transport = parts.scheme.partition("+")
+    if scheme.lower() != "alnitak":
+        raise ConfigError(f"{url!r} is not an alnitak:// URL")
+    ours: dict[str, str] = {}
+    theirs: list[tuple[str, str]] = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key.lower() in _OUR_OPTIONS:
+            ours[key.lower()] = value
+        else:
+            theirs.append((key, value))  # pyserial's own URL options, e.g. socket://…?logging=debug
+    emulator: dict[str, str] | None = None
+    if transport.lower() == "emulator":
+        from simulators.alnitak.opener import EMULATOR_URL_OPTIONS  # only for this simulated transport
+
+        emulator = {k.lower(): v for k, v in theirs if k.lower() in EMULATOR_URL_OPTIONS}
+        unknown = [k for k, _ in theirs if k.lower() not in EMULATOR_URL_OPTIONS]
+        if unknown:
+            known = ", ".join(sorted(_OUR_OPTIONS | EMULATOR_URL_OPTIONS))
+            raise ConfigError(f"{url!r}: unknown option(s) {', '.join(unknown)} (known: {known})")
+        port = "alnitak+emulator://"
+        is_path = True
+    elif plus:
+        if not transport:
+            raise ConfigError(f"{url!r}: nothing after '+' (expected e.g. alnitak+socket://host:port)")
+        port = f"{transport.lower()}://{parts.netloc}{parts.path}"
+        if theirs:
+            port += "?" + urlencode(theirs)
+        is_path = False
+    else:
+        port = unquote(parts.netloc + parts.path)
+        if not port:
+            raise ConfigError(f"{url!r} names no serial port (expected e.g. alnitak:///dev/ttyACM0)")
+        if theirs:
+            names = ", ".join(k for k, _ in theirs)
+            raise ConfigError(f"{url!r}: unknown option(s) {names} (known: {', '.join(sorted(_OUR_OPTIONS))})")
+        is_path = True
+    return AlnitakOptions(
+        port=port,
+        baud=_number(url, ours, "baud", 9600, int, minimum=1),
+        timeout=_number(url, ours, "timeout", 2.0, float, minimum=0.001),
+        retries=_number(url, ours, "retries", 2, int, minimum=0),
+        eol=_choice(url, ours, "eol", "lf", tuple(TERMINATORS)),
+        filler=_choice(url, ours, "filler", "000", FILLERS),
+        settle=_number(url, ours, "settle", 0.0, float, minimum=0.0),
+        is_device_path=is_path,
+        emulator=emulator,
+    )
+
+
+def _number(url: str, options: dict[str, str], key: str, default: Any, kind: type, *, minimum: float) -> Any:
+    if key not in options:
+        return default
+    try:
+        value = kind(options[key])
+    except ValueError:
+        raise ConfigError(f"{url!r}: {key}={options[key]!r} is not a {kind.__name__}") from None
+    if value < minimum:
+        raise ConfigError(f"{url!r}: {key}={options[key]!r} must be at least {minimum}")
+    return value
+
+
+def _choice(url: str, options: dict[str, str], key: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = options.get(key, default)
+    if value.lower() in (a.lower() for a in allowed):
+        return next(a for a in allowed if a.lower() == value.lower())
+    raise ConfigError(f"{url!r}: {key}={value!r} must be one of {', '.join(allowed)}")

@@ -1,0 +1,161 @@
+"""An ASCOM Alpaca camera (ICameraV1..V4) as a flatseq `Camera`.
+
+Settings the camera lacks (Gain, Offset, ReadoutMode answered NotImplemented) read back as 0 and
+may only be "set" to 0; anything else is refused with the device's own words. Images come through
+ImageBytes when the server offers it, JSON otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from alpaca.camera import CameraStates
+
+from drivers.alpaca.device import AlpacaLink
+from drivers.base import CameraInfo, CameraSettings, Frame
+from drivers.errors import DeviceError, NotConnected, NotSupported
+
+
+class AlpacaCamera:
+    """`drivers.base.Camera` over Alpaca."""
+
+    def __init__(self, link: AlpacaLink, *, imagebytes: bool = True) -> None:
+        self._link = link
+        self._t = link.transport
+        self._imagebytes = imagebytes
+        self._info: CameraInfo | None = None
+
+    @property
+    def name(self) -> str:
+        return self._link.name
+
+    def connect(self) -> None:
+        self._link.connect()
+        self._info = self._read_info()
+
+    def disconnect(self) -> None:
+        self._info = None
+        self._link.disconnect()
+
+    @property
+    def info(self) -> CameraInfo:
+        """What the camera reported on connecting; a 0x0 placeholder before (the protocol check reads it)."""
+        if self._info is None:
+            return CameraInfo(name=self.name, width=0, height=0)
+        return self._info
+
+    def apply(self, settings: CameraSettings) -> None:
+        """Binning first (it resets the subframe on many cameras), then the full frame, gain, offset, mode, cooler."""
+        if self._info is None:
+            raise NotConnected(self.name, "not connected: call connect() before applying settings")
+        info = self._info
+        b = settings.binning
+        self._t.put("binx", BinX=b)
+        self._t.put("biny", BinY=b)
+        self._t.put("startx", StartX=0)
+        self._t.put("starty", StartY=0)
+        self._t.put("numx", NumX=info.width // b)
+        self._t.put("numy", NumY=info.height // b)
+        self._put_setting("gain", Gain=settings.gain)
+        self._put_setting("offset", Offset=settings.offset)
+        self._put_setting("readoutmode", ReadoutMode=settings.readout_mode)
+        if settings.temperature is not None:
+            if not info.can_cool:
+                raise NotSupported(self.name, "cannot take a cooler set-point (CanSetCCDTemperature is false)")
+            self._t.put("setccdtemperature", SetCCDTemperature=float(settings.temperature))
+            self._t.put("cooleron", CoolerOn=True)
+
+    def read_settings(self) -> CameraSettings:
+        can_cool = (
+            self._info.can_cool if self._info is not None else bool(self._optional("cansetccdtemperature", False))
+        )
+        temperature = None
+        if can_cool and self._optional("cooleron", False):
+            temperature = float(self._t.get("setccdtemperature"))
+        return CameraSettings(
+            gain=int(self._optional("gain", 0)),
+            offset=int(self._optional("offset", 0)),
+            binning=int(self._t.get("binx")),
+            readout_mode=int(self._optional("readoutmode", 0)),
+            temperature=temperature,
+        )
+
+    def temperature(self) -> float | None:
+        value = self._optional("ccdtemperature", None)
+        return None if value is None else float(value)
+
+    def start_exposure(self, seconds: float, light: bool) -> None:
+        self._t.put("startexposure", Duration=float(seconds), Light=bool(light))
+
+    def image_ready(self) -> bool:
+        """ImageReady; while false, a CameraState of Error fails the exposure now instead of never.
+
+        ASCOM wants ImageReady itself to raise when an exposure fails, but not every device does.
+        """
+        if self._t.get("imageready"):
+            return True
+        if self._optional("camerastate", None) == CameraStates.cameraError:
+            raise DeviceError(
+                self._t.label, "the exposure failed", sent="GET camerastate", answered="5 (CameraState Error)"
+            )
+        return False
+
+    def read_image(self) -> Frame:
+        size = (int(self._t.get("numx")), int(self._t.get("numy")))
+        expected = size if min(size) > 0 else None  # the JSON fallback preallocates when it can
+        return self._t.image("imagearray", imagebytes=self._imagebytes, expected=expected)
+
+    def abort_exposure(self) -> None:
+        """AbortExposure; StopExposure for cameras that cannot abort; nothing for cameras that can do neither."""
+        try:
+            self._t.put("abortexposure")
+        except NotSupported:
+            with contextlib.suppress(NotSupported):
+                self._t.put("stopexposure")
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _optional(self, member: str, default: Any) -> Any:
+        """A property the camera may not implement (NotImplemented gives `default`)."""
+        try:
+            return self._t.get(member)
+        except NotSupported:
+            return default
+
+    def _put_setting(self, member: str, **value: int) -> None:
+        """Set Gain/Offset/ReadoutMode; a camera without that setting accepts only 0 (what it reads back)."""
+        try:
+            self._t.put(member, **value)
+        except NotSupported:
+            if any(requested != 0 for requested in value.values()):
+                raise
+
+    def _read_info(self) -> CameraInfo:
+        get = self._t.get
+        gain_range = self._range("gains", "gainmin", "gainmax")
+        offset_range = self._range("offsets", "offsetmin", "offsetmax")
+        modes = self._optional("readoutmodes", None) or ["Normal"]
+        return CameraInfo(
+            name=self.name,
+            width=int(get("cameraxsize")),
+            height=int(get("cameraysize")),
+            max_adu=int(get("maxadu")),
+            pixel_size_um=float(get("pixelsizex")),
+            exposure_min=float(get("exposuremin")),
+            exposure_max=float(get("exposuremax")),
+            gain_min=gain_range[0],
+            gain_max=gain_range[1],
+            offset_min=offset_range[0],
+            offset_max=offset_range[1],
+            max_binning=min(int(self._optional("maxbinx", 1)), int(self._optional("maxbiny", 1))),
+            readout_modes=tuple(str(mode) for mode in modes),
+            can_cool=bool(self._optional("cansetccdtemperature", False)),
+        )
+
+    def _range(self, names: str, low: str, high: str) -> tuple[int, int]:
+        """Gain/offset range: indices into Gains/Offsets in index mode, GainMin..GainMax in value mode."""
+        listed = self._optional(names, None)
+        if isinstance(listed, list) and listed:
+            return 0, len(listed) - 1
+        return int(self._optional(low, 0)), int(self._optional(high, 0))

@@ -1,0 +1,200 @@
+"""The sequence file's shape, as pydantic models. Types and ranges live here; ordering rules live in the
+state machine (sequencer.machine), which sees the compiled plan.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sequencer.core.units import Duration, Exposure, Fraction
+
+OnError = Literal["skip_set", "abort"]
+
+DEFAULT_PATTERN = "{set}/{kind}_{filter}_{exposure}s_{n:03d}.fits"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EquipmentModel(Strict):
+    camera: str
+    panel: str
+    filter_wheel: str | None = None
+
+
+class CameraModel(Strict):
+    """Settings shared by a flat set and its dark-flats; the run reads them back before the dark-flats."""
+
+    gain: Annotated[int, Field(ge=0)]
+    offset: Annotated[int, Field(ge=0)]
+    binning: Annotated[int, Field(ge=1, le=16)] = 1
+    readout_mode: Annotated[int, Field(ge=0)] | str = 0
+    temperature: Annotated[float, Field(ge=-60, le=40)] | None = None
+    temperature_tolerance: Annotated[float, Field(gt=0, le=10)] = 1.0
+    cooling_timeout: Duration = 900.0
+
+
+class BrightnessModel(Strict):
+    """Target histogram mean as a fraction of full scale, tolerance relative to it (N.I.N.A.'s meaning)."""
+
+    target: Fraction = 0.5
+    tolerance: Fraction = 0.1
+    max_trials: Annotated[int, Field(ge=1, le=50)] = 12
+
+    @field_validator("target")
+    @classmethod
+    def _target_in_range(cls, v: float) -> float:
+        if not 0 < v < 1:
+            raise ValueError(f"the target must be above 0% and below 100% of full scale, got {v:.0%}")
+        return v
+
+    @field_validator("tolerance")
+    @classmethod
+    def _tolerance_in_range(cls, v: float) -> float:
+        if not 0 < v < 1:
+            raise ValueError(f"the tolerance (relative to the target) must be above 0% and below 100%, got {v:.0%}")
+        return v
+
+    @model_validator(mode="after")
+    def _window_below_full_scale(self) -> BrightnessModel:
+        if self.target * (1 + self.tolerance) >= 1:
+            raise ValueError(
+                f"target {self.target:.0%} ± {self.tolerance:.0%} reaches full scale: flats would saturate"
+            )
+        return self
+
+
+class SettleModel(Strict):
+    after_light_on: Duration = 3.0
+    after_light_off: Duration = 3.0
+
+
+class OutputModel(Strict):
+    directory: str = "~/flats/{date}"
+    pattern: str = DEFAULT_PATTERN
+
+
+def _dark_flat_count(value: Any) -> Any:
+    """`dark_flats: 30` or `dark_flats: {count: 30}`; an exposure there is the classic mistake, refused."""
+    if isinstance(value, dict):
+        if "exposure" in value:
+            raise ValueError(
+                "a dark-flat takes its exposure from its flat set; remove 'exposure' (dark-flats cannot have their own)"
+            )
+        extra = set(value) - {"count"}
+        if extra:
+            raise ValueError(f"unknown key {sorted(extra)[0]!r} in dark_flats (only 'count')")
+        return value.get("count")
+    return value
+
+
+class FlatSetModel(Strict):
+    filter: str | None = None
+    exposure: Exposure
+    count: Annotated[int, Field(gt=0, le=10000)]
+    dark_flats: Annotated[int, Field(ge=0, le=10000)] | None = None
+    on_error: OnError | None = None
+    gain: Annotated[int, Field(ge=0)] | None = None
+    offset: Annotated[int, Field(ge=0)] | None = None
+    binning: Annotated[int, Field(ge=1, le=16)] | None = None
+    readout_mode: Annotated[int, Field(ge=0)] | str | None = None
+
+    @field_validator("dark_flats", mode="before")
+    @classmethod
+    def _dark_flats(cls, v: Any) -> Any:
+        return _dark_flat_count(v)
+
+
+class SequenceModel(Strict):
+    name: str = "flats"
+    equipment: EquipmentModel
+    camera: CameraModel
+    brightness: BrightnessModel = BrightnessModel()
+    settle: SettleModel = SettleModel()
+    output: OutputModel = OutputModel()
+    on_error: OnError = "skip_set"
+    cover_at_end: Literal["closed", "open"] = "closed"
+    flat_sets: list[FlatSetModel] | None = None
+    steps: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SequenceModel:
+        if self.flat_sets is None and self.steps is None:
+            raise ValueError("give either flat_sets (compact form) or steps (explicit form)")
+        if self.flat_sets is not None and self.steps is not None:
+            raise ValueError("give flat_sets or steps, not both")
+        if self.flat_sets is not None and not self.flat_sets:
+            raise ValueError("flat_sets is empty")
+        if self.steps is not None and not self.steps:
+            raise ValueError("steps is empty")
+        return self
+
+
+# ---- explicit steps: each item is a bare name or a one-key mapping; arguments validated per kind ----
+
+
+class NoArgs(Strict):
+    pass
+
+
+class LightOnArgs(Strict):
+    brightness: Annotated[int, Field(ge=0)] | None = None
+
+
+class FindBrightnessArgs(Strict):
+    exposure: Exposure
+    target: Fraction | None = None
+    tolerance: Fraction | None = None
+
+
+class FlatsArgs(Strict):
+    count: Annotated[int, Field(gt=0, le=10000)]
+    exposure: Exposure | None = None
+    on_error: OnError | None = None
+
+
+class DarkFlatsArgs(Strict):
+    count: Annotated[int, Field(gt=0, le=10000)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_exposure(cls, v: Any) -> Any:
+        if isinstance(v, dict) and "exposure" in v:
+            raise ValueError(
+                "a dark-flat takes its exposure from its flat set; remove 'exposure' (dark-flats cannot have their own)"
+            )
+        return v
+
+
+class SelectFilterArgs(Strict):
+    filter: str
+
+
+class WaitArgs(Strict):
+    seconds: Duration
+
+
+STEP_KINDS: dict[str, type[Strict]] = {
+    "close_cover": NoArgs,
+    "open_cover": NoArgs,
+    "light_on": LightOnArgs,
+    "light_off": NoArgs,
+    "select_filter": SelectFilterArgs,
+    "wait": WaitArgs,
+    "find_brightness": FindBrightnessArgs,
+    "flats": FlatsArgs,
+    "dark_flats": DarkFlatsArgs,
+}
+
+# A step given a bare value (`wait: 3s`, `select_filter: Ha`, `flats: 30`) fills this argument.
+SHORTHAND: dict[str, str] = {
+    "wait": "seconds",
+    "select_filter": "filter",
+    "flats": "count",
+    "dark_flats": "count",
+    "light_on": "brightness",
+    "find_brightness": "exposure",
+}

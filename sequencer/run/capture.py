@@ -1,0 +1,151 @@
+"""Capturing a flat set's frames with no dead time: the next exposure starts the moment the previous image
+is read, and the previous one is measured and handed to the writer while the camera exposes.
+
+Every flat is measured; a flat outside the window or saturated is kept on disk but does not count, and
+repeated misses (the panel drifting, warming, dimming) trigger a new brightness search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from drivers.errors import FlatseqError
+from sequencer.brightness.trials import Window
+from sequencer.core.stats import FrameStats, frame_stats
+from sequencer.plan.compile import FlatSet
+from sequencer.run.operator import Exposure, Operator
+
+MISSES_BEFORE_RESEARCH = 2  # consecutive out-of-window flats that mean the panel drifted
+LIGHT_LEAK_FRACTION = 0.05  # a dark-flat this far up toward its flats' level saw light
+
+
+class SetFailed(FlatseqError):
+    """A flat set cannot be completed; the run's error policy decides what happens next."""
+
+    def __init__(self, set_id: str, message: str) -> None:
+        self.set_id = set_id
+        super().__init__(f"set {set_id}: {message}")
+
+
+@dataclass(frozen=True)
+class Measured:
+    exposure: Exposure
+    stats: FrameStats
+
+
+class Recorder(Protocol):
+    """Where frames go: FITS file (background writer), manifest and journal."""
+
+    def flat(self, fs: FlatSet, m: Measured, *, brightness: int, frame_no: int, rejected: str | None) -> None: ...
+
+    def dark_flat(self, fs: FlatSet, m: Measured, *, frame_no: int, rejected: str | None) -> None: ...
+
+
+def flat_verdict(stats: FrameStats, window: Window | None) -> str | None:
+    """Why a flat does not count, or None when it does. Without a window (a brightness the sequence fixed
+    itself) only saturation disqualifies a flat."""
+    if stats.saturated_fraction > 0:
+        return f"saturated ({stats.saturated_fraction:.3%} of pixels clipped)"
+    if window is not None and not window.contains(stats.mean):
+        side = "below" if stats.mean < window.low_adu else "above"
+        return f"mean {stats.mean:.0f} ADU {side} the window {window.low_adu:.0f}-{window.high_adu:.0f} ADU"
+    return None
+
+
+def capture_flats(
+    op: Operator,
+    fs: FlatSet,
+    window: Window | None,
+    recorder: Recorder,
+    *,
+    brightness: Callable[[], int],
+    first: Measured | None,
+    research: Callable[[], Measured] | None,
+    max_adu: int,
+    progress: Callable[[str, int, int, Measured, int | None], None],
+) -> list[Measured]:
+    """Take flats until `fs.count` count; `first` is the search's in-window trial, kept as flat #1.
+
+    `research()` runs a new brightness search (it returns its in-window trial, which counts as a flat); with
+    no `research` (a fixed brightness), misses only count against the set's rejection budget.
+    """
+    accepted: list[Measured] = []
+    frame_no = 0
+    misses = 0
+    rejections = 0
+    budget = max(5, fs.count // 2)
+
+    def book(m: Measured) -> bool:
+        nonlocal frame_no, misses, rejections
+        frame_no += 1
+        reason = flat_verdict(m.stats, window)
+        recorder.flat(fs, m, brightness=brightness(), frame_no=frame_no, rejected=reason)
+        progress("flat", len(accepted) + (reason is None), fs.count, m, brightness())
+        if reason is None:
+            accepted.append(m)
+            misses = 0
+            return True
+        misses += 1
+        rejections += 1
+        if rejections > budget:
+            raise SetFailed(fs.id, f"{rejections} flats rejected (last: {reason}); the panel is not stable")
+        return False
+
+    if first is not None:
+        book(first)
+    while len(accepted) < fs.count:
+        if research is not None and misses >= MISSES_BEFORE_RESEARCH:
+            if op.exposing:  # measure the frame in flight first: it may already be back in the window
+                exp = op.finish_exposure("flats")
+                book(Measured(exp, frame_stats(exp.frame, max_adu=max_adu)))
+                continue
+            misses = 0
+            book(research())
+            continue
+        if not op.exposing:
+            op.start_exposure(fs.exposure, light=True)
+        exp = op.finish_exposure("flats")
+        # Start the next one now, before measuring this one: the camera never waits for us.
+        if len(accepted) + 1 < fs.count:
+            op.start_exposure(fs.exposure, light=True)
+        book(Measured(exp, frame_stats(exp.frame, max_adu=max_adu)))
+    if op.exposing:  # the last frame in flight became surplus: the set is complete without it
+        op.abort_exposure()
+    return accepted
+
+
+def capture_dark_flats(
+    op: Operator,
+    fs: FlatSet,
+    recorder: Recorder,
+    *,
+    flat_level: float,
+    dark_level: float,
+    max_adu: int,
+    progress: Callable[[str, int, int, Measured, int | None], None],
+) -> list[Measured]:
+    """Take `fs.dark_count` dark-flats at the flats' exposure, refusing frames that saw light."""
+    taken: list[Measured] = []
+    leak_limit = dark_level + LIGHT_LEAK_FRACTION * max(0.0, flat_level - dark_level)
+    op.start_exposure(fs.exposure, light=False)
+    while len(taken) < fs.dark_count:
+        exp = op.finish_exposure("dark-flats")
+        if len(taken) + 1 < fs.dark_count:
+            op.start_exposure(fs.exposure, light=False)
+        m = Measured(exp, frame_stats(exp.frame, max_adu=max_adu))
+        leak = m.stats.mean > leak_limit
+        reason = (
+            f"light reached the dark-flat: mean {m.stats.mean:.0f} ADU, flats at {flat_level:.0f} ADU "
+            "(is the panel off and the scope covered?)"
+            if leak
+            else None
+        )
+        recorder.dark_flat(fs, m, frame_no=len(taken) + 1, rejected=reason)
+        progress("dark-flat", len(taken) + 1, fs.dark_count, m, None)
+        if leak:
+            op.abort_exposure()
+            raise SetFailed(fs.id, reason or "")
+        taken.append(m)
+    return taken

@@ -1,0 +1,348 @@
+"""What each step does to the equipment during a real (or simulated) run: the machine's executor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from drivers.base import CameraSettings, LightState
+from drivers.errors import ConfigError, DeviceError, InvalidOperation
+from sequencer.brightness.response import PanelResponse
+from sequencer.brightness.search import find_brightness
+from sequencer.brightness.state import initial_brightness
+from sequencer.brightness.trained import TrainedTable
+from sequencer.brightness.trials import SearchResult, Window
+from sequencer.core.stats import frame_stats
+from sequencer.plan.compile import FlatSet, Plan, Step
+from sequencer.run.capture import Measured, Recorder, SetFailed, capture_dark_flats, capture_flats
+from sequencer.run.operator import Operator
+
+Progress = Callable[[str, int, int, Measured, int | None], None]
+
+
+@dataclass
+class SetState:
+    """What the run learned about a flat set while taking it."""
+
+    settings: CameraSettings
+    readout_mode_name: str
+    window: Window
+    brightness: int | None = None
+    kept_trial: Measured | None = None
+    flats: list[Measured] = field(default_factory=list)
+    trials: int = 0
+
+
+class RunExecutor:
+    """Executes plan steps on the devices; one step at a time, called by the state machine."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        op: Operator,
+        recorder: Recorder,
+        trained: TrainedTable | None,
+        *,
+        on_set_start: Callable[[FlatSet, SetState], None],
+        on_search: Callable[[FlatSet, SearchResult], None],
+        progress: Progress,
+    ) -> None:
+        self.plan = plan
+        self.op = op
+        self.recorder = recorder
+        self.trained = trained
+        self.on_set_start = on_set_start
+        self.on_search = on_search
+        self.progress = progress
+        self.sets: dict[str, SetState] = {}
+        self.pedestals: dict[tuple[int, int, int, int, float], float] = {}
+        self.current_settings: CameraSettings | None = None
+        self.current_brightness: int | None = None
+
+    @property
+    def camera(self) -> str:
+        return self.op.eq.camera.name
+
+    # ---- preparation (before the first step) ----
+
+    def settings_for(self, fs: FlatSet) -> tuple[CameraSettings, str]:
+        info = self.op.eq.camera.info
+        mode = fs.readout_mode
+        if isinstance(mode, str):
+            names = [m.lower() for m in info.readout_modes]
+            if mode.lower() not in names:
+                raise ConfigError(
+                    f"{self.plan.file}:{fs.line}:{fs.column}: readout_mode {mode!r} is not one of the camera's "
+                    f"modes ({', '.join(info.readout_modes)})"
+                )
+            index = names.index(mode.lower())
+        else:
+            if not 0 <= mode < len(info.readout_modes):
+                raise ConfigError(
+                    f"{self.plan.file}:{fs.line}:{fs.column}: readout_mode {mode} is out of range "
+                    f"(the camera has {len(info.readout_modes)}: {', '.join(info.readout_modes)})"
+                )
+            index = mode
+        settings = CameraSettings(fs.gain, fs.offset, fs.binning, index, fs.temperature)
+        return settings, info.readout_modes[index]
+
+    def check_against_camera(self) -> None:
+        """Refuse settings the camera cannot take before anything moves or lights up."""
+        info = self.op.eq.camera.info
+        for fs in self.plan.sets.values():
+            self.settings_for(fs)
+            where = f"{self.plan.file}:{fs.line}:{fs.column}"
+            checks = [
+                ("gain", fs.gain, info.gain_min, info.gain_max),
+                ("offset", fs.offset, info.offset_min, info.offset_max),
+                ("binning", fs.binning, 1, info.max_binning),
+            ]
+            for name, value, low, high in checks:
+                if high >= low and not low <= value <= high:
+                    raise ConfigError(f"{where}: {name} {value} is outside the camera's range {low}-{high}")
+            if not info.exposure_min <= fs.exposure <= info.exposure_max:
+                raise ConfigError(
+                    f"{where}: exposure {fs.exposure:g}s is outside the camera's range "
+                    f"{info.exposure_min:g}-{info.exposure_max:g}s"
+                )
+            if fs.temperature is not None and not info.can_cool:
+                raise ConfigError(f"{where}: camera.temperature is set but {info.name} cannot cool")
+        wheel = self.op.eq.wheel
+        if wheel is not None:
+            names = wheel.names()
+            for fs in self.plan.sets.values():
+                if fs.filter is not None and fs.filter not in names:
+                    raise ConfigError(
+                        f"{self.plan.file}:{fs.line}:{fs.column}: unknown filter {fs.filter!r} for the wheel "
+                        f"(it has: {', '.join(names)})"
+                    )
+
+    def use_settings(self, settings: CameraSettings) -> None:
+        if settings != self.current_settings:
+            self.op.apply_settings(settings)
+            self.current_settings = settings
+            if settings.temperature is not None:
+                self.op.cool(
+                    settings.temperature, self.plan.camera.cooling_timeout, self.plan.camera.temperature_tolerance
+                )
+
+    def pedestal(self, settings: CameraSettings) -> float:
+        """The frame level with no light (offset + read pattern), from one bias per camera setting.
+
+        Taken with the light off; it lets the brightness search reason about signal, not raw ADU.
+        """
+        key = (settings.gain, settings.offset, settings.binning, settings.readout_mode, settings.temperature or 0.0)
+        if key not in self.pedestals:
+            info = self.op.eq.camera.info
+            self.op.start_exposure(max(info.exposure_min, 0.0), light=False)
+            exp = self.op.finish_exposure("bias")
+            self.pedestals[key] = frame_stats(exp.frame, max_adu=info.max_adu).median
+        return self.pedestals[key]
+
+    # ---- steps ----
+
+    def execute(self, step: Step) -> None:
+        match step.kind:
+            case "close_cover" | "open_cover":
+                panel = self.op.eq.panel
+                if not panel.has_cover:
+                    if not step.if_present:
+                        self.op.journal("note", message=f"{panel.name} has no cover: {step.kind} does nothing")
+                    return
+                self.op.move_cover(close=step.kind == "close_cover")
+            case "select_filter":
+                assert step.filter is not None
+                self.op.select_filter(step.filter)
+            case "wait":
+                start = self.op.clock.now()
+                self.op.stop.sleep(self.op.clock, step.seconds or 0.0)
+                self.op.timeline.add("settle", self.op.clock.now() - start)
+            case "light_on":
+                self._light_on(step)
+            case "light_off":
+                self.op.light_off()
+                self.current_brightness = None
+            case "find_brightness":
+                self._find_brightness(self._set(step))
+            case "flats":
+                self._flats(self._set(step))
+            case "dark_flats":
+                self._dark_flats(self._set(step))
+            case _:
+                raise ValueError(f"unknown step kind {step.kind!r}")
+
+    def _set(self, step: Step) -> FlatSet:
+        assert step.set_id is not None
+        return self.plan.sets[step.set_id]
+
+    def _state(self, fs: FlatSet) -> SetState:
+        if fs.id not in self.sets:
+            settings, mode_name = self.settings_for(fs)
+            max_adu = self.op.eq.camera.info.max_adu
+            state = SetState(settings, mode_name, Window.from_target(fs.target, fs.tolerance, max_adu))
+            self.sets[fs.id] = state
+            self.on_set_start(fs, state)
+        return self.sets[fs.id]
+
+    def _trained_key(self, fs: FlatSet) -> tuple[str, str, float, int, int, int]:
+        return (self.camera, fs.filter or "", fs.exposure, fs.gain, fs.offset, fs.binning)
+
+    def _light_on(self, step: Step) -> None:
+        fs = self.plan.sets.get(step.set_id or "") or self._next_set(step)
+        if fs is not None:
+            state = self._state(fs)
+            self.use_settings(state.settings)
+            self.pedestal(state.settings)
+        brightness = step.brightness
+        low, high = self.op.eq.panel.brightness_range
+        if brightness is None and fs is not None:
+            state = self._state(fs)
+            if self.trained is not None:
+                brightness = self.trained.start_for(self._trained_key(fs), state.window, (low, high))
+            if brightness is None:
+                brightness = initial_brightness(
+                    state.window, (low, high), prior=self._prior(fs), pedestal_adu=self.pedestal(state.settings)
+                )
+        if brightness is None:
+            brightness = (low + high) // 2
+        brightness = min(max(brightness, low), high)
+        self.op.light_on(brightness)
+        self.current_brightness = brightness
+
+    def _prior(self, fs: FlatSet) -> PanelResponse | None:
+        """What is known of the panel for this set: its own trained response, else the shape learnt with this
+        camera and settings on another filter (in this run or an earlier one)."""
+        if self.trained is None:
+            return None
+        key = self._trained_key(fs)
+        return self.trained.response_for(key) or self.trained.panel_prior(key)
+
+    def _next_set(self, step: Step) -> FlatSet | None:
+        """In the explicit form a light_on belongs to the flat set that follows it."""
+        after = self.plan.steps[self.plan.steps.index(step) + 1 :]
+        for later in after:
+            if later.set_id is not None and later.kind in ("find_brightness", "flats"):
+                return self.plan.sets[later.set_id]
+        return None
+
+    def _measure(self, fs: FlatSet, state: SetState) -> Callable[[int], object]:
+        info = self.op.eq.camera.info
+
+        def measure(brightness: int) -> object:
+            if brightness != self.current_brightness:
+                self.op.light_on(brightness)
+                self.current_brightness = brightness
+            self.op.start_exposure(fs.exposure, light=True)
+            exp = self.op.finish_exposure("trials")
+            m = Measured(exp, frame_stats(exp.frame, max_adu=info.max_adu))
+            state.kept_trial = m
+            state.trials += 1
+            self.progress("trial", state.trials, 0, m, brightness)
+            return m.stats
+
+        return measure
+
+    def _search(self, fs: FlatSet, state: SetState, start: int | None) -> Measured:
+        panel = self.op.eq.panel
+        if panel.light_state() is LightState.OFF:
+            raise InvalidOperation(panel.name, "the light is off: cannot search for a brightness")
+        result = find_brightness(
+            self._measure(fs, state),  # type: ignore[arg-type]
+            state.window,
+            panel.brightness_range,
+            exposure=fs.exposure,
+            start=start,
+            pedestal_adu=self.pedestal(state.settings),
+            max_trials=fs.max_trials,
+            prior=self._prior(fs),
+        )
+        self.on_search(fs, result)
+        if not result.ok or result.brightness is None or state.kept_trial is None:
+            raise SetFailed(fs.id, _search_failure(result))
+        state.brightness = result.brightness
+        if self.trained is not None:
+            flat = result.flat
+            self.trained.record(
+                self._trained_key(fs),
+                result.brightness,
+                response=result.response,
+                mean_adu=flat.stats.mean if flat is not None else None,
+                recorded_at=self.op.clock.now(),
+            )
+        kept, state.kept_trial = state.kept_trial, None
+        return kept
+
+    def _find_brightness(self, fs: FlatSet) -> None:
+        state = self._state(fs)
+        if fs.fixed_brightness is not None:
+            return
+        state.kept_trial = None
+        first = self._search(fs, state, self.current_brightness)
+        state.kept_trial = first
+
+    def _flats(self, fs: FlatSet) -> None:
+        state = self._state(fs)
+        first, state.kept_trial = state.kept_trial, None
+        if state.brightness is None:
+            state.brightness = self.current_brightness
+        info = self.op.eq.camera.info
+        fixed = fs.fixed_brightness is not None
+        state.flats = capture_flats(
+            self.op,
+            fs,
+            None if fixed else state.window,
+            self.recorder,
+            brightness=lambda: self.current_brightness or 0,
+            first=first,
+            research=None if fixed else (lambda: self._search(fs, state, self.current_brightness)),
+            max_adu=info.max_adu,
+            progress=self.progress,
+        )
+
+    def _dark_flats(self, fs: FlatSet) -> None:
+        state = self._state(fs)
+        panel, camera = self.op.eq.panel, self.op.eq.camera
+        if panel.light_state() is not LightState.OFF:
+            raise SetFailed(fs.id, f"refusing dark-flats: {panel.name} reports its light {panel.light_state().value}")
+        actual = camera.read_settings()
+        diffs = actual.differences(state.settings)
+        if diffs:
+            raise SetFailed(
+                fs.id, "refusing dark-flats: the camera's settings differ from the flats' (" + "; ".join(diffs) + ")"
+            )
+        temps = [m.exposure.ccd_temp for m in state.flats if m.exposure.ccd_temp is not None]
+        now_temp = camera.temperature()
+        if temps and now_temp is not None:
+            flats_temp = sum(temps) / len(temps)
+            if abs(now_temp - flats_temp) > fs.temperature_tolerance:
+                raise SetFailed(
+                    fs.id,
+                    f"refusing dark-flats: sensor at {now_temp:.1f} °C, flats at {flats_temp:.1f} °C "
+                    f"(tolerance ±{fs.temperature_tolerance:g} °C)",
+                )
+        flat_level = sum(m.stats.mean for m in state.flats) / len(state.flats) if state.flats else 0.0
+        capture_dark_flats(
+            self.op,
+            fs,
+            self.recorder,
+            flat_level=flat_level,
+            dark_level=self.pedestal(state.settings),
+            max_adu=camera.info.max_adu,
+            progress=self.progress,
+        )
+
+
+def _search_failure(result: SearchResult) -> str:
+    text = result.reason or "the brightness search failed"
+    if result.suggested_exposure is not None:
+        text += f"; an exposure of about {result.suggested_exposure:.3g} s would reach the target"
+    return text
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Errors after which no further set can be taken (the device is gone)."""
+    from drivers.errors import DeviceDisconnected, NotConnected
+
+    return isinstance(error, DeviceDisconnected | NotConnected) or (
+        isinstance(error, DeviceError) and "disconnect" in str(error).lower()
+    )

@@ -1,0 +1,214 @@
+"""Device work on the run's clock: one call at a time, every wait bounded and interruptible, every second
+accounted to what it was spent on (the dry run reports the real duration from this)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from drivers.base import CameraSettings, CoverState, Equipment, Frame, LightState
+from drivers.clock import Clock
+from drivers.errors import DeviceError, DeviceTimeout, InvalidValue
+from sequencer.run.stop import StopToken
+
+POLL = 0.01  # seconds between image_ready polls: small, so readout is not rounded up on the real clock
+SLOW_POLL = 0.1  # cover, filter, cooler and panel polls
+EXPOSURE_MARGIN = 30.0  # an image not ready this long after exposure + nominal readout is a camera fault
+PANEL_READY_TIMEOUT = 60.0
+COVER_TIMEOUT = 60.0
+FILTER_TIMEOUT = 60.0
+COOLER_SETTLED = 0.5  # °C from the set-point counts as reached
+
+Journal = Callable[..., None]
+
+
+@dataclass
+class Timeline:
+    """Seconds of run-clock time by what they were spent on."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def add(self, what: str, seconds: float) -> None:
+        self.seconds[what] += max(0.0, seconds)
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in sorted(self.seconds.items())}
+
+
+@dataclass
+class Exposure:
+    """A frame and when it was taken."""
+
+    frame: Frame
+    start: float
+    end: float
+    ready: float
+    exposure: float
+    ccd_temp: float | None
+
+
+class Operator:
+    """The devices, driven one call at a time with timeouts on the injected clock."""
+
+    def __init__(
+        self,
+        equipment: Equipment,
+        clock: Clock,
+        stop: StopToken,
+        timeline: Timeline,
+        journal: Journal | None = None,
+    ) -> None:
+        self.eq = equipment
+        self.clock = clock
+        self.stop = stop
+        self.timeline = timeline
+        self.journal = journal or (lambda *a, **k: None)
+        self._exposing: tuple[float, float] | None = None  # (start, seconds)
+
+    # ---- camera ----
+
+    def start_exposure(self, seconds: float, light: bool) -> float:
+        self.stop.check()
+        start = self.clock.now()
+        self.eq.camera.start_exposure(seconds, light)
+        self._exposing = (start, seconds)
+        return start
+
+    def finish_exposure(self, category: str) -> Exposure:
+        """Wait for the exposure started last, read it, and book its time under `category`."""
+        assert self._exposing is not None, "no exposure in progress"
+        start, seconds = self._exposing
+        camera = self.eq.camera
+        remaining = start + seconds - self.clock.now()
+        if remaining > 0:
+            self.stop.sleep(self.clock, remaining)
+        deadline = start + seconds + camera.info.readout_time + EXPOSURE_MARGIN
+        while not camera.image_ready():
+            self.stop.check()
+            if self.clock.now() > deadline:
+                self.abort_exposure()
+                raise DeviceTimeout(
+                    camera.name,
+                    f"the {seconds:g} s exposure was not ready {self.clock.now() - start:.0f} s after it started",
+                )
+            self.clock.sleep(POLL)
+        ready = self.clock.now()
+        frame = camera.read_image()
+        self._exposing = None
+        end = start + seconds
+        self.timeline.add(f"{category} exposure", seconds)
+        self.timeline.add(f"{category} readout", ready - end)
+        return Exposure(frame, start, end, ready, seconds, camera.temperature())
+
+    def abort_exposure(self) -> None:
+        if self._exposing is not None:
+            self._exposing = None
+            self.journal("device", device=self.eq.camera.name, call="abort_exposure")
+            self.eq.camera.abort_exposure()
+
+    @property
+    def exposing(self) -> bool:
+        return self._exposing is not None
+
+    def apply_settings(self, settings: CameraSettings) -> None:
+        self.eq.camera.apply(settings)
+        self.journal("camera_settings", settings=settings.__dict__)
+
+    def cool(self, set_point: float, timeout: float, tolerance: float) -> float:
+        """Wait until the sensor is within COOLER_SETTLED of the set-point; DeviceTimeout with the last reading."""
+        camera = self.eq.camera
+        start = self.clock.now()
+        temp = camera.temperature()
+        while temp is not None and abs(temp - set_point) > min(COOLER_SETTLED, tolerance):
+            self.stop.check()
+            if self.clock.now() - start > timeout:
+                raise DeviceTimeout(
+                    camera.name,
+                    f"the cooler did not reach {set_point:g} °C in {timeout:g} s (sensor at {temp:.1f} °C)",
+                )
+            self.clock.sleep(SLOW_POLL * 10)
+            temp = camera.temperature()
+        self.timeline.add("cooling", self.clock.now() - start)
+        return temp if temp is not None else set_point
+
+    # ---- panel ----
+
+    def light_on(self, brightness: int) -> None:
+        self.stop.check()
+        panel = self.eq.panel
+        self.journal("device", device=panel.name, call="light_on", brightness=brightness)
+        panel.light_on(brightness)
+        self._wait_panel(lambda s: s is LightState.READY, "ready after light on")
+
+    def light_off(self) -> None:
+        """Switch the light off and confirm it is off; never interrupted, it is the safe state."""
+        panel = self.eq.panel
+        self.journal("device", device=panel.name, call="light_off")
+        panel.light_off()
+        state = panel.light_state()
+        if state not in (LightState.OFF,):
+            raise DeviceError(panel.name, "the light did not switch off", answered=state.value)
+
+    def _wait_panel(self, ok: Callable[[LightState], bool], what: str) -> None:
+        panel = self.eq.panel
+        start = self.clock.now()
+        while True:
+            state = panel.light_state()
+            if ok(state):
+                break
+            if state is LightState.ERROR:
+                raise DeviceError(panel.name, f"the panel reports an error instead of {what}")
+            if self.clock.now() - start > PANEL_READY_TIMEOUT:
+                raise DeviceTimeout(panel.name, f"the panel was not {what} after {PANEL_READY_TIMEOUT:g} s")
+            self.stop.sleep(self.clock, SLOW_POLL)
+        self.timeline.add("panel", self.clock.now() - start)
+
+    def move_cover(self, close: bool) -> None:
+        panel = self.eq.panel
+        target = CoverState.CLOSED if close else CoverState.OPEN
+        if panel.cover_state() is target:
+            return
+        self.journal("device", device=panel.name, call="close_cover" if close else "open_cover")
+        if close:
+            panel.close_cover()
+        else:
+            panel.open_cover()
+        start = self.clock.now()
+        while (state := panel.cover_state()) is not target:
+            if state is CoverState.ERROR:
+                raise DeviceError(panel.name, f"the cover reports an error while moving to {target.value}")
+            if self.clock.now() - start > COVER_TIMEOUT:
+                raise DeviceTimeout(
+                    panel.name, f"the cover is {state.value}, not {target.value}, after {COVER_TIMEOUT:g} s"
+                )
+            self.stop.sleep(self.clock, SLOW_POLL)
+        self.timeline.add("cover", self.clock.now() - start)
+
+    # ---- filter wheel ----
+
+    def select_filter(self, name: str) -> None:
+        wheel = self.eq.wheel
+        if wheel is None:
+            raise InvalidValue("filter wheel", f"filter {name!r} asked for but there is no filter wheel")
+        names = wheel.names()
+        if name not in names:
+            raise InvalidValue(wheel.name, f"no filter {name!r} in the wheel (it has: {', '.join(names)})")
+        index = names.index(name)
+        if wheel.position() == index:
+            return
+        self.journal("device", device=wheel.name, call="move_to", index=index, filter=name)
+        wheel.move_to(index)
+        start = self.clock.now()
+        while wheel.position() != index:
+            if self.clock.now() - start > FILTER_TIMEOUT:
+                raise DeviceTimeout(
+                    wheel.name, f"the wheel did not reach slot {index} ({name}) in {FILTER_TIMEOUT:g} s"
+                )
+            self.stop.sleep(self.clock, SLOW_POLL)
+        self.timeline.add("filter", self.clock.now() - start)
+
+
+def settings_dict(settings: CameraSettings) -> dict[str, Any]:
+    return dict(settings.__dict__)

@@ -1,0 +1,61 @@
+"""Live progress for people: set, frame n/N, brightness, ADU, ETA. One line per event when not a terminal."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from drivers.clock import Clock
+from sequencer.core.units import format_duration
+from sequencer.run.capture import Measured
+
+
+class Progress:
+    """Prints progress lines; on a terminal the frame lines overwrite each other."""
+
+    def __init__(self, clock: Clock, total_seconds: float, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self.clock = clock
+        self.stream = stream or sys.stdout
+        self.quiet = quiet
+        self.start = clock.now()
+        self.total = total_seconds
+        self.set_label = ""
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._open_line = False
+
+    def set_started(self, label: str) -> None:
+        self.set_label = label
+        self.say(f"[{label}]")
+
+    def frame(self, kind: str, n: int, total: int, m: Measured, brightness: int | None) -> None:
+        if self.quiet:
+            return
+        elapsed = self.clock.now() - self.start
+        eta = max(0.0, self.total - elapsed)
+        count = f"{n}/{total}" if total else f"#{n}"
+        bright = f"  brightness {brightness}" if brightness is not None else ""
+        line = (
+            f"  [{self.set_label}] {kind} {count}{bright}  mean {m.stats.mean:.0f} ADU"
+            f"  ({m.stats.mean / (m.stats.max_adu + 1):.1%})  ETA {format_duration(eta)}"
+        )
+        if self.tty:
+            self._write("\r\033[K" + line)
+            self._open_line = True
+        elif (kind != "flat" and kind != "dark-flat") or n == total or n == 1:
+            self._write(line + "\n")
+
+    def say(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self._open_line:
+            self._write("\n")
+            self._open_line = False
+        self._write(text + "\n")
+
+    def _write(self, text: str) -> None:
+        """Progress is for people: if nobody reads it any more (a closed pipe), the run goes on silently."""
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except OSError:
+            self.quiet = True

@@ -1,0 +1,68 @@
+"""Frames → files: build each frame's header and hand it to the background FITS writer, which adds it to the
+manifest once (and only once) its file has landed on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drivers.base import CameraInfo
+from sequencer.output.filenames import expand_pattern
+from sequencer.output.header import FrameHeader, FrameKind
+from sequencer.output.writer import FrameWriter
+from sequencer.plan.compile import FlatSet
+from sequencer.run.capture import Measured
+from sequencer.run.executor import SetState
+
+
+class FrameRecorder:
+    """The run's `Recorder`: one header per frame, written in the background, listed when on disk."""
+
+    def __init__(
+        self,
+        writer: FrameWriter,
+        run_dir: Path,
+        run_id: str,
+        pattern: str,
+        camera: CameraInfo,
+        panel_max: int,
+        states: dict[str, SetState],
+    ) -> None:
+        self.writer = writer
+        self.run_dir = run_dir
+        self.run_id = run_id
+        self.pattern = pattern
+        self.camera = camera
+        self.panel_max = panel_max
+        self.states = states
+
+    def flat(self, fs: FlatSet, m: Measured, *, brightness: int, frame_no: int, rejected: str | None) -> None:
+        self._record(FrameKind.FLAT, fs, m, frame_no, rejected, brightness)
+
+    def dark_flat(self, fs: FlatSet, m: Measured, *, frame_no: int, rejected: str | None) -> None:
+        self._record(FrameKind.DARK_FLAT, fs, m, frame_no, rejected, None)
+
+    def _record(
+        self, kind: FrameKind, fs: FlatSet, m: Measured, frame_no: int, rejected: str | None, brightness: int | None
+    ) -> None:
+        state = self.states[fs.id]
+        header = FrameHeader(
+            kind=kind,
+            flat_set=fs.id,
+            run_id=self.run_id,
+            frame_no=frame_no,
+            exposure=fs.exposure,
+            settings=state.settings,
+            readout_mode_name=state.readout_mode_name,
+            camera=self.camera.name,
+            date_obs=m.exposure.start,
+            date_end=m.exposure.end,
+            ccd_temp=m.exposure.ccd_temp,
+            filter=fs.filter,
+            panel_brightness=brightness,
+            panel_max=self.panel_max if brightness is not None else None,
+            stats=m.stats,
+            rejected=rejected is not None,
+            reject_reason=rejected,
+            pixel_size_um=self.camera.pixel_size_um,
+        )
+        self.writer.submit(m.exposure.frame, header, self.run_dir / expand_pattern(self.pattern, header))

@@ -1,0 +1,285 @@
+"""An ASCOM Alpaca server for the simulated bench: `flatseq sim alpaca --port 11111`.
+
+Serves the bench's camera (camera/0), flat panel (covercalibrator/0) and filter wheel
+(filterwheel/0) on 127.0.0.1 by default, so flatseq's own Alpaca drivers are tested end to end and
+any Alpaca client (N.I.N.A., ConformU, alpyca) can drive flatseq's physically modelled devices.
+HTTP/1.1 with keep-alive; `stop()` also closes idle client connections, so a stopped server is
+really gone. Routing and protocol rules live in `alpaca_routes` / `alpaca_protocol`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+from typing import Any
+
+from drivers.base import Camera, FilterWheel, FlatPanel
+from drivers.clock import Clock, SystemClock
+from drivers.errors import ConfigError
+from simulators.alpaca.camera import CameraDevice
+from simulators.alpaca.discovery import DISCOVERY_PORT, DiscoveryResponder
+from simulators.alpaca.panel import CoverCalibratorDevice, FilterWheelDevice
+from simulators.alpaca.protocol import AlpacaDevice
+from simulators.alpaca.routes import AlpacaApp, Response
+
+CLI_HELP = "serve the simulated bench (camera, flat panel, filter wheel) over ASCOM Alpaca"
+_MAX_BODY = 1024 * 1024
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: AlpacaApp, *, quiet: bool) -> None:
+        self.app = app
+        self.quiet = quiet
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return  # a client that went away mid-response is not the server's problem
+        super().handle_error(request, client_address)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            for conn in list(self.connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "flatseq-alpaca-sim/0.1"
+    timeout = 60  # an idle keep-alive connection is dropped after a minute
+    server: _HttpServer
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out as separate writes: without this, Nagle's algorithm meets the
+        # client's delayed ACK and every small response waits ~40 ms
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_HEAD(self) -> None:
+        self._serve("HEAD")
+
+    def _serve(self, method: str) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= _MAX_BODY:
+            self.close_connection = True
+            self._send(Response.text(400, "bad or oversized Content-Length"))
+            return
+        body = self.rfile.read(length) if length else b""
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        self._send(self.server.app.handle(method, self.path, headers, body), head_only=method == "HEAD")
+
+    def _send(self, response: Response, *, head_only: bool = False) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(response.length))
+        self.end_headers()
+        if not head_only:
+            for chunk in response.chunks:
+                self.wfile.write(chunk)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if not self.server.quiet:
+            super().log_message(format, *args)
+
+
+class AlpacaServer:
+    """The Alpaca server around a set of flatseq devices; start() binds, stop() really stops."""
+
+    def __init__(
+        self,
+        *,
+        camera: Camera | None = None,
+        panel: FlatPanel | None = None,
+        wheel: FilterWheel | None = None,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        discovery: bool = False,
+        discovery_port: int = DISCOVERY_PORT,
+        quiet: bool = True,
+        server_name: str = "flatseq simulated bench",
+        legacy: bool = False,
+    ) -> None:
+        """`legacy`: the devices answer as Platform 6 ones (older InterfaceVersions, Connected only)."""
+        clock = clock or SystemClock()
+        devices: list[AlpacaDevice] = []
+        if camera is not None:
+            devices.append(CameraDevice(camera, clock=clock, legacy=legacy))
+        if panel is not None:
+            devices.append(CoverCalibratorDevice(panel, clock=clock, legacy=legacy))
+        if wheel is not None:
+            devices.append(FilterWheelDevice(wheel, clock=clock, legacy=legacy))
+        self.app = AlpacaApp(devices, server_name=server_name, location=f"{host} (simulated)")
+        self._host = host
+        self._port = port
+        self._discovery = discovery
+        self._discovery_port = discovery_port
+        self._quiet = quiet
+        self._http: _HttpServer | None = None
+        self._bound_port: int | None = None
+        self._thread: threading.Thread | None = None
+        self.discovery: DiscoveryResponder | None = None
+
+    @classmethod
+    def for_bench(cls, bench: Any, **options: Any) -> AlpacaServer:
+        """Serve a `simulators.Bench`: its camera, panel and wheel, on its clock."""
+        return cls(camera=bench.camera, panel=bench.panel, wheel=bench.wheel, clock=bench.clock, **options)
+
+    def start(self) -> AlpacaServer:
+        try:
+            self._http = _HttpServer((self._host, self._port), self.app, quiet=self._quiet)
+        except OSError as exc:
+            raise ConfigError(f"cannot serve Alpaca on {self._host}:{self._port}: {exc.strerror or exc}") from None
+        self._bound_port = int(self._http.server_address[1])
+        self.app.unique_seed = f"{self._host}:{self.port}"
+        self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        if self._discovery:
+            try:
+                self.discovery = DiscoveryResponder(self.port, port=self._discovery_port).start()
+            except OSError as exc:
+                self.stop()
+                raise ConfigError(
+                    f"cannot answer Alpaca discovery on UDP {self._discovery_port}: {exc.strerror}"
+                ) from None
+        return self
+
+    def stop(self) -> None:
+        if self.discovery is not None:
+            self.discovery.stop()
+            self.discovery = None
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.close_connections()
+            self._http.server_close()
+            self._http = None
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+
+    def __enter__(self) -> AlpacaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The TCP port bound (still known after stop(), for "server gone" checks)."""
+        if self._bound_port is None:
+            raise RuntimeError("Alpaca server not started")
+        return self._bound_port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def url(self, device_type: str, number: int = 0) -> str:
+        return f"alpaca://{self._host}:{self.port}/{device_type}/{number}"
+
+    @property
+    def equipment_urls(self) -> dict[str, str]:
+        """The URLs a sequence's `equipment:` section uses for the devices served."""
+        roles = {"camera": "camera", "covercalibrator": "panel", "filterwheel": "filter_wheel"}
+        return {
+            roles[d["DeviceType"].lower()]: self.url(d["DeviceType"].lower(), d["DeviceNumber"])
+            for d in self.app.configured_devices()
+        }
+
+
+# ---- flatseq sim alpaca -----------------------------------------------------------------------
+
+
+def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)"
+    )
+    parser.add_argument("--port", type=int, default=11111, help="TCP port (default 11111; 0 picks a free one)")
+    parser.add_argument("--sensor", default="small", help="simulated sensor preset (small, imx455, imx571)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the simulated bench")
+    parser.add_argument("--cover", action="store_true", help="give the flat panel a motorised cover (a flip-flat)")
+    parser.add_argument(
+        "--discovery", action="store_true", help="answer Alpaca discovery on 127.0.0.1 (off by default)"
+    )
+    parser.add_argument("--discovery-port", type=int, default=DISCOVERY_PORT, help="UDP discovery port (default 32227)")
+    parser.add_argument(
+        "--legacy", action="store_true", help="answer as Platform 6 devices (Connected only, no Connect/DeviceState)"
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
+
+
+def serve_cli(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C or SIGTERM, then stop cleanly and exit 0."""
+    from simulators.devices.bench import Bench
+
+    options: dict[str, Any] = {"cover": True} if args.cover else {}
+    bench = Bench(sensor=args.sensor, seed=args.seed, **options)
+    server = AlpacaServer.for_bench(
+        bench,
+        host=args.host,
+        port=args.port,
+        discovery=args.discovery,
+        discovery_port=args.discovery_port,
+        quiet=not args.verbose,
+        legacy=args.legacy,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.start()
+        print(f"Alpaca server for the simulated bench (sensor {args.sensor}) at {server.base_url}")
+        labels = {"camera": "camera", "panel": "flat panel", "filter_wheel": "filter wheel"}
+        for role, url in server.equipment_urls.items():
+            print(f"  {labels[role] + ':':14s}{url}")
+        if server.discovery is not None:
+            print(f"  discovery:    UDP 127.0.0.1:{server.discovery.port}")
+        print("Ctrl-C or SIGTERM stops it.", flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("Alpaca server stopped.", flush=True)
+    return 0

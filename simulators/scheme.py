@@ -1,0 +1,107 @@
+"""`sim://` URLs → devices on one shared bench.
+
+`sim://camera?sensor=small&seed=3`, `sim://panel?cover=1` (alias `covercalibrator`),
+`sim://filterwheel?filters=L,R,G,B,Ha,OIII,SII` (alias `wheel`). The first sim device a run opens builds the
+bench from the merged options of every `sim://` URL of the run and stores it in the context, so the camera
+sees the panel through the wheel. `fault=` belongs to its URL's device (hang: camera, dead: panel, stuck:
+wheel); every other option is bench-wide and must not conflict between URLs.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from drivers.errors import ConfigError
+from drivers.registry import OpenContext, query_options, scheme_of
+from simulators.devices.bench import Bench
+from simulators.physics.options import FAULTS, KNOWN_OPTIONS, parse_options
+
+KINDS = {
+    "camera": "camera",
+    "panel": "panel",
+    "covercalibrator": "panel",
+    "flatpanel": "panel",
+    "filterwheel": "wheel",
+    "wheel": "wheel",
+}
+
+_BENCH_KEYS = {"sensor", "seed"}
+_URL_OPTIONS = sorted(
+    (KNOWN_OPTIONS - {"transmissions", "camera_fault", "panel_fault", "wheel_fault"})
+    | _BENCH_KEYS
+    | {"transmission.<filter>"}
+)
+
+
+def sim_kind(url: str) -> str:
+    """The device kind a sim URL names (camera, panel or wheel)."""
+    host = (urlsplit(url).hostname or "").lower()
+    kind = KINDS.get(host)
+    if kind is None:
+        known = ", ".join(sorted(KINDS))
+        raise ConfigError(f"{url!r}: unknown sim device {host!r} (known: {known})")
+    return kind
+
+
+def sim_options(url: str) -> dict[str, str]:
+    """The URL's options, checked, with `fault=` renamed to its device's `<kind>_fault`."""
+    kind = sim_kind(url)
+    options: dict[str, str] = {}
+    for key, value in query_options(url).items():
+        if key == "fault":
+            if FAULTS.get(value.strip().lower()) != kind:
+                known = ", ".join(v for v, k in FAULTS.items() if k == kind)
+                raise ConfigError(f"{url!r}: fault={value!r} is not a {kind} fault (known: {known})")
+            options[f"{kind}_fault"] = value
+        elif key in KNOWN_OPTIONS or key in _BENCH_KEYS or key.startswith("transmission."):
+            options[key] = value
+        else:
+            known = ", ".join(_URL_OPTIONS)
+            raise ConfigError(f"{url!r}: unknown sim option {key!r} (known: {known})")
+    try:
+        parse_options({k: v for k, v in options.items() if k not in _BENCH_KEYS})
+    except ConfigError as exc:
+        raise ConfigError(f"{url!r}: {exc}") from None
+    return options
+
+
+def merged_options(urls: list[str]) -> dict[str, str]:
+    """Options of several sim URLs merged; the same option with two values is a ConfigError."""
+    merged: dict[str, str] = {}
+    source: dict[str, str] = {}
+    for url in urls:
+        for key, value in sim_options(url).items():
+            if key in merged and merged[key] != value:
+                raise ConfigError(
+                    f"conflicting sim option {key}: {merged[key]!r} in {source[key]!r} but {value!r} in {url!r}"
+                )
+            merged[key] = value
+            source[key] = url
+    return merged
+
+
+def open_sim(url: str, ctx: OpenContext) -> object:
+    """Open a sim device (not yet connected), building the run's shared bench on first use."""
+    kind = sim_kind(url)
+    sim_options(url)  # check this URL even when the bench exists
+    if ctx.bench is None:
+        urls = [u for u in ctx.urls if _is_sim(u)]
+        urls += [] if url in urls else [url]
+        try:
+            ctx.bench = Bench.from_options(merged_options(urls), ctx.clock)
+        except ConfigError as exc:
+            text = str(exc)
+            raise (exc if "sim://" in text else ConfigError(f"{url!r}: {text}")) from None
+    bench: Bench = ctx.bench
+    if kind == "camera":
+        return bench.camera
+    if kind == "panel":
+        return bench.panel
+    return bench.wheel
+
+
+def _is_sim(url: str) -> bool:
+    try:
+        return scheme_of(url) == "sim"
+    except ConfigError:
+        return False

@@ -1,0 +1,44 @@
+"""Helpers for run tests: write a sequence file, run it on a bench with a recording wrapper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from drivers.base import Equipment
+from drivers.clock import VirtualClock
+from sequencer.run.runner import RunReport, run_file
+from simulators.devices.bench import Bench
+from tests.support.recording import CallLog, Recording
+
+SEQUENCE = """\
+name: {name}
+equipment:
+  camera: sim://camera?sensor=small
+  panel: sim://panel
+  filter_wheel: sim://filterwheel
+camera: {{gain: 100, offset: 50, temperature: -10}}
+brightness: {{target: 50%, tolerance: 10%}}
+settle: {{after_light_on: 3s, after_light_off: 3s}}
+flat_sets:
+{sets}
+"""
+
+
+def write_sequence(tmp: Path, sets: str, name: str = "test", extra: str = "") -> Path:
+    path = tmp / f"{name}.yaml"
+    path.write_text(SEQUENCE.format(name=name, sets=sets) + extra)
+    return path
+
+
+def recorded_run(path: Path, out: Path, bench: Bench | None = None, **kwargs: Any) -> tuple[RunReport, Bench, CallLog]:
+    clock = kwargs.pop("clock", None) or (bench.clock if bench else VirtualClock())
+    bench = bench or Bench(sensor="small", seed=1, clock=clock)
+    log = CallLog(clock)
+    equipment = Equipment(
+        camera=Recording(bench.camera, "camera", log),
+        panel=Recording(bench.panel, "panel", log),
+        wheel=Recording(bench.wheel, "wheel", log),
+    )
+    report = run_file(path, clock=clock, output_dir=out, equipment=equipment, quiet=True, **kwargs)
+    return report, bench, log
