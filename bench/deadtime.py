@@ -23,6 +23,7 @@ from drivers.base import Equipment
 from drivers.clock import SystemClock
 from sequencer.brightness.trained import TrainedTable
 from sequencer.core.stats import frame_stats
+from sequencer.run.context import RunContext
 from sequencer.run.runner import run_file
 from simulators.devices.bench import Bench
 
@@ -114,9 +115,8 @@ def main() -> int:
         equipment = Equipment(camera=camera, panel=bench.panel, wheel=bench.wheel)
         started = time.monotonic()
         report = run_file(
-            seq, clock=clock, output_dir=out / "run", equipment=equipment, quiet=True,
-            trained=TrainedTable.load(out / "trained.json"),
-        )  # fmt: skip
+            seq, RunContext(clock=clock, output_dir=out / "run", equipment=equipment, quiet=True,
+            trained=TrainedTable.load(out / "trained.json")))  # fmt: skip
         wall = time.monotonic() - started
         if report.exit_code != 0:
             print("\n".join(report.summary()))

@@ -1,9 +1,12 @@
 """Equipment URLs → drivers. Schemes plug in by name, the way pyserial's URL handlers do.
 
-Built-in schemes are named as "module:function" strings and imported only when used, so a rig that
-only has an Alnitak panel never imports the Alpaca client. Third-party packages add schemes through the
-`flatseq.drivers` entry-point group. Nothing here is module state: a `Registry` is built per call or
-injected.
+A scheme is a `Scheme` (it opens a URL's device and tells what the URL says about it without opening it) or a
+bare opener function. Built-in schemes are named as "module:attribute" strings and imported only when used, so
+a rig that only has an Alnitak panel never imports the Alpaca client. Other packages add schemes through the
+`flatseq.drivers` entry-point group: the simulators register `sim` and `alnitak+emulator` that way, exactly as
+a third-party driver would. A URL is looked up by its whole head first (`alnitak+emulator`), then by its
+scheme alone (`alnitak` for `alnitak+socket://`). Nothing here is module state: a `Registry` is built per
+call or injected.
 """
 
 from __future__ import annotations
@@ -12,19 +15,19 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, Protocol, runtime_checkable
 
 from drivers.base import Camera, Equipment, FilterWheel, FlatPanel
 from drivers.clock import Clock, SystemClock
 from drivers.errors import ConfigError, UnknownScheme
+from drivers.urls import DeviceFacts, scheme_of, url_head
 
 BUILTIN_SCHEMES: Mapping[str, str] = {
-    "sim": "simulators.scheme:open_sim",
-    "alnitak": "drivers.alnitak.panel:open_alnitak",
-    "alpaca": "drivers.alpaca.url:open_alpaca",
+    "alnitak": "drivers.alnitak.panel:ALNITAK",
+    "alpaca": "drivers.alpaca.url:ALPACA",
     # "indi": not written yet; until it is, an indi:// URL is refused at check time as an unknown scheme.
 }
+ENTRY_POINT_GROUP = "flatseq.drivers"
 
 
 @dataclass
@@ -44,56 +47,90 @@ class OpenContext:
 Opener = Callable[[str, OpenContext], object]
 
 
-def scheme_of(url: str) -> str:
-    """The driver scheme: the part before "://" and before any "+transport"."""
-    head, sep, _ = url.partition("://")
-    if not sep or not head:
-        raise ConfigError(f"equipment URL {url!r} has no scheme (expected e.g. sim://camera)")
-    return head.split("+", 1)[0].lower()
+@runtime_checkable
+class Scheme(Protocol):
+    """What a scheme provides: its devices, and what its URLs say before a device is opened."""
+
+    def open(self, url: str, ctx: OpenContext) -> object:
+        """The URL's device, not connected yet; ConfigError for a URL the scheme cannot use."""
+        ...
+
+    def facts(self, url: str) -> DeviceFacts:
+        """What the URL alone tells (no I/O); ConfigError for a malformed URL."""
+        ...
 
 
-def query_options(url: str) -> dict[str, str]:
-    """The URL's query as a dict, keys lower-cased (sim://camera?sensor=small&seed=3)."""
-    return {k.lower(): v for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+@dataclass(frozen=True)
+class SchemeFunctions:
+    """A `Scheme` from two functions; `facts` defaults to knowing nothing beyond the URL."""
+
+    opener: Opener
+    describe: Callable[[str], DeviceFacts] = field(default=lambda _url: DeviceFacts())
+    """What the URL tells; by default nothing beyond that the device is real hardware."""
+
+    def open(self, url: str, ctx: OpenContext) -> object:
+        return self.opener(url, ctx)
+
+    def facts(self, url: str) -> DeviceFacts:
+        return self.describe(url)
 
 
 class Registry:
-    """Scheme name → opener."""
+    """Scheme name → scheme (or bare opener), each possibly named by a "module:attribute" string."""
 
-    def __init__(self, openers: Mapping[str, Opener | str] | None = None) -> None:
-        self._openers: dict[str, Opener | str] = dict(openers or {})
+    def __init__(self, schemes: Mapping[str, Scheme | Opener | str] | None = None) -> None:
+        self._schemes: dict[str, Scheme | Opener | str] = {k.lower(): v for k, v in (schemes or {}).items()}
 
-    def register(self, scheme: str, opener: Opener | str) -> None:
-        self._openers[scheme.lower()] = opener
+    def register(self, scheme: str, target: Scheme | Opener | str) -> None:
+        self._schemes[scheme.lower()] = target
 
     def schemes(self) -> list[str]:
-        return sorted(self._openers)
+        return sorted(self._schemes)
 
-    def opener(self, scheme: str) -> Opener:
-        try:
-            target = self._openers[scheme]
-        except KeyError:
+    def knows(self, url: str) -> bool:
+        """Whether some scheme handles the URL (ConfigError if it has no scheme at all)."""
+        return self._name_for(url) is not None
+
+    def scheme(self, url: str) -> Scheme:
+        """The scheme that handles `url`: its whole head if registered, else its scheme alone."""
+        name = self._name_for(url)
+        if name is None:
             known = ", ".join(self.schemes())
-            raise UnknownScheme(f"unknown equipment scheme {scheme!r} (known: {known})") from None
+            raise UnknownScheme(f"unknown equipment scheme {scheme_of(url)!r} (known: {known})")
+        return self._resolve(name)
+
+    def open(self, url: str, context: OpenContext | None = None) -> object:
+        return self.scheme(url).open(url, context or OpenContext(urls=(url,)))
+
+    def facts(self, url: str) -> DeviceFacts:
+        """What `url` says about its device, from its scheme, with no I/O."""
+        return self.scheme(url).facts(url)
+
+    def _name_for(self, url: str) -> str | None:
+        head = url_head(url)
+        for name in (head, scheme_of(url)):
+            if name in self._schemes:
+                return name
+        return None
+
+    def _resolve(self, name: str) -> Scheme:
+        target = self._schemes[name]
         if isinstance(target, str):
             module_name, _, attr = target.partition(":")
             try:
                 module = importlib.import_module(module_name)
             except ModuleNotFoundError as exc:
-                raise UnknownScheme(f"the {scheme!r} driver is not available: {exc}") from None
-            opener: Opener = getattr(module, attr)
-            return opener
-        return target
-
-    def open(self, url: str, context: OpenContext | None = None) -> object:
-        ctx = context or OpenContext(urls=(url,))
-        return self.opener(scheme_of(url))(url, ctx)
+                raise UnknownScheme(f"the {name!r} driver is not available: {exc}") from None
+            target = getattr(module, attr)
+        if isinstance(target, Scheme):
+            return target
+        return SchemeFunctions(target)
 
 
 def default_registry() -> Registry:
-    """The built-in schemes plus any registered by installed packages."""
+    """The built-in schemes plus any registered by installed packages (the simulators among them)."""
     registry = Registry(BUILTIN_SCHEMES)
-    for ep in entry_points(group="flatseq.drivers"):
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
         registry.register(ep.name, ep.value)
     return registry
 

@@ -1,4 +1,5 @@
-"""The `flatseq` command: one sub-command per module in `sequencer.commands`.
+"""The `flatseq` command: one sub-command per module in `sequencer.commands`, plus those other packages add
+through the `flatseq.commands` entry points (the simulators add `flatseq sim` that way).
 
 Each command module has `HELP`, `add_arguments(parser)` and `execute(args) -> int`, and keeps heavy
 imports inside `execute`. User errors (`FlatseqError`) become one line on stderr and a non-zero exit,
@@ -12,29 +13,32 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from drivers.errors import ConfigError, FlatseqError
+from sequencer.core.exits import ExitStatus
 
 COMMANDS: dict[str, str] = {
     "check": "sequencer.commands.check",
     "run": "sequencer.commands.run",
-    "sim": "simulators.cli",
     "master": "sequencer.commands.master",
     "audit": "sequencer.commands.audit",
 }
+ENTRY_POINT_GROUP = "flatseq.commands"
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
-EXIT_SOFTWARE = 70  # sysexits.h EX_SOFTWARE: an internal error
+
+def command_modules() -> dict[str, str]:
+    """Command name → module: ours, then those installed packages add (which may not replace ours)."""
+    modules = dict(COMMANDS)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        modules.setdefault(ep.name, ep.value)
+    return modules
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flatseq", description="Flats and matching dark-flats, strictly in order.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module_name in COMMANDS.items():
+    for name, module_name in command_modules().items():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -54,16 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.execute(args)
     except ConfigError as exc:
         print(f"flatseq: error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return ExitStatus.INVALID
     except FlatseqError as exc:
         print(f"flatseq: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitStatus.FAILED
     except KeyboardInterrupt:
         print("flatseq: interrupted", file=sys.stderr)
-        return EXIT_SIGINT
+        return ExitStatus.SIGINT
     except BrokenPipeError:  # `flatseq check FILE | head`: the reader left; not an error worth a word
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        return ExitStatus.OK
     except Exception as exc:  # a bug, not the user's doing: say so in one line, traceback on request
         if os.environ.get("FLATSEQ_DEBUG"):
             raise
@@ -72,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "FLATSEQ_DEBUG=1 shows the traceback)",
             file=sys.stderr,
         )
-        return EXIT_SOFTWARE
+        return ExitStatus.SOFTWARE
     return code
 
 

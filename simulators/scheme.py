@@ -5,6 +5,9 @@
 bench from the merged options of every `sim://` URL of the run and stores it in the context, so the camera
 sees the panel through the wheel. `fault=` belongs to its URL's device (hang: camera, dead: panel, stuck:
 wheel); every other option is bench-wide and must not conflict between URLs.
+
+The simulators register this scheme through pyproject's `flatseq.drivers` entry points, as any plug-in
+driver would: the sequencer never imports the simulators, it asks the registry for `sim://` devices.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from drivers.errors import ConfigError
-from drivers.registry import OpenContext, query_options, scheme_of
+from drivers.registry import OpenContext, SchemeFunctions
+from drivers.urls import SIM_SCHEME, DeviceFacts, query_options, scheme_of
 from simulators.devices.bench import Bench
-from simulators.physics.options import FAULTS, KNOWN_OPTIONS, parse_options
+from simulators.physics.options import DEFAULT_FILTERS, FAULTS, KNOWN_OPTIONS, parse_options
+from simulators.physics.sensor import SENSORS
 
 KINDS = {
     "camera": "camera",
@@ -100,8 +105,33 @@ def open_sim(url: str, ctx: OpenContext) -> object:
     return bench.wheel
 
 
+def sim_facts(url: str) -> DeviceFacts:
+    """What a sim URL tells without building the bench: the sensor's size and readout, the wheel's filters,
+    whether the panel has a cover. Options are not checked here (opening the device checks them)."""
+    options = query_options(url)
+    host = (urlsplit(url).hostname or "").lower()
+    kind = KINDS.get(host)
+    if kind == "camera":
+        sensor = SENSORS.get(options.get("sensor", "small"))
+        if sensor is None:
+            return DeviceFacts(simulated=True)
+        readout = float(options.get("readout", sensor.readout_time))
+        return DeviceFacts(simulated=True, sensor=(sensor.width, sensor.height), readout_time=readout)
+    if kind == "wheel":
+        filters = options.get("filters")
+        names = [f.strip() for f in filters.split(",") if f.strip()] if filters else list(DEFAULT_FILTERS)
+        return DeviceFacts(simulated=True, filter_names=tuple(names))
+    if kind == "panel":
+        return DeviceFacts(simulated=True, has_cover=options.get("cover", "0") not in ("0", "", "false"))
+    return DeviceFacts(simulated=True)
+
+
+SIM = SchemeFunctions(open_sim, sim_facts)
+"""The `sim` scheme."""
+
+
 def _is_sim(url: str) -> bool:
     try:
-        return scheme_of(url) == "sim"
+        return scheme_of(url) == SIM_SCHEME
     except ConfigError:
         return False

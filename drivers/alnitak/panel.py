@@ -25,7 +25,7 @@ import contextlib
 import os
 import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import serial
 from serial.serialutil import Timeout
@@ -57,11 +57,10 @@ from drivers.errors import (
     NotConnected,
     NotSupported,
 )
+from drivers.registry import OpenContext, SchemeFunctions
 
 __all__ = ["AlnitakOptions", "AlnitakPanel", "open_alnitak", "parse_alnitak_url"]
 
-if TYPE_CHECKING:
-    from drivers.registry import OpenContext
 
 try:  # pyserial's POSIX backend lets termios.error escape from flushes on a dead tty
     import termios
@@ -84,17 +83,15 @@ _COVER_STATES = {
 
 
 def open_alnitak(url: str, ctx: OpenContext) -> AlnitakPanel:
-    """Registry opener for `alnitak://` URLs (not connected yet).
-
-    `alnitak+emulator://?product=99` runs the Alnitak emulator in-process on the run's simulated bench
-    and talks to it through a real pty, so a sequence exercises the whole serial path on the simulators.
-    """
+    """Registry opener for `alnitak://` URLs (not connected yet)."""
     options = parse_alnitak_url(url)
     if options.emulator is not None:
-        from simulators.alnitak.opener import emulator_for_url
-
-        return AlnitakPanel(options, clock=ctx.clock, emulator=emulator_for_url(url, options.emulator, ctx))
+        raise ConfigError(f"{url!r}: alnitak+emulator:// is the simulators' scheme; open it with drivers.open")
     return AlnitakPanel(options, clock=ctx.clock)
+
+
+ALNITAK = SchemeFunctions(open_alnitak)
+"""The `alnitak` scheme (the simulators add `alnitak+emulator`, which hands this driver an emulator's pty)."""
 
 
 class _Emulator(Protocol):

@@ -1,9 +1,10 @@
 """Alnitak equipment URLs → where the panel is and how to talk to it.
 
 `alnitak:///dev/ttyACM0` (a device path; `alnitak://COM3` on Windows), any pyserial URL after a `+`
-(`alnitak+socket://host:port`, `alnitak+rfc2217://host:port`, `alnitak+loop://`), or the in-process
-emulator `alnitak+emulator://?product=99`. Our own query options are stripped before the URL reaches
-pyserial; pyserial's own (e.g. `socket://…?logging=debug`) pass through.
+(`alnitak+socket://host:port`, `alnitak+rfc2217://host:port`, `alnitak+loop://`), or a port provided
+at connect time by an in-process emulator (`alnitak+emulator://`, the simulators' scheme, which names its own
+options). Our own query options are stripped before the URL reaches pyserial; pyserial's own (e.g.
+`socket://…?logging=debug`) pass through.
 """
 
 from __future__ import annotations
@@ -35,8 +36,12 @@ class AlnitakOptions:
     """For `alnitak+emulator://`: the emulator's own options (product, reply_eol, fault, …)."""
 
 
-def parse_alnitak_url(url: str) -> AlnitakOptions:
-    """Split an `alnitak[+transport]://…` URL into the pyserial port and our own options."""
+def parse_alnitak_url(url: str, *, emulator_options: frozenset[str] = frozenset()) -> AlnitakOptions:
+    """Split an `alnitak[+transport]://…` URL into the pyserial port and our own options.
+
+    `emulator_options`: for `alnitak+emulator://`, the query keys that configure the emulator (its opener
+    passes them); they come back in `AlnitakOptions.emulator`.
+    """
     parts = urlsplit(url)
     scheme, plus, transport = parts.scheme.partition("+")
     if scheme.lower() != "alnitak":
@@ -50,12 +55,10 @@ def parse_alnitak_url(url: str) -> AlnitakOptions:
             theirs.append((key, value))  # pyserial's own URL options, e.g. socket://…?logging=debug
     emulator: dict[str, str] | None = None
     if transport.lower() == "emulator":
-        from simulators.alnitak.opener import EMULATOR_URL_OPTIONS  # only for this simulated transport
-
-        emulator = {k.lower(): v for k, v in theirs if k.lower() in EMULATOR_URL_OPTIONS}
-        unknown = [k for k, _ in theirs if k.lower() not in EMULATOR_URL_OPTIONS]
+        emulator = {k.lower(): v for k, v in theirs if k.lower() in emulator_options}
+        unknown = [k for k, _ in theirs if k.lower() not in emulator_options]
         if unknown:
-            known = ", ".join(sorted(_OUR_OPTIONS | EMULATOR_URL_OPTIONS))
+            known = ", ".join(sorted(_OUR_OPTIONS | emulator_options))
             raise ConfigError(f"{url!r}: unknown option(s) {', '.join(unknown)} (known: {known})")
         port = "alnitak+emulator://"
         is_path = True

@@ -18,7 +18,8 @@ from drivers.alpaca.panel import AlpacaCoverCalibrator
 from drivers.alpaca.transport import AlpacaAddress, AlpacaTransport, TransportOptions
 from drivers.alpaca.wheel import AlpacaFilterWheel
 from drivers.errors import ConfigError
-from drivers.registry import OpenContext, query_options
+from drivers.registry import OpenContext, SchemeFunctions
+from drivers.urls import query_options
 
 __all__ = [
     "AlpacaCamera",
@@ -106,3 +107,7 @@ def open_alpaca(url: str, ctx: OpenContext) -> AlpacaCamera | AlpacaCoverCalibra
     if address.device_type == "covercalibrator":
         return AlpacaCoverCalibrator(link)
     return AlpacaFilterWheel(link)
+
+
+ALPACA = SchemeFunctions(open_alpaca)
+"""The `alpaca` scheme."""

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from sequencer.core.exits import ExitStatus
+
 HELP = "check a folder of flats, dark-flats and bias (flatseq's or N.I.N.A.'s) for calibration mistakes"
-
-EXIT_CLEAN, EXIT_FINDINGS = 0, 1
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", nargs="+", help="folders (or files) to read every FITS header from")
@@ -32,4 +31,4 @@ def execute(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2))
     else:
         print(render_table(report))
-    return EXIT_CLEAN if report.ok else EXIT_FINDINGS
+    return ExitStatus.OK if report.ok else ExitStatus.FAILED

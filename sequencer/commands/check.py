@@ -13,19 +13,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from drivers.registry import default_registry
     from sequencer.brightness.trials import Window
     from sequencer.core.units import format_duration
-    from sequencer.output.writer import format_bytes
-    from sequencer.plan.compile import describe_plan, load_plan
+    from sequencer.output.space import format_bytes
+    from sequencer.plan.compile import load_plan
+    from sequencer.plan.model import describe_plan
     from sequencer.run.estimate import estimate
 
-    plan = load_plan(args.file)
+    registry = default_registry()
+    plan = load_plan(args.file, registry)
     for warning in plan.warnings:
         print(f"warning: {warning}")
     if args.quiet:
         print(f"{args.file}: ok")
         return 0
-    est = estimate(plan)
+    est = estimate(plan, registry)
     print(f"{plan.name} ({args.file}): {len(plan.sets)} flat set(s), {len(plan.steps)} steps")
     print("equipment: " + ", ".join(f"{k} {v}" for k, v in plan.equipment.items()))
     print("plan:")

@@ -21,9 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from sequencer.run.context import RunContext
     from sequencer.run.runner import run_file
 
-    report = run_file(args.file, dry_run=args.dry_run, output_dir=args.output, quiet=args.quiet, handle_signals=True)
+    context = RunContext(dry_run=args.dry_run, output_dir=args.output, quiet=args.quiet, handle_signals=True)
+    report = run_file(args.file, context)
     for warning in report.warnings:
         print(f"warning: {warning}")
     for line in report.summary():

@@ -53,9 +53,9 @@ from drivers.errors import ConfigError
 from sequencer.core.atomicfile import OutputError, describe_os_error, replace_file
 from sequencer.core.timestamps import iso_utc
 from sequencer.output.header import FrameHeader, FrameKind, software_version
-from sequencer.output.records import FrameRecord, SetRecord, Trial
+from sequencer.output.records import FrameRecord, SetRecord, TrialRecord
 
-__all__ = ["FORMAT", "MANIFEST_NAME", "VERSION", "FrameRecord", "Manifest", "SetRecord", "Trial", "sha256_of"]
+__all__ = ["FORMAT", "MANIFEST_NAME", "VERSION", "Manifest", "sha256_of"]
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = "flatseq-manifest"
@@ -232,7 +232,7 @@ class Manifest:
         self,
         set_id: str,
         brightness: int | None,
-        trials: Sequence[Trial] = (),
+        trials: Sequence[TrialRecord] = (),
         *,
         panel_max: int | None = None,
     ) -> None:

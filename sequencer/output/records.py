@@ -1,6 +1,6 @@
 """The records a manifest is made of: a flat set, its frames, its brightness trials; to and from JSON.
 
-`sequencer.manifest` documents the JSON schema; ``flatseq master`` works with these typed records rather
+`sequencer.output.manifest` documents the JSON schema; ``flatseq master`` works with these typed records rather
 than with raw dictionaries.
 """
 
@@ -23,8 +23,8 @@ def _num(value: float | None) -> float | None:
 
 
 @dataclass(frozen=True)
-class Trial:
-    """One trial exposure of the brightness search."""
+class TrialRecord:
+    """One trial exposure of the brightness search, as the manifest keeps it."""
 
     brightness: int
     mean: float
@@ -40,7 +40,7 @@ class Trial:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Trial:
+    def from_json(cls, data: Mapping[str, Any]) -> TrialRecord:
         return cls(int(data["brightness"]), float(data["mean"]), bool(data["in_window"]), float(data["sat"]))
 
 
@@ -100,7 +100,7 @@ class SetRecord:
     dark_flats_planned: int | None = None
     brightness: int | None = None
     panel_max: int | None = None
-    trials: list[Trial] = field(default_factory=list)
+    trials: list[TrialRecord] = field(default_factory=list)
     status: str = "running"
     reason: str | None = None
     started: str | None = None
@@ -159,7 +159,7 @@ class SetRecord:
             dark_flats_planned=data.get("dark_flats_planned"),
             brightness=data.get("brightness"),
             panel_max=data.get("panel_max"),
-            trials=[Trial.from_json(t) for t in data.get("trials", [])],
+            trials=[TrialRecord.from_json(t) for t in data.get("trials", [])],
             status=str(data["status"]),
             reason=data.get("reason"),
             started=data.get("started"),

@@ -8,15 +8,12 @@ filling memory. A failed write is reported to the caller: its `Future` holds the
 next `submit` (which then refuses the frame) or `flush`/`close` raises it.
 
 The caller must not modify a frame after submitting it (the writer reads it later, without a copy).
-
-This module also re-exports the rest of the output side, so the sequencer imports from one place.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -31,52 +28,12 @@ from astropy.io import fits
 from drivers.base import Frame
 from drivers.clock import Clock
 from sequencer.core.atomicfile import OutputError
-from sequencer.output.filenames import DEFAULT_PATTERN, NameFields, expand_pattern, validate_pattern
-from sequencer.output.fitsio import BLOCK, check_frame, padded, write_fits
-from sequencer.output.header import FrameHeader, FrameKind, StatValues, build_header
-from sequencer.output.journal import JOURNAL_NAME, Journal
-from sequencer.output.manifest import MANIFEST_NAME, Manifest
-from sequencer.output.records import FrameRecord, SetRecord, Trial
-from sequencer.output.rundir import (
-    RunDirectory,
-    create_run_directory,
-    expand_output_directory,
-    validate_output_directory,
-)
-
-__all__ = [
-    "DEFAULT_PATTERN",
-    "JOURNAL_NAME",
-    "MANIFEST_NAME",
-    "FrameHeader",
-    "FrameKind",
-    "FrameRecord",
-    "FrameWriter",
-    "Journal",
-    "Manifest",
-    "NameFields",
-    "OutputError",
-    "RunDirectory",
-    "SetRecord",
-    "StatValues",
-    "Trial",
-    "WrittenFrame",
-    "build_header",
-    "bytes_per_frame",
-    "check_free_space",
-    "create_run_directory",
-    "expand_output_directory",
-    "expand_pattern",
-    "format_bytes",
-    "validate_output_directory",
-    "validate_pattern",
-]
+from sequencer.output.fitsio import check_frame, write_fits
+from sequencer.output.header import FrameHeader
+from sequencer.output.journal import Journal
+from sequencer.output.manifest import Manifest
 
 HeaderInput: TypeAlias = FrameHeader | fits.Header | Mapping[str, object]
-
-HEADER_BYTES = 2 * BLOCK
-"""Room for a flatseq header: every card `FrameHeader` writes fits in two blocks."""
-
 
 @dataclass(frozen=True)
 class WrittenFrame:
@@ -270,42 +227,3 @@ class FrameWriter:
             if self._failure is None:
                 self._failure = error
         job.future.set_exception(error)
-
-
-# ---- disk space -----------------------------------------------------------------------------------
-
-
-def bytes_per_frame(width: int, height: int, *, binning: int = 1) -> int:
-    """Bytes one frame takes on disk: header and 16-bit data, each padded to 2880-byte FITS blocks.
-    `width` × `height` is the unbinned sensor size."""
-    cols, rows = width // binning, height // binning
-    return HEADER_BYTES + padded(cols * rows * 2)
-
-
-def format_bytes(count: float) -> str:
-    """``122.3 MB``: decimal units, as disks are sold and as ``df -H`` prints them."""
-    for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if abs(count) < 1000 or unit == "TB":
-            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
-        count /= 1000
-    raise AssertionError("unreachable")
-
-
-def check_free_space(directory: Path, bytes_needed: int) -> int:
-    """Refuse a run that cannot fit: OutputError with both figures. Returns the free bytes.
-
-    `directory` need not exist yet; the filesystem it would be created on is checked.
-    """
-    probe = Path(directory).expanduser().absolute()
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    try:
-        free = shutil.disk_usage(probe).free
-    except OSError as exc:
-        raise OutputError(f"{directory}: cannot read the free space: {exc.strerror or exc}") from exc
-    if free < bytes_needed:
-        raise OutputError(
-            f"not enough free space for {directory}: the run needs {format_bytes(bytes_needed)}, "
-            f"only {format_bytes(free)} free on {probe}"
-        )
-    return free

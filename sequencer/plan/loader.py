@@ -32,6 +32,7 @@ class Located:
 
     file: str
     data: Any
+    text: str = ""
     marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     value_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
 
@@ -67,7 +68,7 @@ def load_text(text: str, file: str = "<string>") -> Located:
         raise SequenceFileError(file, 1, 1, f"YAML syntax error: {exc}") from None
     if node is None:
         raise SequenceFileError(file, 1, 1, "the file is empty: expected a sequence (name, equipment, ...)")
-    located = Located(file=file, data=None)
+    located = Located(file=file, data=None, text=text)
     located.data = _convert(node, (), located)
     return located
 

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 
 from transitions import EventData, Machine, MachineError
 
 from drivers.errors import FlatseqError
-from sequencer.plan.compile import Plan, Step, plan_error
+from sequencer.plan.kinds import StepKind
+from sequencer.plan.model import Plan, Step, plan_error
 
-STEP_STATES: dict[str, str] = {
-    "close_cover": "moving_cover",
-    "open_cover": "moving_cover",
-    "select_filter": "selecting_filter",
-    "light_on": "light_on",
-    "wait": "settling",
-    "find_brightness": "finding_brightness",
-    "flats": "capturing_flats",
-    "light_off": "light_off",
-    "dark_flats": "capturing_dark_flats",
+STEP_STATES: dict[StepKind, str] = {
+    StepKind.CLOSE_COVER: "moving_cover",
+    StepKind.OPEN_COVER: "moving_cover",
+    StepKind.SELECT_FILTER: "selecting_filter",
+    StepKind.LIGHT_ON: "light_on",
+    StepKind.WAIT: "settling",
+    StepKind.FIND_BRIGHTNESS: "finding_brightness",
+    StepKind.FLATS: "capturing_flats",
+    StepKind.LIGHT_OFF: "light_off",
+    StepKind.DARK_FLATS: "capturing_dark_flats",
 }
+"""The state each step kind puts the machine in: what the equipment is doing meanwhile."""
 TERMINAL: list[Any] = ["finished", "aborted", "failed"]
 ACTIVE: list[Any] = ["preparing", *dict.fromkeys(STEP_STATES.values())]
 STATES: list[Any] = ["idle", *ACTIVE, *TERMINAL]
@@ -81,7 +83,7 @@ class Sequencer:
         )
         self.machine.add_transition("prepare", "idle", "preparing")
         for kind, dest in STEP_STATES.items():
-            self.machine.add_transition(kind, ACTIVE, dest, before="check_rules", after="do_step")
+            self.machine.add_transition(kind.value, ACTIVE, dest, before="check_rules", after="do_step")
         self.machine.add_transition("finish", ACTIVE, "finished")
         self.machine.add_transition("abort", ["idle", *ACTIVE], "aborted")
         self.machine.add_transition("fail", ["idle", *ACTIVE], "failed")
@@ -90,7 +92,7 @@ class Sequencer:
 
     def run_step(self, step: Step) -> None:
         try:
-            self.trigger(step.kind, step=step)
+            self.trigger(step.kind.value, step=step)
         except MachineError as exc:
             raise StepRefused(step, f"{step.kind} is not possible while {self.state}: {exc.value}") from None
 
@@ -106,29 +108,42 @@ class Sequencer:
         step: Step = event.kwargs["step"]
         eq = self.equipment
         match step.kind:
-            case "open_cover" if eq.light:
-                self._refuse(step, "open_cover with the light on: add light_off before it")
-            case "light_on" if eq.cover == "open":
-                self._refuse(step, "light_on with the cover open: a flip-flat would light the sky; close_cover first")
-            case "find_brightness" | "flats":
-                what = "find_brightness" if step.kind == "find_brightness" else "flats"
-                if not eq.light:
-                    self._refuse(step, f"{what} with the light off: add light_on (and a wait) before them")
-                if not eq.settled:
-                    self._refuse(step, f"{what} right after light_on: add a wait so the panel settles")
-                if step.kind == "flats" and not eq.brightness_known:
-                    self._refuse(step, "flats without a brightness: add find_brightness before them")
-            case "dark_flats":
-                if step.set_id is None:
-                    self._refuse(step, "dark-flats with no flat set before them: dark-flats copy their flats' settings")
+            case StepKind.OPEN_COVER:
                 if eq.light:
-                    self._refuse(step, "dark-flats with the light on: add light_off and a wait before them")
-                if not eq.settled:
-                    self._refuse(step, "dark-flats right after light_off: add a wait so the panel's afterglow fades")
-                if step.set_id in eq.dark_flats_done:
-                    self._refuse(step, f"set {step.set_id} already has its dark-flats")
+                    self._refuse(step, "open_cover with the light on: add light_off before it")
+            case StepKind.LIGHT_ON:
+                if eq.cover == "open":
+                    self._refuse(
+                        step, "light_on with the cover open: a flip-flat would light the sky; close_cover first"
+                    )
+            case StepKind.FIND_BRIGHTNESS | StepKind.FLATS:
+                self._check_lit(step)
+            case StepKind.DARK_FLATS:
+                self._check_dark(step)
+            case StepKind.CLOSE_COVER | StepKind.SELECT_FILTER | StepKind.WAIT | StepKind.LIGHT_OFF:
+                pass  # always allowed
             case _:
-                pass
+                assert_never(step.kind)
+
+    def _check_lit(self, step: Step) -> None:
+        eq, what = self.equipment, step.kind.value
+        if not eq.light:
+            self._refuse(step, f"{what} with the light off: add light_on (and a wait) before them")
+        if not eq.settled:
+            self._refuse(step, f"{what} right after light_on: add a wait so the panel settles")
+        if step.kind is StepKind.FLATS and not eq.brightness_known:
+            self._refuse(step, "flats without a brightness: add find_brightness before them")
+
+    def _check_dark(self, step: Step) -> None:
+        eq = self.equipment
+        if step.set_id is None:
+            self._refuse(step, "dark-flats with no flat set before them: dark-flats copy their flats' settings")
+        if eq.light:
+            self._refuse(step, "dark-flats with the light on: add light_off and a wait before them")
+        if not eq.settled:
+            self._refuse(step, "dark-flats right after light_off: add a wait so the panel's afterglow fades")
+        if step.set_id in eq.dark_flats_done:
+            self._refuse(step, f"set {step.set_id} already has its dark-flats")
 
     def do_step(self, event: EventData) -> None:
         step: Step = event.kwargs["step"]
@@ -141,27 +156,29 @@ class Sequencer:
     def _after(self, step: Step) -> None:
         eq = self.equipment
         match step.kind:
-            case "light_on":
+            case StepKind.LIGHT_ON:
                 eq.light, eq.settled, eq.brightness_known = True, False, step.brightness is not None
-            case "light_off":
+            case StepKind.LIGHT_OFF:
                 eq.light, eq.settled, eq.brightness_known = False, False, False
-            case "wait":
+            case StepKind.WAIT:
                 self._check_settle(step)
                 eq.settled = True
-            case "find_brightness":
+            case StepKind.FIND_BRIGHTNESS:
                 eq.brightness_known = True
-            case "flats":
+            case StepKind.FLATS:
                 assert step.set_id is not None
                 eq.flats_done.add(step.set_id)
-            case "dark_flats":
+            case StepKind.DARK_FLATS:
                 assert step.set_id is not None
                 eq.dark_flats_done.add(step.set_id)
-            case "select_filter":
+            case StepKind.SELECT_FILTER:
                 eq.filter, eq.brightness_known = step.filter, False
-            case "close_cover":
+            case StepKind.CLOSE_COVER:
                 eq.cover = "closed"
-            case "open_cover":
+            case StepKind.OPEN_COVER:
                 eq.cover = "open"
+            case _:
+                assert_never(step.kind)
 
     def _check_settle(self, step: Step) -> None:
         if self.equipment.settled:

@@ -1,5 +1,5 @@
 """The sequence file's shape, as pydantic models. Types and ranges live here; ordering rules live in the
-state machine (sequencer.machine), which sees the compiled plan.
+state machine (sequencer.plan.machine), which sees the compiled plan.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sequencer.core.units import Duration, Exposure, Fraction
+from sequencer.plan.kinds import StepKind
 
 OnError = Literal["skip_set", "abort"]
 
@@ -177,24 +178,25 @@ class WaitArgs(Strict):
     seconds: Duration
 
 
-STEP_KINDS: dict[str, type[Strict]] = {
-    "close_cover": NoArgs,
-    "open_cover": NoArgs,
-    "light_on": LightOnArgs,
-    "light_off": NoArgs,
-    "select_filter": SelectFilterArgs,
-    "wait": WaitArgs,
-    "find_brightness": FindBrightnessArgs,
-    "flats": FlatsArgs,
-    "dark_flats": DarkFlatsArgs,
+STEP_KINDS: dict[StepKind, type[Strict]] = {
+    StepKind.CLOSE_COVER: NoArgs,
+    StepKind.OPEN_COVER: NoArgs,
+    StepKind.LIGHT_ON: LightOnArgs,
+    StepKind.LIGHT_OFF: NoArgs,
+    StepKind.SELECT_FILTER: SelectFilterArgs,
+    StepKind.WAIT: WaitArgs,
+    StepKind.FIND_BRIGHTNESS: FindBrightnessArgs,
+    StepKind.FLATS: FlatsArgs,
+    StepKind.DARK_FLATS: DarkFlatsArgs,
 }
+"""Each step kind's arguments; a new `StepKind` without an entry here fails `tests/plan` at once."""
 
 # A step given a bare value (`wait: 3s`, `select_filter: Ha`, `flats: 30`) fills this argument.
-SHORTHAND: dict[str, str] = {
-    "wait": "seconds",
-    "select_filter": "filter",
-    "flats": "count",
-    "dark_flats": "count",
-    "light_on": "brightness",
-    "find_brightness": "exposure",
+SHORTHAND: dict[StepKind, str] = {
+    StepKind.WAIT: "seconds",
+    StepKind.SELECT_FILTER: "filter",
+    StepKind.FLATS: "count",
+    StepKind.DARK_FLATS: "count",
+    StepKind.LIGHT_ON: "brightness",
+    StepKind.FIND_BRIGHTNESS: "exposure",
 }

@@ -14,7 +14,7 @@ from typing import Protocol
 from drivers.errors import FlatseqError
 from sequencer.brightness.trials import Window
 from sequencer.core.stats import FrameStats, frame_stats
-from sequencer.plan.compile import FlatSet
+from sequencer.plan.model import FlatSet
 from sequencer.run.operator import Exposure, Operator
 
 MISSES_BEFORE_RESEARCH = 2  # consecutive out-of-window flats that mean the panel drifted

@@ -1,21 +1,27 @@
-"""Dry runs: every device swapped for its simulator, so a sequence can be rehearsed anywhere in seconds."""
+"""Dry runs: every device swapped for its simulator, so a sequence can be rehearsed anywhere in seconds.
+
+The stand-ins are `sim://` URLs opened through the registry like any other device: the sequencer never
+imports the simulators.
+"""
 
 from __future__ import annotations
 
-from sequencer.plan.compile import Plan, is_simulated
+from drivers.registry import Registry
+from drivers.urls import sim_url
+from sequencer.plan.model import Plan, StepKind
 
 
-def simulated_equipment(plan: Plan, sensor: str = "small") -> dict[str, str]:
+def simulated_equipment(plan: Plan, registry: Registry, sensor: str = "small") -> dict[str, str]:
     """The plan's equipment with each real device replaced by a simulator that can play its part."""
     eq = dict(plan.equipment)
-    camera = eq["camera"]
-    if not is_simulated(camera):
-        eq["camera"] = f"sim://camera?sensor={sensor}"
-    if not is_simulated(eq["panel"]):
-        has_cover_steps = any(s.kind in ("close_cover", "open_cover") and not s.if_present for s in plan.steps)
-        eq["panel"] = "sim://panel?cover=1" if has_cover_steps else "sim://panel"
+    if not registry.facts(eq["camera"]).simulated:
+        eq["camera"] = sim_url("camera", sensor=sensor)
+    if not registry.facts(eq["panel"]).simulated:
+        covers = (StepKind.CLOSE_COVER, StepKind.OPEN_COVER)
+        has_cover_steps = any(s.kind in covers and not s.if_present for s in plan.steps)
+        eq["panel"] = sim_url("panel", cover="1") if has_cover_steps else sim_url("panel")
     wheel = eq.get("filter_wheel")
-    if wheel and not is_simulated(wheel):
+    if wheel and not registry.facts(wheel).simulated:
         filters = list(dict.fromkeys(fs.filter for fs in plan.sets.values() if fs.filter))
-        eq["filter_wheel"] = "sim://filterwheel?filters=" + ",".join(filters)
+        eq["filter_wheel"] = sim_url("filterwheel", filters=",".join(filters))
     return eq

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import assert_never
 
 from drivers.base import CameraSettings, LightState
-from drivers.errors import ConfigError, DeviceError, InvalidOperation
+from drivers.errors import DeviceError, InvalidOperation
 from sequencer.brightness.response import PanelResponse
 from sequencer.brightness.search import find_brightness
 from sequencer.brightness.state import initial_brightness
 from sequencer.brightness.trained import TrainedTable
 from sequencer.brightness.trials import SearchResult, Window
 from sequencer.core.stats import frame_stats
-from sequencer.plan.compile import FlatSet, Plan, Step
+from sequencer.plan.kinds import StepKind
+from sequencer.plan.model import FlatSet, Plan, Step
 from sequencer.run.capture import Measured, Recorder, SetFailed, capture_dark_flats, capture_flats
 from sequencer.run.operator import Operator
+from sequencer.run.preflight import settings_for
 
 Progress = Callable[[str, int, int, Measured, int | None], None]
 
@@ -58,64 +61,11 @@ class RunExecutor:
         self.pedestals: dict[tuple[int, int, int, int, float], float] = {}
         self.current_settings: CameraSettings | None = None
         self.current_brightness: int | None = None
+        self._handlers = {kind: self._handler(kind) for kind in StepKind}
 
     @property
     def camera(self) -> str:
         return self.op.eq.camera.name
-
-    # ---- preparation (before the first step) ----
-
-    def settings_for(self, fs: FlatSet) -> tuple[CameraSettings, str]:
-        info = self.op.eq.camera.info
-        mode = fs.readout_mode
-        if isinstance(mode, str):
-            names = [m.lower() for m in info.readout_modes]
-            if mode.lower() not in names:
-                raise ConfigError(
-                    f"{self.plan.file}:{fs.line}:{fs.column}: readout_mode {mode!r} is not one of the camera's "
-                    f"modes ({', '.join(info.readout_modes)})"
-                )
-            index = names.index(mode.lower())
-        else:
-            if not 0 <= mode < len(info.readout_modes):
-                raise ConfigError(
-                    f"{self.plan.file}:{fs.line}:{fs.column}: readout_mode {mode} is out of range "
-                    f"(the camera has {len(info.readout_modes)}: {', '.join(info.readout_modes)})"
-                )
-            index = mode
-        settings = CameraSettings(fs.gain, fs.offset, fs.binning, index, fs.temperature)
-        return settings, info.readout_modes[index]
-
-    def check_against_camera(self) -> None:
-        """Refuse settings the camera cannot take before anything moves or lights up."""
-        info = self.op.eq.camera.info
-        for fs in self.plan.sets.values():
-            self.settings_for(fs)
-            where = f"{self.plan.file}:{fs.line}:{fs.column}"
-            checks = [
-                ("gain", fs.gain, info.gain_min, info.gain_max),
-                ("offset", fs.offset, info.offset_min, info.offset_max),
-                ("binning", fs.binning, 1, info.max_binning),
-            ]
-            for name, value, low, high in checks:
-                if high >= low and not low <= value <= high:
-                    raise ConfigError(f"{where}: {name} {value} is outside the camera's range {low}-{high}")
-            if not info.exposure_min <= fs.exposure <= info.exposure_max:
-                raise ConfigError(
-                    f"{where}: exposure {fs.exposure:g}s is outside the camera's range "
-                    f"{info.exposure_min:g}-{info.exposure_max:g}s"
-                )
-            if fs.temperature is not None and not info.can_cool:
-                raise ConfigError(f"{where}: camera.temperature is set but {info.name} cannot cool")
-        wheel = self.op.eq.wheel
-        if wheel is not None:
-            names = wheel.names()
-            for fs in self.plan.sets.values():
-                if fs.filter is not None and fs.filter not in names:
-                    raise ConfigError(
-                        f"{self.plan.file}:{fs.line}:{fs.column}: unknown filter {fs.filter!r} for the wheel "
-                        f"(it has: {', '.join(names)})"
-                    )
 
     def use_settings(self, settings: CameraSettings) -> None:
         if settings != self.current_settings:
@@ -142,34 +92,46 @@ class RunExecutor:
     # ---- steps ----
 
     def execute(self, step: Step) -> None:
-        match step.kind:
-            case "close_cover" | "open_cover":
-                panel = self.op.eq.panel
-                if not panel.has_cover:
-                    if not step.if_present:
-                        self.op.journal("note", message=f"{panel.name} has no cover: {step.kind} does nothing")
-                    return
-                self.op.move_cover(close=step.kind == "close_cover")
-            case "select_filter":
-                assert step.filter is not None
-                self.op.select_filter(step.filter)
-            case "wait":
-                start = self.op.clock.now()
-                self.op.stop.sleep(self.op.clock, step.seconds or 0.0)
-                self.op.timeline.add("settle", self.op.clock.now() - start)
-            case "light_on":
-                self._light_on(step)
-            case "light_off":
-                self.op.light_off()
-                self.current_brightness = None
-            case "find_brightness":
-                self._find_brightness(self._set(step))
-            case "flats":
-                self._flats(self._set(step))
-            case "dark_flats":
-                self._dark_flats(self._set(step))
+        self._handlers[step.kind](step)
+
+    def _handler(self, kind: StepKind) -> Callable[[Step], None]:
+        """The one place that says what each step kind does to the equipment."""
+        match kind:
+            case StepKind.CLOSE_COVER | StepKind.OPEN_COVER:
+                return self._cover
+            case StepKind.SELECT_FILTER:
+                return lambda step: self.op.select_filter(step.filter or "")
+            case StepKind.WAIT:
+                return self._wait
+            case StepKind.LIGHT_ON:
+                return self._light_on
+            case StepKind.LIGHT_OFF:
+                return self._light_off
+            case StepKind.FIND_BRIGHTNESS:
+                return lambda step: self._find_brightness(self._set(step))
+            case StepKind.FLATS:
+                return lambda step: self._flats(self._set(step))
+            case StepKind.DARK_FLATS:
+                return lambda step: self._dark_flats(self._set(step))
             case _:
-                raise ValueError(f"unknown step kind {step.kind!r}")
+                assert_never(kind)
+
+    def _cover(self, step: Step) -> None:
+        panel = self.op.eq.panel
+        if not panel.has_cover:
+            if not step.if_present:
+                self.op.journal("note", message=f"{panel.name} has no cover: {step.kind} does nothing")
+            return
+        self.op.move_cover(close=step.kind is StepKind.CLOSE_COVER)
+
+    def _wait(self, step: Step) -> None:
+        start = self.op.clock.now()
+        self.op.stop.sleep(self.op.clock, step.seconds or 0.0)
+        self.op.timeline.add("settle", self.op.clock.now() - start)
+
+    def _light_off(self, step: Step) -> None:
+        self.op.light_off()
+        self.current_brightness = None
 
     def _set(self, step: Step) -> FlatSet:
         assert step.set_id is not None
@@ -177,7 +139,7 @@ class RunExecutor:
 
     def _state(self, fs: FlatSet) -> SetState:
         if fs.id not in self.sets:
-            settings, mode_name = self.settings_for(fs)
+            settings, mode_name = settings_for(self.plan, fs, self.op.eq.camera.info)
             max_adu = self.op.eq.camera.info.max_adu
             state = SetState(settings, mode_name, Window.from_target(fs.target, fs.tolerance, max_adu))
             self.sets[fs.id] = state
@@ -221,7 +183,7 @@ class RunExecutor:
         """In the explicit form a light_on belongs to the flat set that follows it."""
         after = self.plan.steps[self.plan.steps.index(step) + 1 :]
         for later in after:
-            if later.set_id is not None and later.kind in ("find_brightness", "flats"):
+            if later.set_id is not None and later.kind in (StepKind.FIND_BRIGHTNESS, StepKind.FLATS):
                 return self.plan.sets[later.set_id]
         return None
 

@@ -9,7 +9,7 @@ from drivers.base import CameraInfo
 from sequencer.output.filenames import expand_pattern
 from sequencer.output.header import FrameHeader, FrameKind
 from sequencer.output.writer import FrameWriter
-from sequencer.plan.compile import FlatSet
+from sequencer.plan.model import FlatSet
 from sequencer.run.capture import Measured
 from sequencer.run.executor import SetState
 

@@ -15,8 +15,9 @@ from types import FrameType
 
 from drivers.clock import Clock
 from drivers.errors import FlatseqError
+from sequencer.core.exits import ExitStatus
 
-SIGNAL_EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+SIGNAL_EXIT_CODES = {signal.SIGINT: ExitStatus.SIGINT, signal.SIGTERM: ExitStatus.SIGTERM}
 
 
 class Interrupted(FlatseqError):
@@ -24,7 +25,7 @@ class Interrupted(FlatseqError):
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
-        self.exit_code = SIGNAL_EXIT_CODES.get(signal.Signals(signum), 130)
+        self.exit_code = SIGNAL_EXIT_CODES.get(signal.Signals(signum), ExitStatus.SIGINT)
         super().__init__(f"interrupted by {signal.Signals(signum).name}: stopping safely")
 
 

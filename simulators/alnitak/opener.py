@@ -1,14 +1,19 @@
 """`alnitak+emulator://?product=99`: the Alnitak emulator started inside the run, on the run's bench.
 
-The driver opens the emulator's pty like any serial port, so a sequence on the simulators goes through
-the whole serial path (driver, pty, firmware) and the simulated camera still sees the panel's light.
+The simulators register this scheme (pyproject's `flatseq.drivers` entry points) as any plug-in would. The
+real Alnitak driver opens the emulator's pty like any serial port, so a sequence on the simulators goes
+through the whole serial path (driver, pty, firmware) and the simulated camera still sees the panel's light.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from drivers.alnitak.panel import AlnitakPanel
+from drivers.alnitak.url import parse_alnitak_url
 from drivers.errors import ConfigError
+from drivers.registry import OpenContext, SchemeFunctions
+from drivers.urls import DeviceFacts
 from simulators.alnitak.emulator import AlnitakEmulator
 from simulators.alnitak.firmware import COVER_PRODUCTS
 from simulators.alnitak.wire import Fault, FaultPlan
@@ -60,3 +65,25 @@ def emulator_for_url(url: str, options: dict[str, str], ctx: Any) -> AlnitakEmul
         )
     except ValueError as exc:
         raise ConfigError(f"{url!r}: {exc}") from None
+
+
+def open_emulator(url: str, ctx: OpenContext) -> AlnitakPanel:
+    """Registry opener for `alnitak+emulator://`: the real driver on a pty served by the emulator."""
+    options = parse_alnitak_url(url, emulator_options=EMULATOR_URL_OPTIONS)
+    if options.emulator is None:
+        raise ConfigError(f"{url!r} is not an alnitak+emulator:// URL")
+    return AlnitakPanel(options, clock=ctx.clock, emulator=emulator_for_url(url, options.emulator, ctx))
+
+
+def emulator_facts(url: str) -> DeviceFacts:
+    """An emulated panel needs no hardware; Flip-Flat and Flip-Mask products have a cover."""
+    options = parse_alnitak_url(url, emulator_options=EMULATOR_URL_OPTIONS).emulator or {}
+    try:
+        product = int(options.get("product", 99))
+    except ValueError:
+        raise ConfigError(f"{url!r}: product={options['product']!r} is not an int") from None
+    return DeviceFacts(simulated=True, has_cover=product in COVER_PRODUCTS)
+
+
+EMULATOR = SchemeFunctions(open_emulator, emulator_facts)
+"""The `alnitak+emulator` scheme."""

@@ -18,6 +18,7 @@ from sequencer.cli import main
 from sequencer.output.header import FrameKind
 from sequencer.output.manifest import Manifest
 from sequencer.output.records import FrameRecord
+from sequencer.run.context import RunContext
 from sequencer.run.runner import run_file
 from simulators.devices.bench import Bench
 from tests.support.masterframes import ShotBook, rig, shoot_set, write_shots
@@ -62,7 +63,7 @@ def test_dry_run_then_master_tracks_the_true_illumination(tmp_path: Path, capsys
     sequence.write_text(SEQUENCE)
     clock = VirtualClock()
     bench = Bench(sensor="small", seed=8, clock=clock)
-    report = run_file(sequence, clock=clock, bench=bench, output_dir=tmp_path / "out", dry_run=True, quiet=True)
+    report = run_file(sequence, RunContext(clock=clock, bench=bench, output_dir=tmp_path / "out", dry_run=True, quiet=True))
     assert report.exit_code == 0 and report.manifest_path is not None
     assert main(["master", str(report.manifest_path)]) == 0
     masters = sorted((report.manifest_path.parent / "masters").glob("masterflat_*.fits"))

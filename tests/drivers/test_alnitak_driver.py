@@ -23,6 +23,7 @@ from drivers.errors import (
 )
 from drivers.registry import OpenContext, open_device
 from simulators.alnitak.emulator import AlnitakEmulator
+from simulators.alnitak.opener import open_emulator
 
 Rig = tuple[AlnitakEmulator, AlnitakPanel, simulators.Bench]
 
@@ -286,7 +287,7 @@ def test_loopback_echo_is_garbage_not_a_reply() -> None:
 def test_the_in_process_emulator_url_shares_the_run_bench_and_stops_with_the_driver() -> None:
     clock = VirtualClock()
     ctx = OpenContext(clock=clock)
-    panel = open_alnitak("alnitak+emulator://?product=15&reply_eol=crlf&timeout=0.5", ctx)
+    panel = open_emulator("alnitak+emulator://?product=15&reply_eol=crlf&timeout=0.5", ctx)
     assert ctx.bench is not None  # created for the run, for the sim:// devices opened after it
     panel.connect()
     assert panel.name.startswith("Alnitak Flat-Man L (id 15, fw 123) on /dev/")
@@ -311,11 +312,11 @@ def test_the_in_process_emulator_url_shares_the_run_bench_and_stops_with_the_dri
 )
 def test_bad_emulator_urls_are_config_errors(url: str, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
-        open_alnitak(url, OpenContext(clock=VirtualClock()))
+        open_emulator(url, OpenContext(clock=VirtualClock()))
 
 
 def test_the_in_process_emulator_takes_fault_options() -> None:
-    panel = open_alnitak("alnitak+emulator://?fault=silent&timeout=0.05&retries=0", OpenContext(clock=VirtualClock()))
+    panel = open_emulator("alnitak+emulator://?fault=silent&timeout=0.05&retries=0", OpenContext(clock=VirtualClock()))
     with pytest.raises(DeviceError, match="nothing came back"):
         panel.connect()
     panel.disconnect()

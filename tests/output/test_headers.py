@@ -14,7 +14,8 @@ from drivers.base import CameraSettings
 from drivers.clock import VirtualClock
 from sequencer.core.stats import frame_stats
 from sequencer.output.header import FrameHeader, FrameKind, build_header, software_version
-from sequencer.output.writer import HEADER_BYTES, FrameWriter, bytes_per_frame
+from sequencer.output.space import HEADER_BYTES, bytes_per_frame
+from sequencer.output.writer import FrameWriter
 
 ROWS, COLS = 214, 320
 START = 1_767_225_600.0  # VirtualClock's default start, 2026-01-01T00:00:00Z

@@ -21,7 +21,7 @@ from drivers.errors import ConfigError
 from sequencer.core.atomicfile import OutputError
 from sequencer.output.header import FrameHeader, FrameKind, StatValues
 from sequencer.output.manifest import MANIFEST_NAME, Manifest
-from sequencer.output.records import FrameRecord, Trial
+from sequencer.output.records import FrameRecord, TrialRecord
 from sequencer.output.writer import FrameWriter
 
 SETTINGS = CameraSettings(gain=100, offset=50, binning=1, readout_mode=0, temperature=-10.0)
@@ -78,7 +78,7 @@ def test_a_whole_run_keeps_the_manifest_valid_and_exact(tmp_path: Path) -> None:
             dark_flats_planned=2,
         )
         manifest.record_brightness(
-            "Ha_4s", 118, [Trial(128, 36000.0, False), Trial(118, 32100.0, True, 0.0)], panel_max=255
+            "Ha_4s", 118, [TrialRecord(128, 36000.0, False), TrialRecord(118, 32100.0, True, 0.0)], panel_max=255
         )
         clock.advance(4)
         writer.submit(np.full((8, 8), 32100, np.uint16), header("Ha_4s", FrameKind.FLAT, 1, clock), "Ha/f1.fits")

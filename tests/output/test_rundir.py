@@ -12,7 +12,7 @@ from drivers.clock import VirtualClock
 from drivers.errors import ConfigError
 from sequencer.core.atomicfile import OutputError
 from sequencer.output.rundir import create_run_directory, expand_output_directory, validate_output_directory
-from sequencer.output.writer import check_free_space, format_bytes
+from sequencer.output.space import check_free_space, format_bytes
 
 START = 1_767_225_600.0 + 86400 * 327 + 11700.0  # 2026-11-24T03:15:00Z
 

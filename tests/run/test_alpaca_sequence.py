@@ -13,6 +13,7 @@ import numpy as np
 from astropy.io import fits
 
 from sequencer.plan.compile import load_plan
+from sequencer.run.context import RunContext
 from sequencer.run.runner import run_file
 from tests.support.alpaca import served_bench
 
@@ -43,7 +44,7 @@ def test_example_sequence_names_alpaca_devices() -> None:
 def test_narrowband_run_through_alpaca_converges_and_writes_matching_dark_flats(tmp_path: Path) -> None:
     with served_bench(seed=6) as (server, bench):
         sequence = _sequence(tmp_path / "alpaca.yaml", server.equipment_urls, tmp_path / "flats")
-        report = run_file(sequence, clock=bench.clock, output_dir=tmp_path / "flats", quiet=True)
+        report = run_file(sequence, RunContext(clock=bench.clock, output_dir=tmp_path / "flats", quiet=True))
         assert not bench.camera.connected  # the run let go of the camera over Alpaca
 
     assert report.exit_code == 0, report.error

@@ -7,7 +7,9 @@ from typing import Any
 
 from drivers.base import Equipment
 from drivers.clock import VirtualClock
-from sequencer.run.runner import RunReport, run_file
+from sequencer.run.context import RunContext
+from sequencer.run.report import RunReport
+from sequencer.run.runner import run_file
 from simulators.devices.bench import Bench
 from tests.support.recording import CallLog, Recording
 
@@ -40,5 +42,5 @@ def recorded_run(path: Path, out: Path, bench: Bench | None = None, **kwargs: An
         panel=Recording(bench.panel, "panel", log),
         wheel=Recording(bench.wheel, "wheel", log),
     )
-    report = run_file(path, clock=clock, output_dir=out, equipment=equipment, quiet=True, **kwargs)
+    report = run_file(path, RunContext(clock=clock, output_dir=out, equipment=equipment, quiet=True, **kwargs))
     return report, bench, log

@@ -1,0 +1,120 @@
+"""The plan: what the state machine runs. Flat sets, the steps that take them, and the plan that holds both.
+
+Nothing here reads YAML (`sequencer.plan.compile` builds a plan from a sequence file) or touches a device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import assert_never
+
+from sequencer.core.units import format_duration
+from sequencer.plan.kinds import StepKind
+from sequencer.plan.loader import SequenceFileError, dotted
+from sequencer.plan.schema import CameraModel, OnError, OutputModel
+
+__all__ = ["FlatSet", "Plan", "Step", "StepKind", "describe_plan", "plan_error"]
+
+
+@dataclass(frozen=True)
+class FlatSet:
+    """Flats and their dark-flats: one exposure, one filter, one set of camera settings."""
+
+    id: str
+    index: int
+    filter: str | None
+    exposure: float
+    count: int
+    dark_count: int
+    gain: int
+    offset: int
+    binning: int
+    readout_mode: int | str
+    temperature: float | None
+    temperature_tolerance: float
+    target: float
+    tolerance: float
+    max_trials: int
+    on_error: OnError
+    fixed_brightness: int | None = None
+    line: int = 0
+    column: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.filter or 'no filter'} {format_duration(self.exposure)}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the equipment does. `set_id` ties set work (and, in the compact form, its light and waits)
+    to a flat set so a failure can skip exactly the rest of that set."""
+
+    kind: StepKind
+    set_id: str | None = None
+    filter: str | None = None
+    seconds: float | None = None
+    brightness: int | None = None
+    count: int | None = None
+    if_present: bool = False  # cover steps of the compact form: only when the panel has a cover
+    purpose: str = ""  # for waits: "settle after light on" / "settle after light off"
+    path: tuple[str | int, ...] = ()
+    line: int = 0
+    column: int = 0
+
+    def describe(self) -> str:
+        """The step as `flatseq check` lists it."""
+        match self.kind:
+            case StepKind.SELECT_FILTER:
+                return f"select filter {self.filter}"
+            case StepKind.WAIT:
+                return f"wait {format_duration(self.seconds or 0)}" + (f" ({self.purpose})" if self.purpose else "")
+            case StepKind.LIGHT_ON:
+                return "light on" + (f" at brightness {self.brightness}" if self.brightness is not None else "")
+            case StepKind.FIND_BRIGHTNESS:
+                return f"find brightness at {format_duration(self.seconds or 0)}"
+            case StepKind.FLATS:
+                return f"{self.count} flats at {format_duration(self.seconds or 0)}"
+            case StepKind.DARK_FLATS:
+                seconds = format_duration(self.seconds or 0)
+                return f"{self.count} dark-flats at {seconds} (settings of set {self.set_id})"
+            case StepKind.CLOSE_COVER | StepKind.OPEN_COVER:
+                return self.kind.replace("_", " ") + (" (if the panel has one)" if self.if_present else "")
+            case StepKind.LIGHT_OFF:
+                return "light off"
+            case _:
+                assert_never(self.kind)
+
+
+@dataclass
+class Plan:
+    """A compiled sequence: its flat sets and, in order, the steps that take them."""
+
+    name: str
+    file: str
+    equipment: dict[str, str]
+    camera: CameraModel
+    output: OutputModel
+    sets: dict[str, FlatSet]
+    steps: list[Step]
+    settle_on: float
+    settle_off: float
+    warnings: list[str] = field(default_factory=list)
+    text: str = ""
+
+    def steps_of(self, set_id: str) -> Iterator[Step]:
+        return (s for s in self.steps if s.set_id == set_id)
+
+    def with_equipment(self, equipment: dict[str, str]) -> Plan:
+        return replace(self, equipment=dict(equipment))
+
+
+def describe_plan(plan: Plan) -> list[str]:
+    """The expanded plan, one line per step, for `flatseq check`."""
+    return [f"{i:3d}. {step.describe()}" for i, step in enumerate(plan.steps, 1)]
+
+
+def plan_error(plan: Plan, step: Step, message: str) -> SequenceFileError:
+    """A broken rule, pointed at the step's place in the sequence file."""
+    return SequenceFileError(plan.file, step.line, step.column, f"{dotted(step.path)}: {message}")

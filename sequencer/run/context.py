@@ -1,0 +1,43 @@
+"""What a run is given from outside: its clock, where its devices and files come from, how it reports.
+
+Everything is injected: tests hand in a virtual clock, a bench or recording devices; the CLI hands in
+nothing but the options the user typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from drivers.base import Equipment
+from drivers.clock import Clock
+from drivers.registry import Registry
+from sequencer.brightness.trained import TrainedTable
+from sequencer.run.stop import StopToken
+
+
+@dataclass
+class RunContext:
+    """The run's surroundings; every field has a working default.
+
+    `clock`: the run's time (a `SystemClock`, or a `VirtualClock` for dry runs). `dry_run`: every device swapped
+    for its simulator. `output_dir`: overrides the sequence's output directory (a temporary one for dry runs).
+    `equipment` / `bench` / `registry`: devices given ready-made, a simulated bench the `sim://` devices
+    share, the registry URLs are opened with. `trained`: the trained brightness table (default: the user's).
+    `stop`: set to stop the run safely; `handle_signals` routes Ctrl-C and SIGTERM to it. `stream` / `quiet`:
+    where progress goes. `sequence_file`: recorded in the manifest.
+    """
+
+    clock: Clock | None = None
+    dry_run: bool = False
+    output_dir: str | Path | None = None
+    equipment: Equipment | None = None
+    bench: Any = None
+    registry: Registry | None = None
+    trained: TrainedTable | None = None
+    stop: StopToken = field(default_factory=StopToken)
+    handle_signals: bool = False
+    stream: TextIO | None = None
+    quiet: bool = False
+    sequence_file: Path | None = None

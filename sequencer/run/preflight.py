@@ -1,0 +1,62 @@
+"""Before anything moves or lights up: every flat set checked against what the camera and the wheel say they
+can do (ranges, readout modes, cooling, filter names), so a run that cannot work stops with exit 2 and
+nothing on disk."""
+
+from __future__ import annotations
+
+from drivers.base import CameraInfo, CameraSettings, Equipment
+from drivers.errors import ConfigError
+from sequencer.plan.model import FlatSet, Plan
+
+
+def settings_for(plan: Plan, fs: FlatSet, info: CameraInfo) -> tuple[CameraSettings, str]:
+    """The camera settings a flat set asks for, its readout mode as an index, and that mode's name."""
+    mode = fs.readout_mode
+    where = f"{plan.file}:{fs.line}:{fs.column}"
+    if isinstance(mode, str):
+        names = [m.lower() for m in info.readout_modes]
+        if mode.lower() not in names:
+            raise ConfigError(
+                f"{where}: readout_mode {mode!r} is not one of the camera's modes ({', '.join(info.readout_modes)})"
+            )
+        index = names.index(mode.lower())
+    else:
+        if not 0 <= mode < len(info.readout_modes):
+            raise ConfigError(
+                f"{where}: readout_mode {mode} is out of range "
+                f"(the camera has {len(info.readout_modes)}: {', '.join(info.readout_modes)})"
+            )
+        index = mode
+    settings = CameraSettings(fs.gain, fs.offset, fs.binning, index, fs.temperature)
+    return settings, info.readout_modes[index]
+
+
+def check_against_equipment(plan: Plan, eq: Equipment) -> None:
+    """Refuse settings the camera cannot take and filters the wheel does not have (ConfigError, file:line)."""
+    info = eq.camera.info
+    for fs in plan.sets.values():
+        settings_for(plan, fs, info)
+        where = f"{plan.file}:{fs.line}:{fs.column}"
+        checks = [
+            ("gain", fs.gain, info.gain_min, info.gain_max),
+            ("offset", fs.offset, info.offset_min, info.offset_max),
+            ("binning", fs.binning, 1, info.max_binning),
+        ]
+        for name, value, low, high in checks:
+            if high >= low and not low <= value <= high:
+                raise ConfigError(f"{where}: {name} {value} is outside the camera's range {low}-{high}")
+        if not info.exposure_min <= fs.exposure <= info.exposure_max:
+            raise ConfigError(
+                f"{where}: exposure {fs.exposure:g}s is outside the camera's range "
+                f"{info.exposure_min:g}-{info.exposure_max:g}s"
+            )
+        if fs.temperature is not None and not info.can_cool:
+            raise ConfigError(f"{where}: camera.temperature is set but {info.name} cannot cool")
+    if eq.wheel is not None:
+        names = eq.wheel.names()
+        for fs in plan.sets.values():
+            if fs.filter is not None and fs.filter not in names:
+                raise ConfigError(
+                    f"{plan.file}:{fs.line}:{fs.column}: unknown filter {fs.filter!r} for the wheel "
+                    f"(it has: {', '.join(names)})"
+                )

@@ -1,0 +1,57 @@
+"""What a run tells its caller: each flat set's outcome and the run's, with the summary lines the CLI prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sequencer.core.units import format_duration
+
+
+@dataclass
+class SetOutcome:
+    id: str
+    label: str
+    status: str = "pending"  # ok / failed / skipped / pending
+    reason: str | None = None
+    brightness: int | None = None
+    trials: int = 0
+    flats: int = 0
+    dark_flats: int = 0
+
+
+@dataclass
+class RunReport:
+    status: str  # finished / failed / interrupted
+    exit_code: int
+    run_dir: Path | None
+    manifest_path: Path | None
+    elapsed: float
+    timeline: dict[str, float]
+    sets: list[SetOutcome] = field(default_factory=list)
+    error: str | None = None
+    dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        lines = []
+        for s in self.sets:
+            detail = f"{s.flats} flats + {s.dark_flats} dark-flats"
+            if s.brightness is not None:
+                detail += f", brightness {s.brightness} after {s.trials} trial{'s' if s.trials != 1 else ''}"
+            reason = f": {s.reason}" if s.reason else ""
+            lines.append(f"  {s.label:<16} {s.status:<8} {detail}{reason}")
+        what = "would take" if self.dry_run else "took"
+        cooling = self.timeline.get("cooling", 0.0)
+        line = f"{self.status}: the run {what} {format_duration(self.elapsed - cooling)} of real time"
+        if cooling > 0:
+            line += f" (plus {format_duration(cooling)} cooling the sensor to its set-point)"
+        lines.append(line)
+        parts = ", ".join(f"{k} {format_duration(v)}" for k, v in self.timeline.items() if v > 0)
+        if parts:
+            lines.append(f"  ({parts})")
+        if self.manifest_path:
+            lines.append(f"  manifest: {self.manifest_path}")
+        if self.error:
+            lines.append(f"  stopped: {self.error}")
+        return lines
