@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from drivers.base import CameraInfo, CameraSettings, Frame
 from drivers.errors import DeviceDisconnected, DeviceTimeout, InvalidOperation, InvalidValue, NotConnected
+from simulators.devices.views import CameraView
 from simulators.physics.render import ExposureSignal
-
-if TYPE_CHECKING:
-    from simulators.devices.bench import Bench
 
 SETPOINT_RANGE = (-60.0, 40.0)
 
@@ -46,9 +43,12 @@ class ExposureRecord:
 
 
 class SimCamera:
-    """A `drivers.base.Camera` on a `Bench`. Thread-safe (the Alpaca emulator calls it from threads)."""
+    """A `drivers.base.Camera` on a bench, of which it sees only a `CameraView`.
 
-    def __init__(self, bench: Bench) -> None:
+    Thread-safe: the Alpaca emulator calls it from server threads.
+    """
+
+    def __init__(self, bench: CameraView) -> None:
         self._bench = bench
         sensor = bench.sensor
         self._name = f"sim camera ({sensor.name})"

@@ -11,19 +11,15 @@ Fault `fault=dead`: `light_on` is accepted but nothing lights and `light_state()
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from drivers.base import CoverState, LightState
 from drivers.errors import InvalidValue, NotConnected, NotSupported
-
-if TYPE_CHECKING:
-    from simulators.devices.bench import Bench
+from simulators.devices.views import PanelView
 
 
 class SimPanel:
-    """A `drivers.base.FlatPanel` on a `Bench`."""
+    """A `drivers.base.FlatPanel` on a bench (it sees only a `PanelView`)."""
 
-    def __init__(self, bench: Bench) -> None:
+    def __init__(self, bench: PanelView) -> None:
         self._bench = bench
         self._name = "sim panel" + (" (flip-flat)" if bench.options.cover else "")
         self._connected = False

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import TYPE_CHECKING
 
 from drivers.errors import DeviceTimeout, InvalidValue, NotConnected
-
-if TYPE_CHECKING:
-    from simulators.devices.bench import Bench
+from simulators.devices.views import WheelView
 
 
 class SimFilterWheel:
-    """A `drivers.base.FilterWheel` on a `Bench`."""
+    """A `drivers.base.FilterWheel` on a bench (it sees only a `WheelView`)."""
 
-    def __init__(self, bench: Bench) -> None:
+    def __init__(self, bench: WheelView) -> None:
         self._bench = bench
         self._names = list(bench.options.filters)
         self._name = "sim filter wheel"

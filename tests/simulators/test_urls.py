@@ -18,10 +18,12 @@ from simulators.scheme import merged_options, open_sim, sim_options
 
 
 def test_drivers_open_a_sim_camera() -> None:
-    camera = drivers.open("sim://camera?sensor=small&seed=3", clock=VirtualClock())
+    url = "sim://camera?sensor=small&seed=3"
+    context = OpenContext(clock=VirtualClock(), urls=(url,))
+    camera = drivers.open(url, context=context)
     assert isinstance(camera, SimCamera) and isinstance(camera, Camera)
     assert camera.name == "sim camera (small)"
-    assert camera._bench.seed == 3
+    assert isinstance(context.bench, Bench) and context.bench.seed == 3 and context.bench.camera is camera
 
 
 @pytest.mark.parametrize(
@@ -52,6 +54,7 @@ def test_open_equipment_shares_one_bench_built_from_every_sim_url() -> None:
     assert isinstance(panel, FlatPanel) and isinstance(wheel, FilterWheel)
     assert isinstance(camera, SimCamera) and isinstance(panel, SimPanel) and isinstance(wheel, SimFilterWheel)
     bench = camera._bench
+    assert isinstance(bench, Bench) and bench.panel is panel and bench.wheel is wheel
     assert panel._bench is bench and wheel._bench is bench
     assert bench.seed == 7 and bench.clock is clock
     assert bench.options.cover and bench.options.curve == "gamma" and bench.options.wheel_fault == "stuck"
@@ -118,9 +121,11 @@ def test_faults_stay_with_their_device() -> None:
 
 def test_the_same_url_options_give_the_same_frames() -> None:
     def frame() -> np.ndarray:
-        camera = drivers.open("sim://camera?seed=5&dust=2", clock=VirtualClock(start=0.0))
-        assert isinstance(camera, SimCamera)
+        url = "sim://camera?seed=5&dust=2"
+        context = OpenContext(clock=VirtualClock(start=0.0), urls=(url,))
+        camera = drivers.open(url, context=context)
+        assert isinstance(camera, SimCamera) and isinstance(context.bench, Bench)
         camera.connect()
-        return camera._bench.take(0.5)
+        return context.bench.take(0.5)
 
     np.testing.assert_array_equal(frame(), frame())
