@@ -32,7 +32,8 @@ from astropy.io import fits
 from drivers.base import CameraSettings
 from drivers.clock import SystemClock
 from sequencer.output.fitsio import fits_chunks, write_fits
-from sequencer.output.header import FrameHeader, FrameKind
+from sequencer.output.header import FrameHeader
+from sequencer.output.keywords import FrameKind
 from sequencer.output.writer import FrameWriter
 
 ROWS, COLS = 6388, 9576  # Sony IMX455

@@ -30,13 +30,13 @@ from typing import Any
 from sequencer.calibration.frames import (
     DEFAULT_TEMPERATURE_TOLERANCE,
     FrameInfo,
-    FrameKind,
     Unreadable,
     format_seconds,
     scan,
 )
 from sequencer.calibration.framesets import FlatGroup, FlatSettings, Mismatch, group_flats, show_value
 from sequencer.calibration.masterplan import BIAS_FINE_BELOW, DARK_FLATS_FROM
+from sequencer.output.keywords import FrameKind
 
 MISTAKE, NOTE = "mistake", "note"
 LIGHT_DARK_RATIO = 10.0
@@ -291,7 +291,7 @@ def audit(
     ]
     counts: dict[str, int] = {}
     for info in infos:
-        counts[info.kind.value] = counts.get(info.kind.value, 0) + 1
+        counts[info.kind.label] = counts.get(info.kind.label, 0) + 1
     root = Path(paths[0]) if len(paths) == 1 else Path(".")
     return AuditReport(root, len(infos) + len(unreadable), sets, findings, unreadable, counts)
 

@@ -3,12 +3,13 @@
 Both `flatseq master` and `flatseq audit` start here. Headers follow flatseq's and N.I.N.A.'s conventions
 (IMAGETYP FLAT / DARK / BIAS, EXPTIME or EXPOSURE, GAIN, OFFSET, XBINNING/YBINNING, READOUTM, CCD-TEMP,
 SET-TEMP, FILTER) plus flatseq's FLATSET (the set id a set's flats and dark-flats share), DARKFLAT and
-REJECTED. `sequencer.framesets` groups them into flat sets; `sequencer.fitspixels` reads their pixels.
+REJECTED: the vocabulary of `sequencer.output.keywords`, which the writer uses too.
+`sequencer.calibration.framesets` groups them into flat sets; `sequencer.calibration.fitspixels` reads their
+pixels.
 """
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from pathlib import Path
 from astropy.io import fits
 
 from drivers.errors import ConfigError
+from sequencer.output import keywords as kw
+from sequencer.output.keywords import FrameKind, kind_from_imagetyp
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
 EXPOSURE_REL_TOLERANCE = 1e-3
@@ -27,50 +30,6 @@ DEFAULT_TEMPERATURE_TOLERANCE = 1.0
 
 class FrameError(ConfigError):
     """A frame file that cannot be read or makes no sense; the message names the file (and keyword)."""
-
-
-class FrameKind(enum.Enum):
-    """What a frame is for. DARK_FLAT is a dark marked as a dark-flat (DARKFLAT = T or IMAGETYP DARKFLAT);
-    a plain DARK becomes a set's dark-flat when its exposure and settings match the flats'."""
-
-    FLAT = "flat"
-    DARK_FLAT = "dark-flat"
-    DARK = "dark"
-    BIAS = "bias"
-    LIGHT = "light"
-    MASTER = "master"
-    OTHER = "other"
-
-    @property
-    def is_dark(self) -> bool:
-        return self in (FrameKind.DARK, FrameKind.DARK_FLAT)
-
-
-_IMAGETYP_KINDS: dict[str, FrameKind] = {
-    "FLAT": FrameKind.FLAT,
-    "FLATFIELD": FrameKind.FLAT,
-    "SKYFLAT": FrameKind.FLAT,
-    "DOMEFLAT": FrameKind.FLAT,
-    "DARKFLAT": FrameKind.DARK_FLAT,
-    "FLATDARK": FrameKind.DARK_FLAT,
-    "DARK": FrameKind.DARK,
-    "BIAS": FrameKind.BIAS,
-    "OFFSET": FrameKind.BIAS,
-    "ZERO": FrameKind.BIAS,
-    "LIGHT": FrameKind.LIGHT,
-    "OBJECT": FrameKind.LIGHT,
-    "SCIENCE": FrameKind.LIGHT,
-}
-
-
-def kind_from_imagetyp(imagetyp: str) -> FrameKind:
-    """'Flat Frame', 'FLAT', 'Dark Flat', 'DARKFLAT', 'Bias Frame' … → the kind (case, spaces, 'frame' ignored)."""
-    token = imagetyp.upper().replace("_", "").replace("-", "").replace(" ", "")
-    if token.startswith("MASTER"):
-        return FrameKind.MASTER
-    if token.endswith("FRAME"):
-        token = token[: -len("FRAME")]
-    return _IMAGETYP_KINDS.get(token, FrameKind.OTHER)
 
 
 @dataclass(frozen=True)
@@ -109,21 +68,21 @@ class FrameInfo:
 
     def describe(self) -> str:
         exp = "?" if self.exposure is None else format_seconds(self.exposure)
-        return f"{self.kind.value} {self.filter or '-'} {exp}"
+        return f"{self.kind.label} {self.filter or '-'} {exp}"
 
 
 _DEFAULT_KEYWORDS = {
-    "exposure": "EXPTIME",
-    "gain": "GAIN",
-    "offset": "OFFSET",
-    "xbinning": "XBINNING",
-    "ybinning": "YBINNING",
-    "readout": "READOUTM",
-    "ccd_temp": "CCD-TEMP",
-    "set_temp": "SET-TEMP",
-    "filter": "FILTER",
+    "exposure": kw.EXPTIME,
+    "gain": kw.GAIN,
+    "offset": kw.OFFSET,
+    "xbinning": kw.XBINNING,
+    "ybinning": kw.YBINNING,
+    "readout": kw.READOUTM,
+    "ccd_temp": kw.CCD_TEMP,
+    "set_temp": kw.SET_TEMP,
+    "filter": kw.FILTER,
     "shape": "NAXIS1/NAXIS2",
-    "flat_set": "FLATSET",
+    "flat_set": kw.FLATSET,
 }
 
 
@@ -174,11 +133,11 @@ def info_from_header(header: fits.Header, path: Path) -> FrameInfo:
         raise FrameError(f"{path}: NAXIS = {naxis}, expected a 2-D image")
     shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
     keywords: dict[str, str] = {}
-    imagetyp, _ = _text(header, "IMAGETYP", "FRAME", "FRAMETYP")
+    imagetyp, _ = _text(header, *kw.IMAGETYP_KEYS)
     kind = kind_from_imagetyp(imagetyp or "")
-    if kind is FrameKind.DARK and _flag(header, "DARKFLAT"):
+    if kind is FrameKind.DARK and _flag(header, kw.DARKFLAT):
         kind = FrameKind.DARK_FLAT
-    if _flag(header, "MASTER"):
+    if _flag(header, kw.MASTER):
         kind = FrameKind.MASTER
 
     def num(name: str, *keys: str) -> float | None:
@@ -193,11 +152,11 @@ def info_from_header(header: fits.Header, path: Path) -> FrameInfo:
             keywords[name] = key
         return value
 
-    exposure = num("exposure", "EXPTIME", "EXPOSURE")
-    gain = num("gain", "GAIN")
-    offset = num("offset", "OFFSET")
-    xbin = num("xbinning", "XBINNING")
-    ybin = num("ybinning", "YBINNING")
+    exposure = num("exposure", *kw.EXPOSURE_KEYS)
+    gain = num("gain", kw.GAIN)
+    offset = num("offset", kw.OFFSET)
+    xbin = num("xbinning", kw.XBINNING)
+    ybin = num("ybinning", kw.YBINNING)
     return FrameInfo(
         path=path,
         kind=kind,
@@ -208,16 +167,16 @@ def info_from_header(header: fits.Header, path: Path) -> FrameInfo:
         offset=offset,
         xbinning=None if xbin is None else int(xbin),
         ybinning=None if ybin is None else int(ybin),
-        readout=txt("readout", "READOUTM"),
-        ccd_temp=num("ccd_temp", "CCD-TEMP", "CCD_TEMP"),
-        set_temp=num("set_temp", "SET-TEMP", "SET_TEMP"),
-        filter=txt("filter", "FILTER"),
-        instrument=txt("instrument", "INSTRUME"),
-        flat_set=txt("flat_set", "FLATSET"),
-        run_id=txt("run_id", "RUNID"),
-        date_obs=txt("date_obs", "DATE-OBS"),
-        rejected=_flag(header, "REJECTED"),
-        reject_reason=txt("reject_reason", "REJREASN"),
+        readout=txt("readout", kw.READOUTM),
+        ccd_temp=num("ccd_temp", *kw.CCD_TEMP_KEYS),
+        set_temp=num("set_temp", *kw.SET_TEMP_KEYS),
+        filter=txt("filter", kw.FILTER),
+        instrument=txt("instrument", kw.INSTRUME),
+        flat_set=txt("flat_set", kw.FLATSET),
+        run_id=txt("run_id", kw.RUNID),
+        date_obs=txt("date_obs", kw.DATE_OBS),
+        rejected=_flag(header, kw.REJECTED),
+        reject_reason=txt("reject_reason", kw.REJREASN),
         keywords=keywords,
     )
 

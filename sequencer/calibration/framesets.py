@@ -16,9 +16,9 @@ from sequencer.calibration.frames import (
     DEFAULT_TEMPERATURE_TOLERANCE,
     EXPOSURE_REL_TOLERANCE,
     FrameInfo,
-    FrameKind,
     format_seconds,
 )
+from sequencer.output.keywords import FrameKind
 
 
 @dataclass(frozen=True)

@@ -20,37 +20,37 @@ from __future__ import annotations
 
 import contextlib
 import re
-import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
-from astropy.io import fits
 
+from drivers.clock import Clock, SystemClock
 from sequencer.calibration.combine import Combined, combine, default_workers
 from sequencer.calibration.fitspixels import FitsPixels
 from sequencer.calibration.frames import FrameError, FrameInfo
+from sequencer.calibration.masterheader import master_header
 from sequencer.calibration.masterplan import MasterPlan, SetPlan
 from sequencer.calibration.rejection import Rejection
 from sequencer.calibration.stack import GIB, MemoryPlan, default_max_memory, hold_and_measure, plan_memory
-from sequencer.core.atomicfile import write_new_file
-from sequencer.output.header import software_version
+from sequencer.output.fitsio import write_float_fits
 
 MASTERS_DIR = "masters"
-CHUNK_ROWS_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
 class MasterOptions:
+    """How `flatseq master` combines and where it writes."""
+
     rejection: Rejection = field(default_factory=Rejection)
     output: Path | None = None
     preview: bool = False
     workers: int | None = None
     max_memory: int | None = None
     """Bytes the flat combine may use for pixels (flats held, masters, strips); None: `default_max_memory()`."""
+    clock: Clock = field(default_factory=SystemClock)
+    """When the masters are written (their DATE), like every other timestamp flatseq writes."""
 
 
 @dataclass
@@ -96,40 +96,31 @@ def build_set(
 ) -> MasterResult:
     """Make and write one set's master calibration frame and master flat (`note`: memory notes)."""
     say = report or (lambda _text: None)
-    tell = note or say
-    rejection = options.rejection
     workers = options.workers or default_workers()
     name = safe_name(plan.key)
-    cal_word = "darkflat" if plan.calibration_kind == "dark-flat" else "bias"
     with _opened(plan.calibration) as sources:
-        calibration = combine(sources, rejection, workers=workers)
+        calibration = combine(sources, options.rejection, workers=workers)
     subtract = np.asarray(calibration.image, dtype=np.float64)
     with _opened(plan.flats) as files:
         budget = options.max_memory if options.max_memory is not None else default_max_memory()
         memory = plan_memory(files, budget, workers=workers)
         if memory.read_twice:
-            tell(memory_note(plan.key, memory))
+            (note or say)(memory_note(plan.key, memory))
         flat_sources, medians = hold_and_measure(files, subtract, hold=memory.held, workers=workers)
-        for frame, median in zip(plan.flats, medians, strict=True):
-            if not median > 0:
-                raise FrameError(
-                    f"{frame.path}: median {median:.1f} ADU after subtracting the master {plan.calibration_kind}; "
-                    "a flat must be brighter than its dark-flats"
-                )
-        cal_path = write_master(
+        _check_medians(plan, medians)
+        cal_word = "darkflat" if plan.calibration_kind == "dark-flat" else "bias"
+        cal_path = write_float_fits(
             out_dir / f"master{cal_word}_{name}.fits",
             calibration.image,
-            master_header(plan, calibration, kind=plan.calibration_kind),
+            master_header(plan, calibration, kind=plan.calibration_kind, written_at=options.clock.now()),
         )
         say(f"{plan.key}: master {plan.calibration_kind} from {calibration.frames} frames → {cal_path}")
-        flat = combine(flat_sources, rejection, subtract=subtract, scales=medians, dtype=np.float32, workers=workers)
+        flat = combine(
+            flat_sources, options.rejection, subtract=subtract, scales=medians, dtype=np.float32, workers=workers
+        )
         del flat_sources  # the flats held in memory
     del subtract
-    level = flat.mean
-    flat.image /= np.float32(level)
-    header = master_header(plan, flat, kind="flat", medians=medians, calibration_file=cal_path.name)
-    header["MEANLVL"] = (level, "mean before scaling to 1")
-    flat_path = write_master(out_dir / f"masterflat_{name}.fits", flat.image, header)
+    flat_path = _write_flat(plan, flat, medians, cal_path, out_dir / f"masterflat_{name}.fits", options)
     say(f"{plan.key}: master flat from {flat.frames} flats → {flat_path}")
     preview_path = None
     if options.preview:
@@ -153,6 +144,28 @@ def build_set(
     )
 
 
+def _check_medians(plan: SetPlan, medians: list[float]) -> None:
+    for frame, median in zip(plan.flats, medians, strict=True):
+        if not median > 0:
+            raise FrameError(
+                f"{frame.path}: median {median:.1f} ADU after subtracting the master {plan.calibration_kind}; "
+                "a flat must be brighter than its dark-flats"
+            )
+
+
+def _write_flat(
+    plan: SetPlan, flat: Combined, medians: list[float], cal_path: Path, path: Path, options: MasterOptions
+) -> Path:
+    """Scale the combined flat to mean 1 and write it with its provenance."""
+    level = flat.mean
+    flat.image /= np.float32(level)
+    header = master_header(
+        plan, flat, kind="flat", written_at=options.clock.now(), medians=medians, calibration_file=cal_path.name
+    )
+    header["MEANLVL"] = (level, "mean before scaling to 1")
+    return write_float_fits(path, flat.image, header)
+
+
 def memory_note(key: str, memory: MemoryPlan) -> str:
     """Why some of a set's flats are read twice."""
     held = "none" if memory.held == 0 else f"{memory.held} of {memory.frames}"
@@ -173,111 +186,3 @@ def build_masters(
     """Every set of a checked plan, one after the other, into `options.output` (default RUN/masters)."""
     out_dir = options.output if options.output is not None else plan.run_dir / MASTERS_DIR
     return [build_set(s, Path(out_dir), options, report=report, note=note) for s in plan.sets]
-
-
-# --- FITS ---------------------------------------------------------------------------------------------
-
-
-def master_header(
-    plan: SetPlan,
-    combined: Combined,
-    *,
-    kind: str,
-    medians: list[float] | None = None,
-    calibration_file: str | None = None,
-) -> fits.Header:
-    """The master's header: the set's settings, then its provenance."""
-    first = plan.flats[0]
-    s = plan.settings
-    h = fits.Header()
-    imagetyp = {"flat": "MASTERFLAT", "dark-flat": "MASTERDARKFLAT", "bias": "MASTERBIAS"}[kind]
-    inputs = plan.flats if kind == "flat" else plan.calibration
-    h["IMAGETYP"] = (imagetyp, "flatseq master frame")
-    h["MASTER"] = (True, "a combined master, not a raw frame")
-    h["FLATSET"] = (plan.key, "flat set this master belongs to")
-    if first.run_id:
-        h["RUNID"] = (first.run_id, "flatseq run id")
-    if first.filter:
-        h["FILTER"] = (first.filter, "filter of the flats")
-    if first.instrument:
-        h["INSTRUME"] = (first.instrument, "camera")
-    if s.exposure is not None and kind != "bias":
-        h["EXPTIME"] = (s.exposure, "[s] exposure time of each input")
-        h["EXPOSURE"] = (s.exposure, "[s] exposure time of each input")
-    for key, value, comment in (
-        ("GAIN", s.gain, "camera gain setting"),
-        ("OFFSET", s.offset, "camera offset setting"),
-        ("XBINNING", s.xbinning, "binning factor along X"),
-        ("YBINNING", s.ybinning, "binning factor along Y"),
-        ("READOUTM", s.readout, "readout mode"),
-        ("SET-TEMP", s.set_temp, "[C] cooler set-point"),
-    ):
-        if value is not None:
-            h[key] = (int(value) if isinstance(value, float) and value.is_integer() else value, comment)
-    temps = [f.ccd_temp for f in inputs if f.ccd_temp is not None]
-    if temps:
-        h["CCD-TEMP"] = (round(sum(temps) / len(temps), 3), "[C] mean sensor temperature of the inputs")
-    dates = sorted(f.date_obs for f in inputs if f.date_obs)
-    if dates:
-        h["DATE-OBS"] = (dates[0], "[UTC] start of the first input")
-    h["DATE"] = (datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"), "[UTC] master written")
-    h["SWCREATE"] = (software_version(), "software that made this master")
-    h["NCOMBINE"] = (combined.frames, "frames combined")
-    h["COMBMETH"] = ("MEAN", "mean of the values kept after rejection")
-    rej = combined.rejection
-    h["REJMETH"] = ({"sigma": "SIGMA", "winsorized": "WINSORIZED", "none": "NONE"}[rej.method], "outlier rejection")
-    if rej.method != "none":
-        h["REJCENT"] = ("MEDIAN", "rejection centre")
-        h["REJSPRD"] = ("STDDEV" if rej.method == "sigma" else "WINSORIZED STDDEV", "rejection spread")
-        h["REJLOW"] = (rej.low, "[sigma] low rejection threshold")
-        h["REJHIGH"] = (rej.high, "[sigma] high rejection threshold")
-        h["REJITER"] = (rej.iterations, "rejection passes (at most)")
-    h["NREJECT"] = (combined.rejected, "values rejected (all frames)")
-    h["REJFRAC"] = (round(combined.rejected_fraction, 8), "fraction of values rejected")
-    if kind == "flat":
-        h["CALTYPE"] = ("DARKFLAT" if plan.calibration_kind == "dark-flat" else "BIAS", "subtracted from each flat")
-        h["CALFILE"] = (calibration_file or "", "master subtracted from each flat")
-        h["NCALIB"] = (len(plan.calibration), "frames in that master")
-        h["NORMMETH"] = ("MEDIAN", "each flat / its median after subtraction")
-        h["NORMMEAN"] = (1.0, "the master is scaled to mean 1")
-    for i, frame in enumerate(inputs, start=1):
-        h[f"IMCMB{i:03d}" if i < 1000 else f"IMCMB{i}"] = (frame.path.name, f"input {i}")
-    history = [f"{software_version()}: {imagetyp} of flat set {plan.key}"]
-    if kind == "flat":
-        history.append(
-            f"each flat minus {calibration_file} ({len(plan.calibration)} {plan.calibration_kind}s), divided by "
-            "its own median, combined by mean after rejection, scaled to mean 1"
-        )
-        for frame, median, rejected in zip(inputs, medians or [], combined.rejected_per_frame, strict=False):
-            history.append(f"{frame.path.name}: median {median:.3f} ADU, {int(rejected)} px rejected")
-    else:
-        history.append(f"mean of {len(inputs)} {kind}s after rejection")
-    history.append(f"rejection: {rej.describe()}")
-    for text in history:
-        for line in textwrap.wrap(text, 72, break_long_words=True):
-            h.add_history(line)
-    return h
-
-
-def _float_chunks(image: npt.NDArray[np.floating], header: fits.Header) -> Iterator[bytes | memoryview]:
-    rows, cols = image.shape
-    full = fits.Header()
-    full["SIMPLE"] = (True, "conforms to FITS standard")
-    full["BITPIX"] = (-32, "32-bit IEEE floating point")
-    full["NAXIS"] = 2
-    full["NAXIS1"] = cols
-    full["NAXIS2"] = rows
-    full.extend(header, unique=False)
-    yield full.tostring(endcard=True, padding=True).encode("ascii")
-    step = max(1, CHUNK_ROWS_BYTES // (cols * 4))
-    for start in range(0, rows, step):
-        yield image[start : start + step].astype(">f4").tobytes()
-    nbytes = rows * cols * 4
-    if nbytes % 2880:
-        yield bytes(2880 - nbytes % 2880)
-
-
-def write_master(path: Path, image: npt.NDArray[np.floating], header: fits.Header) -> Path:
-    """Write a master as float32 atomically (a float64 image is rounded a chunk at a time, with no
-    frame-sized copy); an existing file is never replaced (the next free _N name is used)."""
-    return write_new_file(path, _float_chunks(image, header))

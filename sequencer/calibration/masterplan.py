@@ -20,13 +20,13 @@ from sequencer.calibration.frames import (
     DEFAULT_TEMPERATURE_TOLERANCE,
     FrameError,
     FrameInfo,
-    FrameKind,
     fits_files,
     format_seconds,
     read_info,
     scan,
 )
 from sequencer.calibration.framesets import FlatGroup, FlatSettings, Mismatch, group_flats, show_value
+from sequencer.output.keywords import FrameKind
 
 BIAS_FINE_BELOW = 0.1
 """Flats shorter than this may be calibrated with bias (the field notes' rule)."""
@@ -193,7 +193,7 @@ def _from_manifest(manifest_path: Path) -> tuple[list[_Found], list[str]]:
     found: list[_Found] = []
     notes: list[str] = []
     for record in manifest.sets:
-        pairs = [(r, read_info(manifest.path_of(r))) for r in record.flats if r.kind.value == "flat"]
+        pairs = [(r, read_info(manifest.path_of(r))) for r in record.flats if r.kind is FrameKind.FLAT]
         usable = [info for r, info in pairs if not r.rejected and not info.rejected]
         skipped = [info for r, info in pairs if r.rejected or info.rejected]
         calibration = [read_info(manifest.path_of(r)) for r in record.dark_flats if not r.rejected]

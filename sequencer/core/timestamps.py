@@ -13,9 +13,9 @@ def utc_datetime(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def fits_date(seconds: float) -> str:
-    """FITS DATE-OBS form: UTC, ISO-8601 with milliseconds and no zone letter (FITS dates are UTC)."""
-    return utc_datetime(seconds).replace(tzinfo=None).isoformat(timespec="milliseconds")
+def fits_date(seconds: float, timespec: str = "milliseconds") -> str:
+    """FITS DATE-OBS form: UTC, ISO-8601 (milliseconds by default) and no zone letter (FITS dates are UTC)."""
+    return utc_datetime(seconds).replace(tzinfo=None).isoformat(timespec=timespec)
 
 
 def iso_utc(seconds: float) -> str:

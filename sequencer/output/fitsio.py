@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from astropy.io import fits
 
 from drivers.base import Frame
@@ -40,21 +41,48 @@ def check_frame(frame: Frame) -> None:
         raise OutputError(f"a frame must have pixels, got shape {frame.shape}")
 
 
+def _row_blocks(rows: int, cols: int, itemsize: int) -> Iterator[slice]:
+    """Slices of whole rows, about `CHUNK_BYTES` each."""
+    step = max(1, CHUNK_BYTES // (cols * itemsize))
+    for start in range(0, rows, step):
+        yield slice(start, min(start + step, rows))
+
+
+def _padding(nbytes: int) -> bytes:
+    return bytes(padded(nbytes) - nbytes)
+
+
 def fits_chunks(frame: Frame, header: FrameHeader | fits.Header | Mapping[str, object]) -> Iterator[Chunk]:
     """The FITS file for `frame`, piece by piece: header block, converted rows, padding."""
     check_frame(frame)
     rows, cols = frame.shape
     yield build_header(rows, cols, header).tostring(endcard=True, padding=True).encode("ascii")
-    rows_per_chunk = max(1, CHUNK_BYTES // (cols * 2))
-    buffer = np.empty((min(rows_per_chunk, rows), cols), dtype=">u2")
-    for start in range(0, rows, rows_per_chunk):
-        part = frame[start : start + rows_per_chunk]
+    buffer = np.empty((min(max(1, CHUNK_BYTES // (cols * 2)), rows), cols), dtype=">u2")
+    for block in _row_blocks(rows, cols, 2):
+        part = frame[block]
         out = buffer[: part.shape[0]]
         np.bitwise_xor(part, np.uint16(0x8000), out=out)
         yield out.view(np.uint8).reshape(-1).data  # valid until the next chunk is asked for
-    data_bytes = rows * cols * 2
-    if padded(data_bytes) > data_bytes:
-        yield bytes(padded(data_bytes) - data_bytes)
+    if tail := _padding(rows * cols * 2):
+        yield tail
+
+
+def float_chunks(image: npt.NDArray[np.floating], header: fits.Header) -> Iterator[Chunk]:
+    """A float32 FITS file (BITPIX -32) for `image` with `header`'s cards after the structural ones; a
+    float64 image is rounded a chunk at a time, with no frame-sized copy."""
+    rows, cols = image.shape
+    full = fits.Header()
+    full["SIMPLE"] = (True, "conforms to FITS standard")
+    full["BITPIX"] = (-32, "32-bit IEEE floating point")
+    full["NAXIS"] = 2
+    full["NAXIS1"] = cols
+    full["NAXIS2"] = rows
+    full.extend(header, unique=False)
+    yield full.tostring(endcard=True, padding=True).encode("ascii")
+    for block in _row_blocks(rows, cols, 4):
+        yield image[block].astype(">f4").tobytes()
+    if tail := _padding(rows * cols * 4):
+        yield tail
 
 
 def write_fits(path: Path, frame: Frame, header: FrameHeader | fits.Header | Mapping[str, object]) -> Path:
@@ -64,3 +92,8 @@ def write_fits(path: Path, frame: Frame, header: FrameHeader | fits.Header | Map
     """
     check_frame(frame)
     return write_new_file(path, fits_chunks(frame, header))
+
+
+def write_float_fits(path: Path, image: npt.NDArray[np.floating], header: fits.Header) -> Path:
+    """`write_fits` for a float image (a master): float32, atomic, never over an existing file."""
+    return write_new_file(path, float_chunks(image, header))

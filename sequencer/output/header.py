@@ -1,16 +1,13 @@
-"""The FITS header of a flat or dark-flat, built from typed inputs.
+"""The FITS header of a flat or dark-flat, built from typed inputs (keywords from `sequencer.output.keywords`).
 
 The header is what ties a dark-flat to its flats once the files leave flatseq: the same FLATSET id,
 the same EXPTIME, GAIN, OFFSET, XBINNING/YBINNING and READOUTM, and CCD-TEMP close to the flats'.
-IMAGETYP follows N.I.N.A. 3 (``FLAT`` for flats, ``DARK`` for dark-flats, ``BIAS``) so stacking tools sort
-the frames as they already do; DARKFLAT = T tells a dark-flat from a night's darks. The panel brightness
-goes on flats (users asked N.I.N.A. for it), and the frame statistics go on every frame so a rejected
-flat on disk explains itself.
+The panel brightness goes on flats (users asked N.I.N.A. for it), and the frame statistics go on every
+frame so a rejected flat on disk explains itself.
 """
 
 from __future__ import annotations
 
-import enum
 import math
 import unicodedata
 from collections.abc import Mapping
@@ -22,6 +19,8 @@ from astropy.io import fits
 
 from drivers.base import CameraSettings
 from sequencer.core.timestamps import fits_date
+from sequencer.output import keywords as kw
+from sequencer.output.keywords import WRITTEN_KINDS, FrameKind
 
 MAX_TEXT = 200
 """Longest string value kept in a header (over 68 characters astropy continues it on CONTINUE cards, the
@@ -34,19 +33,6 @@ def software_version() -> str:
         return f"flatseq {version('flatseq')}"
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "flatseq"
-
-
-class FrameKind(enum.Enum):
-    """What a frame is; the value is the ``{kind}`` in file names."""
-
-    FLAT = "flat"
-    DARK_FLAT = "darkflat"
-    BIAS = "bias"
-
-    @property
-    def imagetyp(self) -> str:
-        """IMAGETYP as N.I.N.A. 3 writes it (it migrated DARKFLAT to DARK)."""
-        return {"flat": "FLAT", "darkflat": "DARK", "bias": "BIAS"}[self.value]
 
 
 class FrameStatsLike(Protocol):
@@ -151,6 +137,8 @@ class FrameHeader:
     origin: str | None = None
 
     def __post_init__(self) -> None:
+        if self.kind not in WRITTEN_KINDS:
+            raise ValueError(f"flatseq does not take {self.kind.label} frames")
         if self.frame_no < 1:
             raise ValueError(f"frame numbers start at 1, got {self.frame_no}")
         if not math.isfinite(self.exposure) or self.exposure < 0:
@@ -168,59 +156,59 @@ class FrameHeader:
         """(keyword, value, comment) for every card after the structural ones, in header order."""
         s = self.settings
         cards: list[tuple[str, str | int | float | bool, str]] = [
-            ("IMAGETYP", self.kind.imagetyp, "type of image"),
-            ("DARKFLAT", self.kind is FrameKind.DARK_FLAT, "T: dark-flat for the flats of FLATSET"),
-            ("FLATSET", _text(self.flat_set), "flat set id, shared by its flats and dark-flats"),
-            ("RUNID", _text(self.run_id), "flatseq run id"),
-            ("FRAMENO", self.frame_no, "frame number within its kind in the flat set"),
-            ("DATE-OBS", fits_date(self.date_obs), "[UTC] exposure start"),
+            (kw.IMAGETYP, self.kind.imagetyp, "type of image"),
+            (kw.DARKFLAT, self.kind is FrameKind.DARK_FLAT, "T: dark-flat for the flats of FLATSET"),
+            (kw.FLATSET, _text(self.flat_set), "flat set id, shared by its flats and dark-flats"),
+            (kw.RUNID, _text(self.run_id), "flatseq run id"),
+            (kw.FRAMENO, self.frame_no, "frame number within its kind in the flat set"),
+            (kw.DATE_OBS, fits_date(self.date_obs), "[UTC] exposure start"),
         ]
         if self.date_end is not None:
-            cards.append(("DATE-END", fits_date(self.date_end), "[UTC] exposure end"))
+            cards.append((kw.DATE_END, fits_date(self.date_end), "[UTC] exposure end"))
         cards += [
-            ("EXPTIME", float(self.exposure), "[s] exposure time"),
-            ("EXPOSURE", float(self.exposure), "[s] exposure time"),
-            ("GAIN", int(s.gain), "camera gain setting"),
-            ("OFFSET", int(s.offset), "camera offset setting (pedestal)"),
-            ("XBINNING", int(s.binning), "binning factor along X"),
-            ("YBINNING", int(s.binning), "binning factor along Y"),
-            ("READOUTM", _text(self.readout_mode_name), f"readout mode (index {s.readout_mode})"),
+            (kw.EXPTIME, float(self.exposure), "[s] exposure time"),
+            (kw.EXPOSURE, float(self.exposure), "[s] exposure time"),
+            (kw.GAIN, int(s.gain), "camera gain setting"),
+            (kw.OFFSET, int(s.offset), "camera offset setting (pedestal)"),
+            (kw.XBINNING, int(s.binning), "binning factor along X"),
+            (kw.YBINNING, int(s.binning), "binning factor along Y"),
+            (kw.READOUTM, _text(self.readout_mode_name), f"readout mode (index {s.readout_mode})"),
         ]
         if self.ccd_temp is not None:
-            cards.append(("CCD-TEMP", float(self.ccd_temp), "[C] measured sensor temperature"))
+            cards.append((kw.CCD_TEMP, float(self.ccd_temp), "[C] measured sensor temperature"))
         if s.temperature is not None:
-            cards.append(("SET-TEMP", float(s.temperature), "[C] cooler set-point"))
+            cards.append((kw.SET_TEMP, float(s.temperature), "[C] cooler set-point"))
         if self.pixel_size_um is not None:
             binned = float(self.pixel_size_um) * s.binning
             cards += [
-                ("XPIXSZ", binned, "[um] pixel size along X, binned"),
-                ("YPIXSZ", binned, "[um] pixel size along Y, binned"),
+                (kw.XPIXSZ, binned, "[um] pixel size along X, binned"),
+                (kw.YPIXSZ, binned, "[um] pixel size along Y, binned"),
             ]
         if self.filter is not None:
-            cards.append(("FILTER", _text(self.filter), "filter in the light path"))
-        cards.append(("INSTRUME", _text(self.camera), "camera"))
+            cards.append((kw.FILTER, _text(self.filter), "filter in the light path"))
+        cards.append((kw.INSTRUME, _text(self.camera), "camera"))
         if self.telescope is not None:
-            cards.append(("TELESCOP", _text(self.telescope), "telescope"))
+            cards.append((kw.TELESCOP, _text(self.telescope), "telescope"))
         if self.origin is not None:
-            cards.append(("ORIGIN", _text(self.origin), "who made this file"))
+            cards.append((kw.ORIGIN, _text(self.origin), "who made this file"))
         if self.panel_brightness is not None:
-            cards.append(("PANELBRT", int(self.panel_brightness), "flat panel brightness setting"))
+            cards.append((kw.PANELBRT, int(self.panel_brightness), "flat panel brightness setting"))
         if self.panel_max is not None:
-            cards.append(("PANELMAX", int(self.panel_max), "flat panel maximum brightness"))
+            cards.append((kw.PANELMAX, int(self.panel_max), "flat panel maximum brightness"))
         stats = self.stat_values
         if stats is not None:
             cards += [
-                ("STATMEAN", round(stats.mean, 3), "[adu] mean of the raw frame"),
-                ("STATMED", round(stats.median, 3), "[adu] median of the raw frame"),
-                ("STATSTD", round(stats.std, 3), "[adu] standard deviation of the raw frame"),
-                ("STATMIN", stats.min, "[adu] minimum of the raw frame"),
-                ("STATMAX", stats.max, "[adu] maximum of the raw frame"),
-                ("STATSAT", round(stats.saturated_fraction, 8), "fraction of saturated pixels"),
+                (kw.STATMEAN, round(stats.mean, 3), "[adu] mean of the raw frame"),
+                (kw.STATMED, round(stats.median, 3), "[adu] median of the raw frame"),
+                (kw.STATSTD, round(stats.std, 3), "[adu] standard deviation of the raw frame"),
+                (kw.STATMIN, stats.min, "[adu] minimum of the raw frame"),
+                (kw.STATMAX, stats.max, "[adu] maximum of the raw frame"),
+                (kw.STATSAT, round(stats.saturated_fraction, 8), "fraction of saturated pixels"),
             ]
-        cards.append(("REJECTED", bool(self.rejected), "T: not counted in its flat set"))
+        cards.append((kw.REJECTED, bool(self.rejected), "T: not counted in its flat set"))
         if self.reject_reason is not None:
-            cards.append(("REJREASN", _text(self.reject_reason), "why the frame was rejected"))
-        cards.append(("SWCREATE", software_version(), "software that created this file"))
+            cards.append((kw.REJREASN, _text(self.reject_reason), "why the frame was rejected"))
+        cards.append((kw.SWCREATE, software_version(), "software that created this file"))
         return cards
 
 

@@ -52,7 +52,8 @@ from drivers.clock import Clock
 from drivers.errors import ConfigError
 from sequencer.core.atomicfile import OutputError, describe_os_error, replace_file
 from sequencer.core.timestamps import iso_utc
-from sequencer.output.header import FrameHeader, FrameKind, software_version
+from sequencer.output.header import FrameHeader, software_version
+from sequencer.output.keywords import FrameKind
 from sequencer.output.records import FrameRecord, SetRecord, TrialRecord
 
 __all__ = ["FORMAT", "MANIFEST_NAME", "VERSION", "Manifest", "sha256_of"]

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drivers.base import CameraSettings
-from sequencer.output.header import FrameKind, StatValues
+from sequencer.output.header import StatValues
+from sequencer.output.keywords import FrameKind
 
 
 def _num(value: float | None) -> float | None:

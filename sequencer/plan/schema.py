@@ -9,11 +9,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sequencer.core.units import Duration, Exposure, Fraction
+from sequencer.output.filenames import DEFAULT_PATTERN
 from sequencer.plan.kinds import StepKind
 
 OnError = Literal["skip_set", "abort"]
-
-DEFAULT_PATTERN = "{set}/{kind}_{filter}_{exposure}s_{n:03d}.fits"
 
 
 class Strict(BaseModel):

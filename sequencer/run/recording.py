@@ -7,7 +7,8 @@ from pathlib import Path
 
 from drivers.base import CameraInfo
 from sequencer.output.filenames import expand_pattern
-from sequencer.output.header import FrameHeader, FrameKind
+from sequencer.output.header import FrameHeader
+from sequencer.output.keywords import FrameKind
 from sequencer.output.writer import FrameWriter
 from sequencer.plan.model import FlatSet
 from sequencer.run.capture import Measured

@@ -15,7 +15,7 @@ from sequencer.calibration.master import MasterOptions, build_masters
 from sequencer.calibration.masterplan import plan_masters
 from sequencer.calibration.rejection import Rejection
 from sequencer.cli import main
-from sequencer.output.header import FrameKind
+from sequencer.output.keywords import FrameKind
 from sequencer.output.manifest import Manifest
 from sequencer.output.records import FrameRecord
 from sequencer.run.context import RunContext

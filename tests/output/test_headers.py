@@ -13,7 +13,8 @@ from astropy.io import fits
 from drivers.base import CameraSettings
 from drivers.clock import VirtualClock
 from sequencer.core.stats import frame_stats
-from sequencer.output.header import FrameHeader, FrameKind, build_header, software_version
+from sequencer.output.header import FrameHeader, build_header, software_version
+from sequencer.output.keywords import FrameKind
 from sequencer.output.space import HEADER_BYTES, bytes_per_frame
 from sequencer.output.writer import FrameWriter
 

@@ -19,7 +19,8 @@ from drivers.base import CameraSettings
 from drivers.clock import VirtualClock
 from drivers.errors import ConfigError
 from sequencer.core.atomicfile import OutputError
-from sequencer.output.header import FrameHeader, FrameKind, StatValues
+from sequencer.output.header import FrameHeader, StatValues
+from sequencer.output.keywords import FrameKind
 from sequencer.output.manifest import MANIFEST_NAME, Manifest
 from sequencer.output.records import FrameRecord, TrialRecord
 from sequencer.output.writer import FrameWriter
@@ -231,7 +232,8 @@ CRASHING_RUN = textwrap.dedent(
     import numpy as np
     from drivers.base import CameraSettings
     from drivers.clock import SystemClock
-    from sequencer.output.header import FrameHeader, FrameKind
+    from sequencer.output.header import FrameHeader
+    from sequencer.output.keywords import FrameKind
     from sequencer.output.manifest import Manifest
     from sequencer.output.writer import FrameWriter
 

@@ -9,7 +9,8 @@ import pytest
 from drivers.base import CameraSettings
 from drivers.errors import ConfigError
 from sequencer.output.filenames import DEFAULT_PATTERN, NameFields, expand_pattern, validate_pattern
-from sequencer.output.header import FrameHeader, FrameKind
+from sequencer.output.header import FrameHeader
+from sequencer.output.keywords import FrameKind
 
 START = 1_767_225_600.0 + 86400 * 327 + 11700.0  # 2026-11-24T03:15:00Z
 

@@ -19,8 +19,9 @@ from drivers.base import CameraSettings
 from drivers.clock import VirtualClock
 from sequencer.core.atomicfile import OutputError
 from sequencer.output import fitsio
-from sequencer.output.header import FrameHeader, FrameKind
+from sequencer.output.header import FrameHeader
 from sequencer.output.journal import Journal
+from sequencer.output.keywords import FrameKind
 from sequencer.output.manifest import Manifest
 from sequencer.output.writer import FrameWriter, WrittenFrame
 

@@ -1,0 +1,122 @@
+"""One vocabulary of FITS keywords and frame kinds: what flatseq writes on raw frames and masters, and what
+it reads back (from its own files and from N.I.N.A.'s, Ekos', SGP's) for `flatseq master` and `flatseq audit`.
+
+IMAGETYP follows N.I.N.A. 3 (``FLAT`` for flats, ``DARK`` for dark-flats, ``BIAS``) so stacking tools sort the
+frames as they already do; DARKFLAT = T tells a dark-flat from a night's darks; FLATSET ties a dark-flat to
+its flats once the files leave flatseq.
+"""
+
+from __future__ import annotations
+
+import enum
+
+# ---- keywords flatseq writes (and reads first) ----
+IMAGETYP = "IMAGETYP"
+DARKFLAT = "DARKFLAT"
+FLATSET = "FLATSET"
+RUNID = "RUNID"
+FRAMENO = "FRAMENO"
+DATE_OBS = "DATE-OBS"
+DATE_END = "DATE-END"
+DATE = "DATE"
+EXPTIME = "EXPTIME"
+EXPOSURE = "EXPOSURE"
+GAIN = "GAIN"
+OFFSET = "OFFSET"
+XBINNING = "XBINNING"
+YBINNING = "YBINNING"
+READOUTM = "READOUTM"
+CCD_TEMP = "CCD-TEMP"
+SET_TEMP = "SET-TEMP"
+XPIXSZ = "XPIXSZ"
+YPIXSZ = "YPIXSZ"
+FILTER = "FILTER"
+INSTRUME = "INSTRUME"
+TELESCOP = "TELESCOP"
+ORIGIN = "ORIGIN"
+PANELBRT = "PANELBRT"
+PANELMAX = "PANELMAX"
+REJECTED = "REJECTED"
+REJREASN = "REJREASN"
+SWCREATE = "SWCREATE"
+STATMEAN = "STATMEAN"
+STATMED = "STATMED"
+STATSTD = "STATSTD"
+STATMIN = "STATMIN"
+STATMAX = "STATMAX"
+STATSAT = "STATSAT"
+MASTER = "MASTER"
+"""T on a combined master (never on a raw frame)."""
+
+# ---- what other programs write for the same things, in the order they are read ----
+IMAGETYP_KEYS = (IMAGETYP, "FRAME", "FRAMETYP")
+EXPOSURE_KEYS = (EXPTIME, EXPOSURE)
+CCD_TEMP_KEYS = (CCD_TEMP, "CCD_TEMP")
+SET_TEMP_KEYS = (SET_TEMP, "SET_TEMP")
+
+
+class FrameKind(enum.Enum):
+    """What a frame is for. The value is the ``{kind}`` in file names and the manifest's ``kind``.
+
+    flatseq writes FLAT, DARK_FLAT and BIAS frames; reading other programs' files also meets plain darks,
+    lights, masters and frames of no known type. A DARK becomes a set's dark-flat when its exposure and
+    settings match the flats'.
+    """
+
+    FLAT = "flat"
+    DARK_FLAT = "darkflat"
+    BIAS = "bias"
+    DARK = "dark"
+    LIGHT = "light"
+    MASTER = "master"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        """The kind as people write it: "dark-flat", "flat", ..."""
+        return "dark-flat" if self is FrameKind.DARK_FLAT else self.value
+
+    @property
+    def is_dark(self) -> bool:
+        return self in (FrameKind.DARK, FrameKind.DARK_FLAT)
+
+    @property
+    def imagetyp(self) -> str:
+        """IMAGETYP as N.I.N.A. 3 writes it (it migrated DARKFLAT to DARK)."""
+        return _WRITTEN_IMAGETYP.get(self, self.value.upper())
+
+
+WRITTEN_KINDS = frozenset({FrameKind.FLAT, FrameKind.DARK_FLAT, FrameKind.BIAS})
+"""The kinds of raw frame flatseq takes."""
+
+_WRITTEN_IMAGETYP = {FrameKind.FLAT: "FLAT", FrameKind.DARK_FLAT: "DARK", FrameKind.BIAS: "BIAS"}
+
+MASTER_IMAGETYP = {FrameKind.FLAT: "MASTERFLAT", FrameKind.DARK_FLAT: "MASTERDARKFLAT", FrameKind.BIAS: "MASTERBIAS"}
+"""IMAGETYP of the masters `flatseq master` writes, by the kind of frame combined."""
+
+IMAGETYP_KINDS: dict[str, FrameKind] = {
+    "FLAT": FrameKind.FLAT,
+    "FLATFIELD": FrameKind.FLAT,
+    "SKYFLAT": FrameKind.FLAT,
+    "DOMEFLAT": FrameKind.FLAT,
+    "DARKFLAT": FrameKind.DARK_FLAT,
+    "FLATDARK": FrameKind.DARK_FLAT,
+    "DARK": FrameKind.DARK,
+    "BIAS": FrameKind.BIAS,
+    "OFFSET": FrameKind.BIAS,
+    "ZERO": FrameKind.BIAS,
+    "LIGHT": FrameKind.LIGHT,
+    "OBJECT": FrameKind.LIGHT,
+    "SCIENCE": FrameKind.LIGHT,
+}
+"""IMAGETYP values seen in the wild (upper-cased, without spaces, '-', '_' or a trailing 'FRAME')."""
+
+
+def kind_from_imagetyp(imagetyp: str) -> FrameKind:
+    """'Flat Frame', 'FLAT', 'Dark Flat', 'DARKFLAT', 'Bias Frame' … → the kind (case, spaces, 'frame' ignored)."""
+    token = imagetyp.upper().replace("_", "").replace("-", "").replace(" ", "")
+    if token.startswith("MASTER"):
+        return FrameKind.MASTER
+    if token.endswith("FRAME"):
+        token = token[: -len("FRAME")]
+    return IMAGETYP_KINDS.get(token, FrameKind.OTHER)
