@@ -16,33 +16,26 @@ nearby), a cautious step up on an unknown panel (a steep curve would clip everyt
 near its threshold (only a brightness that most curves put in the window), the way down after a frame
 clipped all over (low enough to measure whatever the curve, not so low a threshold panel stays dark).
 
-Odds are kept on a grid of (threshold, gamma) (`panel_prior`); for each, the scale k follows from the measured
-levels in closed form (a Gaussian in ln k, truncated by the bounds clipped and dark trials set).
+Odds are kept on a grid of (threshold, gamma) (`prior`); for each, the scale k follows from the measured
+levels in closed form (a Gaussian in ln k, truncated by the bounds clipped and dark trials set: `curves`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from sequencer.brightness.prior import GAMMA_STEP, curve_grid
+from sequencer.brightness.curves import Observation, Targets, fit_levels, normal_cdf, weigh_curves
+from sequencer.brightness.prior import GAMMA_STEP
 from sequencer.brightness.response import PanelResponse, PanelShape
 
-__all__ = ["Observation", "PanelOdds", "Targets"]
+__all__ = ["PanelOdds"]
 
 Array = npt.NDArray[np.float64]
 
-RELATIVE_NOISE = 0.03
-"""Trial-to-trial scatter of a measured level (PWM beat, warm-up drift, shot noise of the mean)."""
-BOUND_SLACK = 2 * RELATIVE_NOISE
-"""How far (in ln signal) a curve may pass on the wrong side of a clipped or dark trial's bound."""
-BRIGHTEST = 1000.0
-"""The most light, over what the target needs, a panel at full brightness is expected to give (a bright
-panel behind a broadband filter at a narrowband exposure)."""
 LATER_TRIALS = 2.0
 """Further trials after a measured miss whose next trial misses too: two levels then pin the curve."""
 BLIND_TRIALS = 2.6
@@ -57,58 +50,6 @@ COARSE_CANDIDATES = 80
 """Ranges up to this many steps are judged step by step; wider ones on a grid, then step by step near the best."""
 MISS_STEPS = (0.1, 0.25, 0.5, 0.8, 1.2, 1.8, 2.6)
 """Bins of a missed level, in ln(signal) from the window's edge."""
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What one trial says about the signal (ADU above the pedestal) at its brightness.
-
-    `kind`: "level" (the signal, with relative uncertainty `sigma`), "at_least" (a clipped frame: the signal
-    is at least this) or "dark" (no light: the signal is at most this).
-    """
-
-    brightness: float
-    kind: str
-    signal: float
-    sigma: float = RELATIVE_NOISE
-
-
-@dataclass(frozen=True)
-class Targets:
-    """Signal levels (ADU above the pedestal) that decide a trial's outcome."""
-
-    low: float
-    """The window's lower edge."""
-    high: float
-    """The window's upper edge."""
-    clip: float
-    """Above this every pixel clips: a frame that tells only a bound."""
-    dark: float
-    """Below this a frame shows no light."""
-    noise: float
-    """Absolute uncertainty of a measured signal (the pedestal's, read noise over the frame)."""
-
-
-def _phi_exact(x: Array) -> Array:
-    """The standard normal CDF (Abramowitz & Stegun 7.1.26, error below 1e-7): numpy has no erf."""
-    z = np.abs(x) / math.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    erf = 1.0 - poly * np.exp(-z * z)
-    result: Array = 0.5 * (1.0 + np.sign(x) * erf)
-    return result
-
-
-_PHI_X = np.linspace(-8.0, 8.0, 3201)
-_PHI_Y = _phi_exact(_PHI_X)
-_PHI_X.setflags(write=False)
-_PHI_Y.setflags(write=False)
-
-
-def _phi(x: Array) -> Array:
-    """The standard normal CDF, interpolated from a table (error below 1e-6; the costs need far less)."""
-    result: Array = np.interp(x, _PHI_X, _PHI_Y)
-    return result
 
 
 class PanelOdds:
@@ -126,74 +67,15 @@ class PanelOdds:
     ) -> None:
         self.targets = targets
         self.trials = trials
-        low, high = brightness_range
-        self.low, self.high = low, high
-        levels = [o for o in observations if o.kind == "level" and o.signal > 0]
-        bounds_low = [o for o in observations if o.kind == "at_least" and o.signal > 0]
-        darks = [o for o in observations if o.kind == "dark"]
-        lit = [o.brightness for o in levels + bounds_low]
-        grid = curve_grid(min(lit) if lit else None, brightness_range, prior, pedestal_known)
-        self._observations, self._thresholds_grid = list(observations), grid.thresholds
-        t, g, weight = grid.threshold, grid.gamma, grid.weight
-
-        # ln k for each curve: measured levels give a Gaussian, clipped frames a lower bound, dark ones an upper
-        # bound. A broad prior closes it, set by the light budget whatever the curve: at full brightness the
-        # panel gives from half the target's signal up to `BRIGHTEST` times it, or twice what puts the target
-        # on the lowest step that gives light, if that is less (beyond it the target is out of reach anyway).
-        target = math.sqrt(targets.low * targets.high)
-        full_lit = np.log(np.maximum(high - t, 1e-3))
-        first_lit = np.maximum(np.floor(t) + 1.0, max(low, 1)) - t
-        brightest = np.minimum(math.log(BRIGHTEST), math.log(2.0) + g * (full_lit - np.log(first_lit)))
-        k_low = math.log(0.5 * target) - g * full_lit
-        k_high = np.maximum(math.log(target) + brightest - g * full_lit, k_low + 1.0)
-        prior_width = k_high - k_low
-        at_least, at_most = np.full_like(t, -np.inf), np.full_like(t, np.inf)
-        for o in bounds_low:
-            lit_by = o.brightness - t
-            weight = np.where(lit_by > 0, weight, 0.0)
-            at_least = np.maximum(at_least, math.log(o.signal) - g * np.log(np.maximum(lit_by, 1e-9)))
-        for o in darks:
-            lit_by = o.brightness - t
-            bound = math.log(max(o.signal, 1e-9)) - g * np.log(np.maximum(lit_by, 1e-9))
-            at_most = np.where(lit_by > 0, np.minimum(at_most, bound), at_most)
-        self.has_levels = bool(levels)
-        inflate = 1.0
-        if levels:
-            ln_k, precision, chi2 = self._levels(levels, t, g, targets.noise)
-            weight = np.where(np.isfinite(chi2), weight, 0.0)
-            chi2 = np.where(np.isfinite(chi2), chi2, 0.0)
-            # Scatter beyond the assumed noise (a noisy panel, or a panel off the family) widens every curve's
-            # ln k instead of singling out whichever happens to thread the points.
-            best = float(chi2[weight > 0].min()) if np.any(weight > 0) else 0.0
-            # (Three levels or fewer are threaded exactly by some curve of the family: what is left is the grid.)
-            inflate = max(1.0, best / (len(levels) - 3)) if len(levels) > 3 else 1.0
-            sd = np.sqrt(inflate / precision)
-            mean = ln_k
-            weight = weight * np.exp(-0.5 * (chi2 - best) / inflate) / prior_width
-        # The bounds are as certain as the levels are (a curve of the family only approximates a panel, and
-        # a noisy level pulls it): a little slack, so that noise cannot squeeze a curve into a corner.
-        slack = BOUND_SLACK * math.sqrt(inflate)
-        if levels:
-            # Measured levels outweigh the light-budget prior: a panel brighter than it allows is unlikely,
-            # not impossible (a decade beyond costs a factor e^-0.5).
-            beyond = np.maximum(np.maximum(mean - k_high, k_low - mean), 0.0) / math.log(10.0)
-            weight = weight * np.exp(-0.5 * beyond**2)
-            lower, upper = at_least - slack, at_most + slack
-        else:
-            lower, upper = np.maximum(k_low, at_least - slack), np.minimum(k_high, at_most + slack)
-        if not levels:
-            sd = np.full_like(t, 1e3)  # no level: ln k spread evenly between its bounds
-            mean = 0.5 * (lower + upper)
-            weight = weight * np.clip(upper - lower, 0.0, None) / prior_width
-        mass = _phi((upper - mean) / sd) - _phi((lower - mean) / sd)
-        weight = np.where((upper > lower) & (mass > 1e-12), weight * mass, 0.0)
-        total = float(weight.sum())
-        keep = weight > 1e-4 * float(weight.max()) if total > 0 else weight > 0
-        self.usable = total > 0 and bool(np.any(keep))
-        self.t, self.g, self.weight = t[keep], g[keep], weight[keep] / (total if total > 0 else 1.0)
-        self.mean, self.sd = mean[keep], sd[keep]
-        self.lower, self.upper, self.mass = lower[keep], upper[keep], mass[keep]
-        self.below = _phi((self.lower - self.mean) / self.sd)
+        self.low, self.high = brightness_range
+        self._observations = list(observations)
+        curves = weigh_curves(self._observations, targets, brightness_range, prior, pedestal_known)
+        self._thresholds_grid = curves.thresholds
+        self.has_levels, self.usable = curves.has_levels, curves.usable
+        self.t, self.g, self.weight = curves.t, curves.g, curves.weight
+        self.mean, self.sd = curves.mean, curves.sd
+        self.lower, self.upper, self.mass = curves.lower, curves.upper, curves.mass
+        self.below = normal_cdf((self.lower - self.mean) / self.sd)
 
     def likeliest(self, pedestal: float) -> PanelResponse | None:
         """The single likeliest curve, scaled through the measured levels; None without a measured level."""
@@ -223,7 +105,7 @@ class PanelOdds:
         gs = np.geomspace(g0 / GAMMA_STEP, g0 * GAMMA_STEP, 15)
         t, g = (a.ravel() for a in np.meshgrid(ts, gs, indexing="ij"))
         levels = [o for o in self._observations if o.kind == "level" and o.signal > 0]
-        ln_k, _, chi2 = self._levels(levels, t, g, self.targets.noise)
+        ln_k, _, chi2 = fit_levels(levels, t, g, self.targets.noise)
         for o in self._observations:
             lit_by = o.brightness - t
             if o.kind == "at_least":
@@ -239,27 +121,11 @@ class PanelOdds:
             return PanelResponse(pedestal, math.exp(float(self.mean[best])), t0, g0)
         return PanelResponse(pedestal, math.exp(float(ln_k[pick])), float(t[pick]), float(g[pick]))
 
-    # -- building the odds ---------------------------------------------------------------------------------
-    @staticmethod
-    def _levels(levels: Sequence[Observation], t: Array, g: Array, noise: float) -> tuple[Array, Array, Array]:
-        """Per curve: the weighted mean of ln k over the measured levels, its precision, and the misfit chi²."""
-        b = np.array([o.brightness for o in levels])
-        y = np.array([o.signal for o in levels])
-        sigma2 = np.array([o.sigma**2 for o in levels]) + (noise / y) ** 2
-        lit_by = b[None, :] - t[:, None]
-        estimates = np.log(y)[None, :] - g[:, None] * np.log(np.maximum(lit_by, 1e-9))
-        precision_each = 1.0 / sigma2
-        precision = precision_each.sum()
-        ln_k = (estimates * precision_each).sum(axis=1) / precision
-        chi2 = ((estimates - ln_k[:, None]) ** 2 * precision_each).sum(axis=1)
-        chi2 = np.where(np.all(lit_by > 0, axis=1), chi2, np.inf)
-        return ln_k, np.full_like(t, precision), chi2
-
     # -- judging candidates --------------------------------------------------------------------------------
     def _cdf(self, ln_k: Array) -> Array:
         """P(ln k <= x) per curve (rows) at x (columns)."""
         z = (ln_k - self.mean[:, None]) / self.sd[:, None]
-        cdf = (_phi(z) - self.below[:, None]) / self.mass[:, None]
+        cdf = (normal_cdf(z) - self.below[:, None]) / self.mass[:, None]
         return np.clip(cdf, 0.0, 1.0)
 
     def _bins(self) -> tuple[Array, list[str]]:

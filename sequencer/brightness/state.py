@@ -14,7 +14,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sequencer.brightness.odds import BRIGHTEST, Observation, PanelOdds, Targets
+from sequencer.brightness.curves import BRIGHTEST, Observation, Targets
+from sequencer.brightness.odds import PanelOdds
 from sequencer.brightness.response import LINEAR, PanelResponse, PanelShape
 from sequencer.brightness.trials import Trial, Verdict, Window
 

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sequencer.brightness.odds import Observation, PanelOdds, Targets
+from sequencer.brightness.curves import Observation, Targets
+from sequencer.brightness.odds import PanelOdds
 from sequencer.brightness.response import PanelResponse, PanelShape
 
 PEDESTAL = 500.0
