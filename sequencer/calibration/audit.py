@@ -200,61 +200,81 @@ def audit_set(
         report.findings.append(Finding("no-usable-flats", NOTE, f"{key}: every flat is marked REJECTED", key))
         return report
     settings = group.settings
-    findings = report.findings
-    good: list[FrameInfo] = []
     linked = [d for d in darks if group.links(d)]
-    linked_bias = [b for b in bias if group.links(b)]
-    if linked:
-        problems = []
-        for dark in linked:
-            mismatch = settings.mismatches(dark, temperature_tolerance=tolerance)
-            problems += mismatch
-            if not mismatch:
-                good.append(dark)
-        findings += _mismatch_findings(key, problems, "dark-flats")
-        if linked_bias:
-            findings.append(Finding(
-                "bias-and-dark-flats-mixed", MISTAKE,
-                f"{key}: bias frames among its dark-flats ({_names([b.path for b in linked_bias])}); "
-                "never mix flat − bias and flat − dark-flat in one master", key, "IMAGETYP",
-                tuple(b.path for b in linked_bias)))
-    else:
-        free = [d for d in darks if not d.flat_set]
-        good = [d for d in free if not settings.mismatches(d, temperature_tolerance=tolerance)]
+    good = _linked_dark_flats(group, linked, bias, tolerance, report.findings) if linked else [
+        d for d in darks if not d.flat_set and not settings.mismatches(d, temperature_tolerance=tolerance)
+    ]
     matching_bias = [
         b for b in bias if not settings.mismatches(b, check_exposure=False, check_temperature=False)
     ]
     report.dark_flats, report.bias = len(good), len(matching_bias)
-    exposure = settings.exposure
-    exp_text = "?" if exposure is None else format_seconds(exposure)
     if good:
         report.calibration = "dark-flats"
-        return report
-    if matching_bias:
+    elif matching_bias:
         report.calibration = "bias"
-        if exposure is not None and exposure >= DARK_FLATS_FROM:
-            findings.append(Finding(
-                "bias-for-long-flats", MISTAKE,
-                f"{key}: {exp_text} flats have only bias to calibrate them ({len(matching_bias)} bias frames); "
-                f"from {format_seconds(DARK_FLATS_FROM)} on the flats' dark signal needs dark-flats", key,
-                "EXPTIME", tuple(b.path for b in matching_bias)))
-        elif exposure is not None and exposure >= BIAS_FINE_BELOW:
-            findings.append(Finding(
-                "bias-borderline", NOTE,
-                f"{key}: bias for {exp_text} flats may suffice depending on the camera; dark-flats are the "
-                "clean choice", key))
-        return report
-    if linked:
-        return report  # the mismatches above say why none of its dark-flats fit
+        report.findings += _bias_findings(key, settings.exposure, matching_bias)
+    elif not linked:  # (with linked dark-flats, their mismatches already say why none fits)
+        report.findings += _missing_dark_flats(key, settings, darks, tolerance)
+    return report
+
+
+def _linked_dark_flats(
+    group: FlatGroup,
+    linked: Sequence[FrameInfo],
+    bias: Sequence[FrameInfo],
+    tolerance: float,
+    findings: list[Finding],
+) -> list[FrameInfo]:
+    """The dark-flats carrying the set's FLATSET that match its flats; the mismatches of the others, and bias
+    frames linked to the set among them, become findings."""
+    key, settings = group.key, group.settings
+    good: list[FrameInfo] = []
+    problems = []
+    for dark in linked:
+        mismatch = settings.mismatches(dark, temperature_tolerance=tolerance)
+        problems += mismatch
+        if not mismatch:
+            good.append(dark)
+    findings += _mismatch_findings(key, problems, "dark-flats")
+    linked_bias = [b for b in bias if group.links(b)]
+    if linked_bias:
+        findings.append(Finding(
+            "bias-and-dark-flats-mixed", MISTAKE,
+            f"{key}: bias frames among its dark-flats ({_names([b.path for b in linked_bias])}); "
+            "never mix flat − bias and flat − dark-flat in one master", key, "IMAGETYP",
+            tuple(b.path for b in linked_bias)))
+    return good
+
+
+def _bias_findings(key: str, exposure: float | None, matching_bias: Sequence[FrameInfo]) -> list[Finding]:
+    """The field notes' bias rule for flats that only bias calibrates."""
+    exp_text = "?" if exposure is None else format_seconds(exposure)
+    if exposure is not None and exposure >= DARK_FLATS_FROM:
+        return [Finding(
+            "bias-for-long-flats", MISTAKE,
+            f"{key}: {exp_text} flats have only bias to calibrate them ({len(matching_bias)} bias frames); "
+            f"from {format_seconds(DARK_FLATS_FROM)} on the flats' dark signal needs dark-flats", key,
+            "EXPTIME", tuple(b.path for b in matching_bias))]
+    if exposure is not None and exposure >= BIAS_FINE_BELOW:
+        return [Finding(
+            "bias-borderline", NOTE,
+            f"{key}: bias for {exp_text} flats may suffice depending on the camera; dark-flats are the "
+            "clean choice", key)]
+    return []
+
+
+def _missing_dark_flats(
+    key: str, settings: FlatSettings, darks: Sequence[FrameInfo], tolerance: float
+) -> list[Finding]:
     near = _near_misses(settings, [d for d in darks if not d.flat_set], tolerance)
     if near:
-        findings += _mismatch_findings(key, near, "no dark-flats match; the nearest darks are")
-        return report
-    findings.append(Finding(
+        return _mismatch_findings(key, near, "no dark-flats match; the nearest darks are")
+    exposure = settings.exposure
+    exp_text = "?" if exposure is None else format_seconds(exposure)
+    return [Finding(
         "no-dark-flats", MISTAKE,
         f"{key}: no dark-flats (or bias) for these {exp_text} flats; take dark-flats with the same exposure, "
-        "gain, offset, binning and temperature", key))
-    return report
+        "gain, offset, binning and temperature", key)]
 
 
 def _mixing(sets: Sequence[SetReport]) -> list[Finding]:

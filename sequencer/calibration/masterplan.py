@@ -271,35 +271,38 @@ def plan_masters(
     if not found:
         raise MasterError(f"{run}: no flats found ({'manifest' if manifest else 'FITS headers'} read)")
     bias_frames = load_bias(bias) if bias else None
-    plans = []
-    for item in found:
-        key, flats, calibration, skipped = item.key, item.flats, item.calibration, item.skipped
-        label = key
-        settings = check_flats(flats, label, temperature_tolerance)
-        warnings: list[str] = []
-        if bias_frames is not None:
-            for frame in calibration:
-                if frame.kind is FrameKind.BIAS:
-                    raise MasterError(
-                        f"{frame.path}: IMAGETYP = 'BIAS' is linked to set {label}; with --bias, give every "
-                        "bias frame there"
-                    )
-            if calibration:
-                warnings.append(f"{label}: its {len(calibration)} dark-flats are not used (--bias)")
-            chosen = choose_bias(settings, bias_frames, label)
-            warning = bias_warning(settings.exposure, label)
-            if warning:
-                warnings.append(warning)
-            plans.append(SetPlan(key, flats, chosen, "bias", settings, skipped, warnings))
-            continue
-        if not calibration:
-            near = _nearest_dark(settings, all_darks, temperature_tolerance)
-            hint = f"; nearest: {near.message()}" if near else ""
-            advice = "take dark-flats" + (
-                f" (or pass --bias: these are {format_seconds(settings.exposure)} flats)"
-                if settings.exposure is not None and settings.exposure < BIAS_FINE_BELOW else ""
-            )
-            raise MasterError(f"set {label}: no dark-flats match its flats{hint}; {advice}")
-        check_dark_flats(settings, calibration, label, temperature_tolerance)
-        plans.append(SetPlan(key, flats, list(calibration), "dark-flat", settings, skipped, warnings))
+    plans = [_set_plan(item, bias_frames, all_darks, temperature_tolerance) for item in found]
     return MasterPlan(run_dir, plans, source, notes)
+
+
+def _set_plan(
+    item: _Found, bias_frames: list[FrameInfo] | None, all_darks: Sequence[FrameInfo], tolerance: float
+) -> SetPlan:
+    """One set's master: its flats checked alike, and its dark-flats (or, with --bias, bias) checked against them."""
+    key, flats, calibration, skipped = item.key, item.flats, item.calibration, item.skipped
+    settings = check_flats(flats, key, tolerance)
+    warnings: list[str] = []
+    if bias_frames is not None:
+        for frame in calibration:
+            if frame.kind is FrameKind.BIAS:
+                raise MasterError(
+                    f"{frame.path}: IMAGETYP = 'BIAS' is linked to set {key}; with --bias, give every "
+                    "bias frame there"
+                )
+        if calibration:
+            warnings.append(f"{key}: its {len(calibration)} dark-flats are not used (--bias)")
+        chosen = choose_bias(settings, bias_frames, key)
+        warning = bias_warning(settings.exposure, key)
+        if warning:
+            warnings.append(warning)
+        return SetPlan(key, flats, chosen, "bias", settings, skipped, warnings)
+    if not calibration:
+        near = _nearest_dark(settings, all_darks, tolerance)
+        hint = f"; nearest: {near.message()}" if near else ""
+        advice = "take dark-flats" + (
+            f" (or pass --bias: these are {format_seconds(settings.exposure)} flats)"
+            if settings.exposure is not None and settings.exposure < BIAS_FINE_BELOW else ""
+        )
+        raise MasterError(f"set {key}: no dark-flats match its flats{hint}; {advice}")
+    check_dark_flats(settings, calibration, key, tolerance)
+    return SetPlan(key, flats, list(calibration), "dark-flat", settings, skipped, warnings)

@@ -226,13 +226,20 @@ def reject_strip(
         np.subtract(values, values.sum(axis=0) / n, out=dev)  # the standard deviation as numpy computes it
         np.multiply(dev, dev, out=dev)
         spread = np.sqrt(dev.sum(axis=0) / n)
-        more = scratch.more[:, :rows]
-        np.less(values, centre - rejection.low * spread, out=bad)
-        np.greater(values, centre + rejection.high * spread, out=more)
-        np.logical_or(bad, more, out=bad)
-        return bad
-    ordered = np.stack([p.astype(np.float64, copy=False) for p in planes])
-    shape = values.shape[1:]
+        lo_keep, hi_keep = centre - rejection.low * spread, centre + rejection.high * spread
+    else:
+        lo_keep, hi_keep = _iterated_limits(np.stack([p.astype(np.float64, copy=False) for p in planes]), rejection)
+    more = scratch.more[:, :rows]
+    np.less(values, lo_keep, out=bad)
+    np.greater(values, hi_keep, out=more)
+    np.logical_or(bad, more, out=bad)
+    return bad
+
+
+def _iterated_limits(ordered: F64, rejection: Rejection) -> tuple[F64, F64]:
+    """The lowest and highest value kept per pixel after iterated (sigma or winsorized) clipping of the sorted
+    values: each pass narrows the kept range, never below one value, until it stops changing."""
+    n, shape = ordered.shape[0], ordered.shape[1:]
     start = np.zeros(shape, dtype=np.intp)
     stop = np.full(shape, n, dtype=np.intp)
     lo_all = np.full(shape, -np.inf)
@@ -249,10 +256,6 @@ def reject_strip(
         if np.array_equal(new_start, start) and np.array_equal(new_stop, stop):
             break
         start, stop = new_start, new_stop
-    lo_keep = np.take_along_axis(ordered, start[None], 0)[0]
-    hi_keep = np.take_along_axis(ordered, (stop - 1)[None], 0)[0]
-    more = scratch.more[:, :rows]
-    np.less(values, lo_keep, out=bad)
-    np.greater(values, hi_keep, out=more)
-    np.logical_or(bad, more, out=bad)
-    return bad
+    lo_keep: F64 = np.take_along_axis(ordered, start[None], 0)[0]
+    hi_keep: F64 = np.take_along_axis(ordered, (stop - 1)[None], 0)[0]
+    return lo_keep, hi_keep
