@@ -9,70 +9,43 @@ lf), `filler` (000|OOO, default 000), `settle` (seconds the light reports SETTLI
 Why LF and `000` by default: INDI's driver sends `>P000\\n` and has driven genuine Flip-Flats for years,
 and the common Arduino clones read commands up to LF; the published spec's CR also works on genuine
 units but makes those clones wait for their read timeout. Replies are accepted ending LF, CR LF or CR
-and with either filler. Before every command the input is flushed, so a late or stray reply is never
-mistaken for the next one; a bad reply flushes and retries, silence retries, then a `DeviceTimeout` or
-`DeviceError` says what was sent and what came back. A vanished port closes the driver cleanly and
-raises `DeviceDisconnected`.
+and with either filler; the exchange itself (flushes, retries, timeouts, a vanished port) is `wire`'s.
 
-`alnitak+emulator://?product=99` (emulator options: product, firmware, reply_eol, reply_filler,
-motor_time, cover_jam, fault, fault_after, fault_count, slow_delay, seed) starts the Alnitak emulator
-in-process on the run's simulated bench and drives it through a real pty with this same driver.
+The simulators' `alnitak+emulator://?product=99` starts their Alnitak emulator in-process on the run's
+simulated bench and drives it through a real pty with this same driver (its `emulator=` argument).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import threading
 from dataclasses import replace
-from typing import Any, Protocol
-
-import serial
-from serial.serialutil import Timeout
+from typing import Protocol
 
 from drivers.alnitak.protocol import (
     BRIGHTNESS_MAX,
     BRIGHTNESS_MIN,
     COVER_PRODUCTS,
     LIGHTLESS_PRODUCTS,
-    MalformedReply,
     Reply,
     Status,
-    decode_reply,
     decode_status,
-    encode_command,
     product_name,
-    split_line,
 )
 from drivers.alnitak.url import AlnitakOptions, parse_alnitak_url
+from drivers.alnitak.wire import SerialLine
 from drivers.base import CoverState, LightState
 from drivers.clock import Clock, SystemClock, wait_until
 from drivers.errors import (
     ConfigError,
-    DeviceDisconnected,
     DeviceError,
     DeviceTimeout,
     InvalidOperation,
     InvalidValue,
-    NotConnected,
     NotSupported,
 )
 from drivers.registry import OpenContext, SchemeFunctions
 
 __all__ = ["AlnitakOptions", "AlnitakPanel", "open_alnitak", "parse_alnitak_url"]
 
-
-try:  # pyserial's POSIX backend lets termios.error escape from flushes on a dead tty
-    import termios
-
-    _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, termios.error)
-except ImportError:  # pragma: no cover - Windows
-    _PORT_ERRORS = (serial.SerialException, OSError)
-
-_READ_SLICE = 0.05
-"""Seconds one blocking read may take, so a reply deadline is kept to within this."""
-_MAX_LINE = 64
-"""A 'line' longer than this without a terminator is garbage, not a slow reply."""
 
 _COVER_STATES = {
     Status.COVER_NEITHER: CoverState.UNKNOWN,
@@ -116,11 +89,10 @@ class AlnitakPanel:
         self.options = options
         self._emulator = emulator
         self._clock: Clock = clock or SystemClock()
-        self._lock = threading.RLock()
-        self._port: serial.Serial | None = None
+        self._line = SerialLine()
+        self._lock = self._line.lock
         self._product: int | None = None
         self._firmware: int | None = None
-        self._lost: str | None = None
         self._switched_at: float | None = None
 
     # -- identity -------------------------------------------------------------------------------
@@ -145,130 +117,40 @@ class AlnitakPanel:
 
     @property
     def connected(self) -> bool:
-        return self._port is not None
+        return self._line.is_open
 
     # -- connection -----------------------------------------------------------------------------
 
     def connect(self) -> None:
         """Open the port and handshake: ping (product id), then firmware version."""
         with self._lock:
-            if self._port is not None:
+            if self._line.is_open:
                 return
             if self._emulator is not None:
                 self._emulator.start()
                 self.options = replace(self.options, port=self._emulator.path or "", is_device_path=True)
-            self._port = self._open_port()
-            self._lost = None
             self._product = self._firmware = None  # a reconnect may find another device on the port
+            self._line.open(self.options, self.name)
             try:
                 self._product = self._exchange("P").product_id
                 self._firmware = self._exchange("V").number()
             except Exception:
-                self._close_port()
+                self._line.close()
                 self._product = self._firmware = None
                 raise
 
     def disconnect(self) -> None:
         """Close the port; the light is left as it is (the sequencer switches it off first)."""
         with self._lock:
-            self._close_port()
+            self._line.close()
             if self._emulator is not None:
                 self._emulator.stop()
 
-    def _open_port(self) -> serial.Serial:
-        opts = self.options
-        kwargs: dict[str, Any] = {"baudrate": opts.baud, "timeout": min(_READ_SLICE, opts.timeout)}
-        if opts.is_device_path:
-            kwargs["exclusive"] = True  # a second program on the same panel would garble both
-        try:
-            port: serial.Serial = serial.serial_for_url(opts.port, do_not_open=True, **kwargs)
-        except ValueError as exc:
-            raise ConfigError(f"alnitak: bad port {opts.port!r}: {exc}") from None
-        try:
-            port.open()
-        except _PORT_ERRORS as exc:
-            raise DeviceError(self.name, f"cannot open {opts.port}: {_describe(exc)}") from None
-        return port
-
-    def _close_port(self) -> None:
-        port, self._port = self._port, None
-        if port is not None:
-            with contextlib.suppress(*_PORT_ERRORS):
-                port.close()
-
-    # -- the wire -------------------------------------------------------------------------------
-
     def _exchange(self, letter: str, value: int | None = None) -> Reply:
-        """Send one command and return its validated reply, retrying a bounded number of times."""
-        with self._lock:
-            port = self._require_port()
-            frame = encode_command(letter, value, filler=self.options.filler, eol=self.options.eol)
-            sent = frame.decode("ascii")
-            last_answer: bytes | None = None
-            last_problem = ""
-            attempts = 1 + self.options.retries
-            for _ in range(attempts):
-                try:
-                    port.reset_input_buffer()  # nothing left over may pass for this command's reply
-                    port.write(frame)
-                    port.flush()
-                    line, partial = self._read_line(port)
-                except _PORT_ERRORS as exc:
-                    self._lost = _describe(exc)
-                    self._close_port()
-                    raise DeviceDisconnected(
-                        self.name,
-                        f"the port went away during {sent.strip()} ({self._lost}); unplugged? "
-                        "The driver has closed it: connect again once the panel is back",
-                    ) from None
-                if line is None:
-                    last_answer = partial or None
-                    last_problem = "timeout"
-                    continue
-                try:
-                    reply = decode_reply(line, letter)
-                    if self._product is not None and reply.product_id != self._product:
-                        raise MalformedReply(
-                            f"product id {reply.product_id:02d} in {reply.text!r}, expected {self._product:02d}"
-                        )
-                except MalformedReply as exc:
-                    last_answer = line
-                    last_problem = str(exc)
-                    continue
-                return reply
-            answered = None if last_answer is None else last_answer.decode("latin-1")
-            if last_problem == "timeout":
-                raise DeviceTimeout(
-                    self.name,
-                    f"no complete reply within {self.options.timeout:g} s, {attempts} attempt(s)",
-                    sent=sent,
-                    answered=answered,
-                )
-            raise DeviceError(
-                self.name, f"no valid reply after {attempts} attempt(s): {last_problem}", sent=sent, answered=answered
-            )
+        return self._line.exchange(self.options, self.name, letter, value, product=self._product)
 
-    def _read_line(self, port: serial.Serial) -> tuple[bytes | None, bytes]:
-        """(line, b"") once a terminated line arrives, (None, bytes so far) when the deadline passes."""
-        deadline = Timeout(self.options.timeout)
-        buffer = b""
-        while True:
-            waiting = port.in_waiting
-            chunk = port.read(max(1, min(waiting, _MAX_LINE)))
-            buffer += chunk
-            framed = split_line(buffer)
-            if framed is not None:
-                return framed[0], b""
-            if len(buffer.strip(b"\r\n\x00")) > _MAX_LINE:
-                return buffer, b""  # a runaway stream: hand it over as a (malformed) line
-            if deadline.expired():
-                return None, buffer.strip(b"\r\n\x00")
-
-    def _require_port(self) -> serial.Serial:
-        if self._port is None:
-            why = f" (the port went away: {self._lost})" if self._lost else ""
-            raise NotConnected(self.name, f"not connected{why}; call connect() first")
-        return self._port
+    def _require_port(self) -> None:
+        self._line.require(self.name)
 
     # -- FlatPanel ------------------------------------------------------------------------------
 
@@ -392,13 +274,6 @@ class AlnitakPanel:
         if state is CoverState.ERROR:
             raise DeviceError(self.name, "the cover move timed out (stuck?)", answered=_status_text(last[0]))
         return state
-
-
-def _describe(exc: BaseException) -> str:
-    """pyserial and termios errors carry (errno, text) tuples; say what the errno means."""
-    if len(exc.args) == 2 and isinstance(exc.args[0], int):
-        return os.strerror(exc.args[0])
-    return str(exc) or type(exc).__name__
 
 
 def _status_text(status: Status) -> str:
