@@ -1,8 +1,18 @@
-"""Device protocols and their value types: the only thing the sequencer knows about hardware.
+"""The device contract: the only thing the sequencer knows about hardware.
 
-Synchronous calls, each bounded by a timeout. Long operations (exposures, cover moves, filter moves,
-panel warm-up) are start + poll, so the sequencer waits on its own clock and can abort at any time.
-Simulators and real drivers (Alnitak serial, ASCOM Alpaca, INDI) implement the same protocols.
+Every driver (Alnitak serial, ASCOM Alpaca, INDI, the simulators, a third party's plug-in) implements these
+protocols; `drivers.registry` turns an equipment URL into one. The rules every member follows:
+
+- Synchronous and bounded: a call returns or raises within its driver's timeout (a few seconds); nothing
+  blocks for the length of an exposure or a move.
+- Long operations are start + poll (`start_exposure` / `image_ready`, `open_cover` / `cover_state`,
+  `move_to` / `position`, `light_on` / `light_state`), so the sequencer waits on its own clock and can stop
+  at any moment.
+- Errors are `drivers.errors.DeviceError`s naming the device: `DeviceTimeout` (no answer in time),
+  `DeviceDisconnected` (gone: cable, server), `NotConnected` (called before `connect`), `InvalidValue` (out of
+  range), `NotSupported` (no such capability), `InvalidOperation` (not now, e.g. light with the cover open).
+  A driver never lets a protocol's own exception (serial, HTTP, XML) escape.
+- Units: seconds, degrees Celsius, ADU, integer brightness steps; pixel sizes in micrometres.
 """
 
 from __future__ import annotations
@@ -14,47 +24,31 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from drivers.errors import (
-    ConfigError,
-    DeviceDisconnected,
-    DeviceError,
-    DeviceTimeout,
-    FlatseqError,
-    InvalidOperation,
-    InvalidValue,
-    NotConnected,
-    NotSupported,
-    UnknownScheme,
-)
-
 __all__ = [
     "Camera",
     "CameraInfo",
     "CameraSettings",
-    "ConfigError",
     "CoverState",
-    "DeviceDisconnected",
-    "DeviceError",
-    "DeviceTimeout",
+    "Equipment",
     "FilterWheel",
     "FlatPanel",
-    "FlatseqError",
     "Frame",
-    "InvalidOperation",
-    "InvalidValue",
     "LightState",
-    "NotConnected",
-    "NotSupported",
-    "UnknownScheme",
 ]
 
 Frame = npt.NDArray[np.uint16]
-"""A raw frame: uint16, shape (rows, cols), row 0 first as read out."""
+"""A raw frame: uint16, shape (rows, cols) at the binned size, row 0 first as read out."""
 
 
 @dataclass(frozen=True)
 class CameraInfo:
-    """What a camera can do; read once after connecting."""
+    """What a camera can do; read once after connecting, constant while connected.
+
+    Sizes are unbinned pixels. Exposure limits are seconds; `gain_*` and `offset_*` are the device's own
+    integer settings (a range with max < min means the camera does not say). `readout_modes` are the
+    modes' names, index 0 first. `readout_time` is the nominal seconds from the end of an exposure until
+    `image_ready()` (the sequencer bounds its waits with it).
+    """
 
     name: str
     width: int
@@ -71,15 +65,15 @@ class CameraInfo:
     readout_modes: tuple[str, ...] = ("Normal",)
     can_cool: bool = False
     readout_time: float = 0.0
-    """Seconds from the end of an exposure until the image is ready, nominally."""
 
 
 @dataclass(frozen=True)
 class CameraSettings:
     """The settings a dark-flat must share exactly with its flats.
 
-    `temperature` is the cooler set-point in °C (None: cooler not used); equality of the settings
-    compares set-points, the measured sensor temperature is checked separately within a tolerance.
+    `readout_mode` is an index into `CameraInfo.readout_modes`. `temperature` is the cooler set-point in °C
+    (None: cooler not used); equality of the settings compares set-points, the measured sensor temperature
+    is checked separately within a tolerance.
     """
 
     gain: int
@@ -89,7 +83,7 @@ class CameraSettings:
     temperature: float | None = None
 
     def differences(self, other: CameraSettings) -> list[str]:
-        """Names and values of every field that differs, for a refusal message."""
+        """Names and values of every field that differs (`"gain 100 != 120"`), for a refusal message."""
         out = []
         for name in ("gain", "offset", "binning", "readout_mode", "temperature"):
             mine, theirs = getattr(self, name), getattr(other, name)
@@ -102,20 +96,30 @@ class LightState(enum.Enum):
     """A panel's light, as ASCOM's CalibratorState sees it."""
 
     OFF = "off"
-    SETTLING = "settling"  # ASCOM NotReady: switched on, not yet stable
+    """Dark (also: a panel with no light, a Flip-Mask)."""
+    SETTLING = "settling"
+    """Switched on, not yet stable (ASCOM NotReady): wait before exposing."""
     READY = "ready"
+    """On at the set brightness and stable."""
     ERROR = "error"
+    """The device reports a fault: a failure, not something to wait out."""
 
 
 class CoverState(enum.Enum):
     """A flip-flat's cover, as ASCOM's CoverState sees it."""
 
     NOT_PRESENT = "not present"
+    """The panel has no motorised cover."""
     CLOSED = "closed"
+    """Over the telescope: the panel lights the sensor, no sky comes in."""
     MOVING = "moving"
+    """On its way (poll again)."""
     OPEN = "open"
+    """Away from the telescope: the sky comes in, the panel must stay dark."""
     UNKNOWN = "unknown"
+    """Neither open nor closed, and not moving (stopped half-way, or never moved since power-up)."""
     ERROR = "error"
+    """The move failed (stuck, timed out): a failure, not something to wait out."""
 
 
 @runtime_checkable
@@ -123,36 +127,60 @@ class Camera(Protocol):
     """A cooled astronomy camera."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """A human name for messages ("ZWO ASI6200MM Pro", "sim camera (small)"); never raises."""
+        ...
 
-    def connect(self) -> None: ...
+    def connect(self) -> None:
+        """Open the link and make the camera usable; calling it when connected does nothing.
 
-    def disconnect(self) -> None: ...
+        Raises DeviceError (DeviceTimeout, DeviceDisconnected) when the camera cannot be reached.
+        """
+        ...
+
+    def disconnect(self) -> None:
+        """Close the link; the camera is left as it is. Safe to call when not connected."""
+        ...
 
     @property
-    def info(self) -> CameraInfo: ...
+    def info(self) -> CameraInfo:
+        """What the camera can do; valid once connected (NotConnected before)."""
+        ...
 
     def apply(self, settings: CameraSettings) -> None:
-        """Set gain, offset, binning, readout mode and (if not None) the cooler set-point."""
+        """Set gain, offset, binning, readout mode and (if not None) the cooler set-point; returns at once
+        (the cooler ramps on its own: poll `temperature`). InvalidValue for a setting out of range,
+        InvalidOperation during an exposure."""
         ...
 
     def read_settings(self) -> CameraSettings:
-        """Read gain, offset, binning, readout mode and set-point back from the device."""
+        """Gain, offset, binning, readout mode and set-point as the device reports them now (not as asked):
+        the dark-flats are refused when these differ from their flats'."""
         ...
 
     def temperature(self) -> float | None:
         """Measured sensor temperature in °C, None if the camera has no sensor for it."""
         ...
 
-    def start_exposure(self, seconds: float, light: bool) -> None: ...
-
-    def image_ready(self) -> bool: ...
-
-    def read_image(self) -> Frame:
-        """The last exposure as uint16 (rows, cols), binned size."""
+    def start_exposure(self, seconds: float, light: bool) -> None:
+        """Start one exposure of `seconds` and return at once; `light` False for dark frames (a shutterless
+        camera only records it: the light must be off). InvalidValue out of range, InvalidOperation while
+        another exposure runs."""
         ...
 
-    def abort_exposure(self) -> None: ...
+    def image_ready(self) -> bool:
+        """Whether the image of the exposure started last can be read; False while exposing or reading out,
+        and after an abort. DeviceError if the camera reports a failed exposure."""
+        ...
+
+    def read_image(self) -> Frame:
+        """The last exposure as uint16 (rows, cols) at the binned size; only once `image_ready()` is true
+        (InvalidOperation before). May take as long as the download does, within the driver's timeout."""
+        ...
+
+    def abort_exposure(self) -> None:
+        """Stop the exposure in progress, discarding it; does nothing when none is running."""
+        ...
 
 
 @runtime_checkable
@@ -160,37 +188,59 @@ class FlatPanel(Protocol):
     """A flat panel or cover-calibrator (ASCOM CoverCalibrator semantics)."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """A human name for messages; never raises."""
+        ...
 
-    def connect(self) -> None: ...
+    def connect(self) -> None:
+        """Open the link and identify the device; calling it when connected does nothing. DeviceError when
+        it cannot be reached."""
+        ...
 
-    def disconnect(self) -> None: ...
+    def disconnect(self) -> None:
+        """Close the link; the light is left as it is (the sequencer switches it off first)."""
+        ...
 
     @property
     def brightness_range(self) -> tuple[int, int]:
-        """Lowest and highest integer brightness the panel accepts (0-255 for Alnitak)."""
+        """Lowest and highest integer brightness the panel accepts (0-255 for Alnitak; read from the device
+        where it says, never assumed)."""
         ...
 
-    def light_on(self, brightness: int) -> None: ...
+    def light_on(self, brightness: int) -> None:
+        """Switch the light on at `brightness`; returns at once, `light_state` says when it is READY.
+        InvalidValue outside `brightness_range`, InvalidOperation with a Flip-Flat's cover open."""
+        ...
 
-    def light_off(self) -> None: ...
+    def light_off(self) -> None:
+        """Switch the light off; the safe state, so it is tried whatever else failed. DeviceError if the
+        device does not answer (the sequencer then says loudly that the light may still be on)."""
+        ...
 
-    def light_state(self) -> LightState: ...
+    def light_state(self) -> LightState:
+        """The light now, as the device reports it."""
+        ...
 
-    def brightness(self) -> int: ...
+    def brightness(self) -> int:
+        """The brightness setting as the device reports it (kept while the light is off)."""
+        ...
 
     @property
-    def has_cover(self) -> bool: ...
+    def has_cover(self) -> bool:
+        """Whether the panel sits on a motorised cover; known once connected, never raises."""
+        ...
 
     def open_cover(self) -> None:
-        """Start opening; poll `cover_state`. NotSupported without a cover."""
+        """Start opening; returns at once, poll `cover_state`. NotSupported without a cover."""
         ...
 
     def close_cover(self) -> None:
-        """Start closing; poll `cover_state`. NotSupported without a cover."""
+        """Start closing; returns at once, poll `cover_state`. NotSupported without a cover."""
         ...
 
-    def cover_state(self) -> CoverState: ...
+    def cover_state(self) -> CoverState:
+        """The cover now (NOT_PRESENT without one)."""
+        ...
 
 
 @runtime_checkable
@@ -198,26 +248,36 @@ class FilterWheel(Protocol):
     """A filter wheel with named slots, 0-based."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """A human name for messages; never raises."""
+        ...
 
-    def connect(self) -> None: ...
+    def connect(self) -> None:
+        """Open the link; calling it when connected does nothing. DeviceError when it cannot be reached."""
+        ...
 
-    def disconnect(self) -> None: ...
+    def disconnect(self) -> None:
+        """Close the link. Safe to call when not connected."""
+        ...
 
-    def names(self) -> list[str]: ...
+    def names(self) -> list[str]:
+        """The filters' names by slot, slot 0 first (as the device or its configuration names them)."""
+        ...
 
     def position(self) -> int | None:
-        """Current slot, None while moving."""
+        """The current slot, None while moving. DeviceTimeout if the wheel reports itself stuck."""
         ...
 
     def move_to(self, index: int) -> None:
-        """Start moving to a slot; poll `position`."""
+        """Start moving to slot `index`; returns at once, poll `position`. InvalidValue for a slot that does
+        not exist."""
         ...
 
 
 @dataclass
 class Equipment:
-    """The devices one run uses. The wheel is optional (a one-filter rig)."""
+    """The devices one run uses, opened from its URLs (`urls`, by role). The wheel is optional (a one-filter
+    rig)."""
 
     camera: Camera
     panel: FlatPanel

@@ -41,7 +41,15 @@ class AlpacaLink:
             raise NotConnected(self.name, "not connected yet: call connect() first")
 
     def connect(self) -> None:
-        """Connect with the mechanism the device's interface version calls for, then read its Name."""
+        """Connect with the mechanism the device's interface version calls for, then read its Name; a failed
+        connect leaves no connection open."""
+        try:
+            self._connect()
+        except BaseException:
+            self.transport.close()
+            raise
+
+    def _connect(self) -> None:
         version = self._read_interface_version()
         if version >= PLATFORM7_INTERFACE_VERSION.get(self.transport.address.device_type, 99):
             try:

@@ -82,9 +82,10 @@ def test_dry_run_then_master_tracks_the_true_illumination(tmp_path: Path, capsys
 def test_folder_of_flatseq_frames_gives_masters_with_provenance(tmp_path: Path, shots: ShotBook) -> None:
     run = write_run(tmp_path / "run", shots)
     assert main(["master", str(run), "--output", str(tmp_path / "m")]) == 0
-    flat = fits.open(tmp_path / "m" / "masterflat_Ha_4s.fits")[0]
-    dark = fits.open(tmp_path / "m" / "masterdarkflat_Ha_4s.fits")[0]
-    h = flat.header
+    with fits.open(tmp_path / "m" / "masterflat_Ha_4s.fits") as flat_file:
+        h, flat_data = flat_file[0].header, flat_file[0].data.copy()
+    with fits.open(tmp_path / "m" / "masterdarkflat_Ha_4s.fits") as dark_file:
+        dark_header, dark_data = dark_file[0].header, dark_file[0].data.copy()
     assert h["IMAGETYP"] == "MASTERFLAT" and h["MASTER"] is True
     assert (h["FLATSET"], h["FILTER"], h["EXPTIME"], h["GAIN"], h["OFFSET"]) == ("Ha_4s", "Ha", 4.0, 100, 50)
     assert h["NCOMBINE"] == 12 and h["NCALIB"] == 12
@@ -94,11 +95,11 @@ def test_folder_of_flatseq_frames_gives_masters_with_provenance(tmp_path: Path, 
     assert [h[f"IMCMB{i:03d}"] for i in range(1, 13)] == [f"flat_Ha_4s_{i:03d}.fits" for i in range(1, 13)]
     history = " ".join(str(c) for c in h["HISTORY"])
     assert "divided by its own median" in history and "flat_Ha_4s_012.fits: median" in history
-    assert dark.header["IMAGETYP"] == "MASTERDARKFLAT" and dark.header["NCOMBINE"] == 12
+    assert dark_header["IMAGETYP"] == "MASTERDARKFLAT" and dark_header["NCOMBINE"] == 12
     bench = shots.bench
     pedestal = bench.sensor.pedestal_adu(50)
-    assert pedestal < float(np.median(dark.data)) < pedestal + 20  # offset + 4 s of dark signal
-    assert correlation(flat.data, bench.illumination()) > 0.99
+    assert pedestal < float(np.median(dark_data)) < pedestal + 20  # offset + 4 s of dark signal
+    assert correlation(flat_data, bench.illumination()) > 0.99
 
 
 def test_master_equals_a_plain_numpy_reference(tmp_path: Path, shots: ShotBook) -> None:

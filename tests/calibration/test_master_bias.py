@@ -40,10 +40,10 @@ def test_bias_for_short_flats_makes_a_master_without_warning(
     assert "warning" not in capsys.readouterr().err
     master = fits.getheader(run / "masters" / "masterflat_L_0.05s.fits")
     assert (master["CALTYPE"], master["CALFILE"], master["NCALIB"]) == ("BIAS", "masterbias_L_0.05s.fits", 9)
-    bias = fits.open(run / "masters" / "masterbias_L_0.05s.fits")[0]
-    assert bias.header["IMAGETYP"] == "MASTERBIAS" and "EXPTIME" not in bias.header
-    pedestal = frames.bench.sensor.pedestal_adu(50)
-    assert float(np.median(bias.data)) == pytest.approx(pedestal, abs=3)
+    with fits.open(run / "masters" / "masterbias_L_0.05s.fits") as bias:
+        assert bias[0].header["IMAGETYP"] == "MASTERBIAS" and "EXPTIME" not in bias[0].header
+        pedestal = frames.bench.sensor.pedestal_adu(50)
+        assert float(np.median(bias[0].data)) == pytest.approx(pedestal, abs=3)
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,23 @@ def _open(server: AlpacaServer, bench: Bench, device: str, query: str = "") -> o
     return open_alpaca(server.url(device) + query, OpenContext(clock=bench.clock))
 
 
+@pytest.fixture(autouse=True)
+def _close_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every HTTP connection a test's drivers opened is closed when the test ends, disconnected or not (many
+    tests end with the server gone or scripted to answer one call)."""
+    made: list[AlpacaTransport] = []
+    original = AlpacaTransport.__init__
+
+    def tracking(self: AlpacaTransport, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.append(self)
+
+    monkeypatch.setattr(AlpacaTransport, "__init__", tracking)
+    yield
+    for transport in made:
+        transport.close()
+
+
 @pytest.fixture
 def served() -> Iterator[tuple[AlpacaServer, Bench]]:
     with served_bench(seed=4) as pair:
@@ -178,6 +195,7 @@ def test_not_implemented_is_not_supported(camera: AlpacaCamera, served: tuple[Al
     transport = AlpacaTransport(AlpacaAddress("127.0.0.1", server.port, "camera", 0), clock=bench.clock)
     with pytest.raises(NotSupported) as caught:
         transport.get("gains")
+    transport.close()
     assert caught.value.code == 0x400
 
 
@@ -292,6 +310,7 @@ def test_panel_without_cover_refuses_cover_moves(served: tuple[AlpacaServer, Ben
     assert not panel.has_cover and panel.cover_state() is CoverState.NOT_PRESENT
     with pytest.raises(NotSupported, match="no cover"):
         panel.close_cover()
+    panel.disconnect()
 
 
 def test_filter_wheel_flow(served: tuple[AlpacaServer, Bench]) -> None:
@@ -307,6 +326,7 @@ def test_filter_wheel_flow(served: tuple[AlpacaServer, Bench]) -> None:
     assert wheel.position() == 4
     with pytest.raises(InvalidValue, match="no slot 9"):
         wheel.move_to(9)
+    wheel.disconnect()
 
 
 # ---- servers that behave differently ------------------------------------------------------------
@@ -321,6 +341,7 @@ def test_a_dropped_keep_alive_connection_is_reopened_once(served: tuple[AlpacaSe
     try:
         assert transport.get("name") == bench.camera.name
     finally:
+        transport.close()
         again.stop()
 
 
@@ -339,6 +360,7 @@ def test_slow_image_start_is_awaited_up_to_the_download_timeout() -> None:
         options = TransportOptions(timeout=0.2, download_timeout=30)
         transport = AlpacaTransport(AlpacaAddress("127.0.0.1", port, "camera", 0), options, clock=VirtualClock())
         assert np.array_equal(transport.image(), frame)
+        transport.close()
 
 
 def test_device_claiming_platform7_without_connect_is_connected_the_old_way() -> None:

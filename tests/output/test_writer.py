@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import errno
-import os
-import resource
-import signal
 import threading
-from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -24,41 +19,7 @@ from sequencer.output.journal import Journal
 from sequencer.output.keywords import FrameKind
 from sequencer.output.manifest import Manifest
 from sequencer.output.writer import FrameWriter, WrittenFrame
-
-ROWS, COLS = 214, 320  # the small simulated sensor
-
-
-def make_frame(seed: int = 0, rows: int = ROWS, cols: int = COLS) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    frame = rng.integers(0, 65536, size=(rows, cols), dtype=np.uint16)
-    frame[0, :4] = [0, 1, 32767, 65535]  # the corners of the BZERO mapping
-    frame[-1, -3:] = [32768, 32769, 65534]
-    return frame
-
-
-def make_header(n: int = 1, kind: FrameKind = FrameKind.FLAT, **changes: object) -> FrameHeader:
-    fields: dict[str, object] = {
-        "kind": kind,
-        "flat_set": "Ha_4s",
-        "run_id": "2026-01-01T000000Z",
-        "frame_no": n,
-        "exposure": 4.0,
-        "settings": CameraSettings(gain=100, offset=50, binning=1, readout_mode=0, temperature=-10.0),
-        "readout_mode_name": "Normal",
-        "camera": "Simulated IMX455",
-        "date_obs": 1_767_225_600.0,
-        "ccd_temp": -10.1,
-        "filter": "Ha",
-        "panel_brightness": 118 if kind is FrameKind.FLAT else None,
-        "panel_max": 255 if kind is FrameKind.FLAT else None,
-        "stats": {"mean": 32000.5, "median": 32001.0, "std": 180.25, "min": 30000, "max": 34000, "sat": 0.0},
-    }
-    fields.update(changes)
-    return FrameHeader(**fields)  # type: ignore[arg-type]
-
-
-def files_in(directory: Path) -> list[str]:
-    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
+from tests.support.frames import COLS, ROWS, files_in, make_frame, make_header
 
 
 @pytest.fixture
@@ -192,101 +153,6 @@ def test_frames_are_written_in_submission_order(tmp_path: Path, clock: VirtualCl
         for n in range(1, 8):
             writer.submit(make_frame(n), make_header(n), f"f{n}.fits")
     assert order == [f"f{n}.fits" for n in range(1, 8)]
-
-
-@pytest.fixture
-def file_size_limit() -> Iterator[int]:
-    """A real write failure without root tricks: the kernel refuses writes past RLIMIT_FSIZE (EFBIG),
-    exactly as it refuses them on a full disk."""
-    limit = 64 * 1024
-    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
-    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, old_limit[1]))
-    try:
-        yield limit
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
-        signal.signal(signal.SIGXFSZ, old_handler)
-
-
-def test_write_failure_surfaces_names_the_file_and_leaves_no_temp(
-    tmp_path: Path, clock: VirtualClock, file_size_limit: int
-) -> None:
-    writer = FrameWriter(tmp_path, clock=clock)
-    future = writer.submit(make_frame(), make_header(), "Ha_4s/flat_001.fits")  # 137 kB > the limit
-    error = future.exception(timeout=10)
-    assert isinstance(error, OutputError)
-    assert "flat_001.fits" in str(error) and "too large" in str(error).lower()
-    with pytest.raises(OutputError, match=r"flat_001\.fits"):  # the next submit refuses the frame
-        writer.submit(make_frame(2), make_header(2), "Ha_4s/flat_002.fits")
-    writer.flush()  # already reported: flush and close don't raise it again
-    writer.close()
-    assert files_in(tmp_path) == []  # no frame, no .part
-
-
-def test_write_failure_is_raised_by_flush_when_no_submit_follows(
-    tmp_path: Path, clock: VirtualClock, file_size_limit: int
-) -> None:
-    writer = FrameWriter(tmp_path, clock=clock)
-    writer.submit(make_frame(1, rows=20, cols=20), make_header(1), "small.fits")
-    writer.submit(make_frame(2), make_header(2), "big.fits")
-    with pytest.raises(OutputError, match=r"big\.fits: write failed"):
-        writer.flush()
-    writer.close()
-    assert files_in(tmp_path) == ["small.fits"]
-
-
-def test_context_manager_raises_an_unreported_failure_on_exit(
-    tmp_path: Path, clock: VirtualClock, file_size_limit: int
-) -> None:
-    with pytest.raises(OutputError, match=r"big\.fits"), FrameWriter(tmp_path, clock=clock) as writer:
-        writer.submit(make_frame(), make_header(), "big.fits")
-    assert files_in(tmp_path) == []
-
-
-def test_a_file_in_the_way_of_a_directory_is_an_output_error(tmp_path: Path, clock: VirtualClock) -> None:
-    (tmp_path / "Ha_4s").write_text("not a directory")
-    with FrameWriter(tmp_path, clock=clock) as writer:
-        future = writer.submit(make_frame(), make_header(), "Ha_4s/flat_001.fits")
-        with pytest.raises(OutputError, match="cannot create directory"):
-            future.result(10)
-        with pytest.raises(OutputError):
-            writer.submit(make_frame(), make_header(2), "other.fits")
-    assert files_in(tmp_path) == ["Ha_4s"]
-
-
-def test_bad_frames_and_names_are_refused_at_submit(tmp_path: Path, clock: VirtualClock) -> None:
-    with FrameWriter(tmp_path, clock=clock) as writer:
-        with pytest.raises(OutputError, match="2-D uint16"):
-            writer.submit(np.zeros((4, 4), dtype=np.float32), make_header(), "x.fits")
-        with pytest.raises(OutputError, match="2-D uint16"):
-            writer.submit(np.zeros((2, 4, 4), dtype=np.uint16), make_header(), "x.fits")
-        for name in ("../escape.fits", "/abs/x.fits", "a/../../x.fits"):
-            with pytest.raises(OutputError, match="inside"):
-                writer.submit(make_frame(), make_header(), name)
-        with pytest.raises(OutputError, match="inside"):
-            writer.submit(make_frame(), make_header(), tmp_path.parent / "outside.fits")
-        writer.submit(make_frame(), make_header(), "fine.fits")  # the writer is not broken by refusals
-        writer.submit(make_frame(), make_header(), tmp_path / "sub" / "absolute.fits")  # inside: fine
-    assert files_in(tmp_path) == ["fine.fits", "sub/absolute.fits"]
-
-
-def test_filesystem_without_hard_links_still_never_overwrites(
-    tmp_path: Path, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def no_links(src: object, dst: object) -> None:  # FAT/exFAT: link(2) is not permitted
-        raise OSError(errno.EPERM, "Operation not permitted")
-
-    monkeypatch.setattr(os, "link", no_links)
-    (tmp_path / "f.fits").write_text("keep me")
-    with FrameWriter(tmp_path, clock=clock) as writer:
-        first = writer.submit(make_frame(1), make_header(1), "f.fits").result()
-        second = writer.submit(make_frame(2), make_header(2), "f.fits").result()
-    assert (first.name, second.name) == ("f_1.fits", "f_2.fits")
-    assert (tmp_path / "f.fits").read_text() == "keep me"
-    with fits.open(second) as hdul:
-        assert np.array_equal(hdul[0].data, make_frame(2))
-    assert files_in(tmp_path) == ["f.fits", "f_1.fits", "f_2.fits"]
 
 
 def test_writer_records_each_frame_in_manifest_and_journal(tmp_path: Path, clock: VirtualClock) -> None:

@@ -194,4 +194,4 @@ def test_flatseq_sim_alnitak_prints_the_url_and_stops_cleanly_on_sigterm() -> No
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()  # reap it and close its pipes
