@@ -141,23 +141,38 @@ def main(argv: list[str] | None = None) -> int:
             assert master_dark is not None and master_bias is not None
             level = float(np.mean(flats[0])) - float(master_dark.mean())
             dark_signal = 100 * float(master_dark.mean() - master_bias.mean()) / level
-            rows.append((exposure, filter_name, temp, dark_signal,
-                         score(with_dark, truth), score(with_bias, truth), score(bare, truth)))
+            rows.append(
+                (
+                    exposure,
+                    filter_name,
+                    temp,
+                    dark_signal,
+                    score(with_dark, truth),
+                    score(with_bias, truth),
+                    score(bare, truth),
+                )
+            )
         bench.close()
-    print(f"{args.frames} flats (~{TARGET_ADU:.0f} ADU) + {args.frames} dark-flats + {args.frames} bias per case, "
-          f"sim sensor '{args.sensor}' (gain 100, offset 50), {rejection.describe()}; "
-          f"{time.perf_counter() - start:.0f} s")
-    print("residual non-uniformity of a flat sky divided by each master, % of the sky: "
-          "RMS / large-scale (16×16 blocks) / vignetting (corners − centre)\n")
+    print(
+        f"{args.frames} flats (~{TARGET_ADU:.0f} ADU) + {args.frames} dark-flats + {args.frames} bias per case, "
+        f"sim sensor '{args.sensor}' (gain 100, offset 50), {rejection.describe()}; "
+        f"{time.perf_counter() - start:.0f} s"
+    )
+    print(
+        "residual non-uniformity of a flat sky divided by each master, % of the sky: "
+        "RMS / large-scale (16×16 blocks) / vignetting (corners − centre)\n"
+    )
     header = ("flats", "sensor", "dark signal", "flat − dark-flat", "flat − bias", "nothing subtracted")
     table: list[tuple[str, ...]] = [header]
     for exposure, filter_name, temp, dark_signal, d, b, n in rows:
-        table.append((
-            f"{exposure:g} s {filter_name}",
-            f"{temp:+.0f} °C",
-            f"{dark_signal:.3f} %",
-            *(f"{s.rms:.3f} / {s.large:.3f} / {s.vignetting:+.3f}" for s in (d, b, n)),
-        ))
+        table.append(
+            (
+                f"{exposure:g} s {filter_name}",
+                f"{temp:+.0f} °C",
+                f"{dark_signal:.3f} %",
+                *(f"{s.rms:.3f} / {s.large:.3f} / {s.vignetting:+.3f}" for s in (d, b, n)),
+            )
+        )
     if args.markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))

@@ -89,8 +89,18 @@ def make_inputs(directory: Path, frames: int, rows: int, cols: int, seed: int = 
     brightness = max(1, min(255, round(brightness * (30000 - pedestal) / (level - pedestal))))
     bench.panel.light_on(brightness)
     bench.clock.sleep(5)
-    header = {"EXPTIME": exposure, "EXPOSURE": exposure, "GAIN": 100, "OFFSET": 50, "XBINNING": 1,
-              "YBINNING": 1, "READOUTM": "Normal", "SET-TEMP": -10.0, "FILTER": "L", "FLATSET": "bench"}
+    header = {
+        "EXPTIME": exposure,
+        "EXPOSURE": exposure,
+        "GAIN": 100,
+        "OFFSET": 50,
+        "XBINNING": 1,
+        "YBINNING": 1,
+        "READOUTM": "Normal",
+        "SET-TEMP": -10.0,
+        "FILTER": "L",
+        "FLATSET": "bench",
+    }
     flats, darks = [], []
     for i in range(frames):
         frame = np.ascontiguousarray(bench.take(exposure)[top : top + rows, left : left + cols])
@@ -156,8 +166,15 @@ def run_ccdproc(flats: list[Path], darks: list[Path], mem_limit: float) -> tuple
     import ccdproc
     from astropy.nddata import CCDData
 
-    clip = {"method": "average", "sigma_clip": True, "sigma_clip_low_thresh": 3, "sigma_clip_high_thresh": 3,
-            "sigma_clip_func": "median", "sigma_clip_dev_func": "std", "mem_limit": mem_limit}
+    clip = {
+        "method": "average",
+        "sigma_clip": True,
+        "sigma_clip_low_thresh": 3,
+        "sigma_clip_high_thresh": 3,
+        "sigma_clip_func": "median",
+        "sigma_clip_dev_func": "std",
+        "mem_limit": mem_limit,
+    }
     dark_frames = [CCDData.read(p, unit="adu") for p in darks]
     master_dark = ccdproc.combine(dark_frames, **clip)
     del dark_frames
@@ -192,7 +209,10 @@ def child(args: argparse.Namespace) -> int:
         )
     else:
         dark, flat = run_ours(
-            [Path(p) for p in files["flats"]], [Path(p) for p in files["darks"]], args.workers, phases,
+            [Path(p) for p in files["flats"]],
+            [Path(p) for p in files["darks"]],
+            args.workers,
+            phases,
             args.max_memory,
         )
     seconds = time.perf_counter() - start
@@ -202,8 +222,17 @@ def child(args: argparse.Namespace) -> int:
     np.save(Path(args.child_out) / f"{tag}_dark.npy", dark)
     np.save(Path(args.child_out) / f"{tag}_flat.npy", flat)
     size = sum(Path(p).stat().st_size for p in files["flats"] + files["darks"])
-    print(json.dumps({"seconds": seconds, "peak_mb": peak, "baseline_mb": baseline, "phases": phases,
-                      "reads": read / size if read >= 0 else None}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_mb": peak,
+                "baseline_mb": baseline,
+                "phases": phases,
+                "reads": read / size if read >= 0 else None,
+            }
+        )
+    )
     return 0
 
 
@@ -216,8 +245,20 @@ def run_side(
     max_memory: int | None = None,
     tag: str | None = None,
 ) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", name, "--child-files", str(files), "--child-out", str(out),
-               "--ccdproc-mem-limit", str(mem_limit), "--child-tag", tag or name]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        name,
+        "--child-files",
+        str(files),
+        "--child-out",
+        str(out),
+        "--ccdproc-mem-limit",
+        str(mem_limit),
+        "--child-tag",
+        tag or name,
+    ]
     if workers is not None:
         command += ["--workers", str(workers)]
     if max_memory is not None:
@@ -247,9 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="our memory budget, as `flatseq master --max-memory` (default: its default)",
     )
-    parser.add_argument(
-        "--ours-only", action="store_true", help="skip ccdproc (e.g. full IMX455 frames: --rows 6388)"
-    )
+    parser.add_argument("--ours-only", action="store_true", help="skip ccdproc (e.g. full IMX455 frames: --rows 6388)")
     parser.add_argument("--child", choices=("ours", "ccdproc"), help=argparse.SUPPRESS)
     parser.add_argument("--child-files", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -267,8 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         work = args.keep or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
         mpx = args.rows * args.cols / 1e6
-        print(f"inputs: {args.frames} flats + {args.frames} dark-flats, {args.cols}×{args.rows} "
-              f"({mpx:.1f} Mpx, {args.rows * args.cols * 2 / 2**20:.0f} MiB each) from the simulated IMX455")
+        print(
+            f"inputs: {args.frames} flats + {args.frames} dark-flats, {args.cols}×{args.rows} "
+            f"({mpx:.1f} Mpx, {args.rows * args.cols * 2 / 2**20:.0f} MiB each) from the simulated IMX455"
+        )
         start = time.perf_counter()
         flats, darks = make_inputs(work, args.frames, args.rows, args.cols)
         versions = f"numpy {np.__version__}" + ("" if args.ours_only else f", ccdproc {ccdproc.__version__}")
@@ -285,9 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             results["ours, 1 thread"] = run_side(
                 "ours", files, work, 1, args.ccdproc_mem_limit, args.max_memory, tag="ours1"
             )
-        results["ours, two reads"] = run_side(
-            "ours", files, work, args.workers, args.ccdproc_mem_limit, 1, tag="ours2"
-        )
+        results["ours, two reads"] = run_side("ours", files, work, args.workers, args.ccdproc_mem_limit, 1, tag="ours2")
         ours_flat = np.load(work / "ours_flat.npy").astype(np.float64)
         ours_dark = np.load(work / "ours_dark.npy")
         same = all(
@@ -305,10 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     print("  reads = bytes read (read/pread, page cache included) ÷ bytes of all input files\n")
     if args.ours_only:
         for name, r in results.items():
-            parts = ", ".join(f"{k} {v:.1f} s" if k != "held" else f"{v:.0f} flats held"
-                              for k, v in r["phases"].items())
-            print(f"{name:16}{r['seconds']:6.1f} s ({parts}); peak RSS {r['peak_mb']:.0f} MB, "
-                  f"{r['peak_mb'] - r['baseline_mb']:.0f} MB above its imports; reads {r['reads']:.2f}×")
+            parts = ", ".join(
+                f"{k} {v:.1f} s" if k != "held" else f"{v:.0f} flats held" for k, v in r["phases"].items()
+            )
+            print(
+                f"{name:16}{r['seconds']:6.1f} s ({parts}); peak RSS {r['peak_mb']:.0f} MB, "
+                f"{r['peak_mb'] - r['baseline_mb']:.0f} MB above its imports; reads {r['reads']:.2f}×"
+            )
         print(f"master flat mean {ours_flat.mean():.6f}")
         return 0 if same else 1
     base = results["ccdproc"]
@@ -316,14 +358,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':16}{'time':>9}{'peak RSS':>11}{'above imports':>15}{'speed-up':>10}{'memory':>9}{'reads':>7}")
     for name, r in results.items():
         used = r["peak_mb"] - r["baseline_mb"]
-        print(f"{name:16}{r['seconds']:8.1f}s{r['peak_mb']:9.0f} MB{used:12.0f} MB"
-              f"{base['seconds'] / r['seconds']:9.1f}×{r['peak_mb'] / base['peak_mb']:8.2f}×"
-              f"{'  mmap' if name == 'ccdproc' else format(r['reads'], '6.2f') + '×'}"
-              f"  ({used / base_used:.2f}× above imports)")
+        print(
+            f"{name:16}{r['seconds']:8.1f}s{r['peak_mb']:9.0f} MB{used:12.0f} MB"
+            f"{base['seconds'] / r['seconds']:9.1f}×{r['peak_mb'] / base['peak_mb']:8.2f}×"
+            f"{'  mmap' if name == 'ccdproc' else format(r['reads'], '6.2f') + '×'}"
+            f"  ({used / base_used:.2f}× above imports)"
+        )
     for name, r in results.items():
         if r["phases"]:
-            print(f"  {name}: " + ", ".join(f"{k} {v:.1f} s" if k != "held" else f"{v:.0f} flats held"
-                                            for k, v in r["phases"].items()))
+            print(
+                f"  {name}: "
+                + ", ".join(f"{k} {v:.1f} s" if k != "held" else f"{v:.0f} flats held" for k, v in r["phases"].items())
+            )
     flat_diff = float(np.abs(ours_flat - ref_flat).max())
     dark_diff = float(np.abs(ours_dark - ref_dark).max())
     print(f"\nlargest difference: master flat {flat_diff:.2e} (float32 output), master dark-flat {dark_diff:.2e} ADU")
@@ -331,8 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     speed = base["seconds"] / ours["seconds"]
     memory = ours["peak_mb"] / base["peak_mb"]
     ok = speed >= TARGET_SPEED and memory <= TARGET_MEMORY and flat_diff <= TARGET_DIFF and same
-    print(f"targets: ≥ {TARGET_SPEED:g}× faster ({speed:.1f}×), ≤ {TARGET_MEMORY:g}× peak memory ({memory:.2f}×), "
-          f"difference ≤ {TARGET_DIFF:g} ({flat_diff:.1e}): {'met' if ok else 'NOT met'}")
+    print(
+        f"targets: ≥ {TARGET_SPEED:g}× faster ({speed:.1f}×), ≤ {TARGET_MEMORY:g}× peak memory ({memory:.2f}×), "
+        f"difference ≤ {TARGET_DIFF:g} ({flat_diff:.1e}): {'met' if ok else 'NOT met'}"
+    )
     return 0 if ok else 1
 
 

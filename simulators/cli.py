@@ -8,8 +8,8 @@ import importlib
 HELP = "serve the simulators over a real protocol (Alnitak serial on a pty, ASCOM Alpaca over HTTP)"
 
 EMULATORS: dict[str, str] = {
-    "alnitak": "simulators.alnitak.emulator",
-    "alpaca": "simulators.alpaca.server",
+    "alnitak": "simulators.alnitak.serve",
+    "alpaca": "simulators.alpaca.serve",
 }
 
 

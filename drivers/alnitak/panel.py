@@ -186,8 +186,10 @@ class AlnitakPanel:
             reply = self._exchange("B", brightness)
             if reply.number() != brightness:
                 raise InvalidValue(
-                    self.name, f"asked for brightness {brightness}, the panel set {reply.number()}",
-                    sent=f">B{brightness:03d}", answered=reply.text,
+                    self.name,
+                    f"asked for brightness {brightness}, the panel set {reply.number()}",
+                    sent=f">B{brightness:03d}",
+                    answered=reply.text,
                 )
             self._exchange("L")
             self._switched_at = self._clock.now()

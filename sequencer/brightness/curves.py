@@ -25,6 +25,7 @@ BRIGHTEST = 1000.0
 """The most light, over what the target needs, a panel at full brightness is expected to give (a bright
 panel behind a broadband filter at a narrowband exposure)."""
 
+
 @dataclass(frozen=True)
 class Observation:
     """What one trial says about the signal (ADU above the pedestal) at its brightness.
@@ -75,7 +76,6 @@ def normal_cdf(x: Array) -> Array:
     """The standard normal CDF, interpolated from a table (error below 1e-6; the costs need far less)."""
     result: Array = np.interp(x, _CDF_X, _CDF_Y)
     return result
-
 
 
 @dataclass(frozen=True)

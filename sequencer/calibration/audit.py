@@ -194,19 +194,20 @@ def audit_set(
     """Find a set's dark-flats (or bias) and every mistake in them."""
     key = group.key
     first = group.first
-    report = SetReport(key, first.filter, first.exposure, len(group.flats), len(group.rejected),
-                       instrument=first.instrument)
+    report = SetReport(
+        key, first.filter, first.exposure, len(group.flats), len(group.rejected), instrument=first.instrument
+    )
     if not group.flats:
         report.findings.append(Finding("no-usable-flats", NOTE, f"{key}: every flat is marked REJECTED", key))
         return report
     settings = group.settings
     linked = [d for d in darks if group.links(d)]
-    good = _linked_dark_flats(group, linked, bias, tolerance, report.findings) if linked else [
-        d for d in darks if not d.flat_set and not settings.mismatches(d, temperature_tolerance=tolerance)
-    ]
-    matching_bias = [
-        b for b in bias if not settings.mismatches(b, check_exposure=False, check_temperature=False)
-    ]
+    good = (
+        _linked_dark_flats(group, linked, bias, tolerance, report.findings)
+        if linked
+        else [d for d in darks if not d.flat_set and not settings.mismatches(d, temperature_tolerance=tolerance)]
+    )
+    matching_bias = [b for b in bias if not settings.mismatches(b, check_exposure=False, check_temperature=False)]
     report.dark_flats, report.bias = len(good), len(matching_bias)
     if good:
         report.calibration = "dark-flats"
@@ -238,11 +239,17 @@ def _linked_dark_flats(
     findings += _mismatch_findings(key, problems, "dark-flats")
     linked_bias = [b for b in bias if group.links(b)]
     if linked_bias:
-        findings.append(Finding(
-            "bias-and-dark-flats-mixed", MISTAKE,
-            f"{key}: bias frames among its dark-flats ({_names([b.path for b in linked_bias])}); "
-            "never mix flat − bias and flat − dark-flat in one master", key, "IMAGETYP",
-            tuple(b.path for b in linked_bias)))
+        findings.append(
+            Finding(
+                "bias-and-dark-flats-mixed",
+                MISTAKE,
+                f"{key}: bias frames among its dark-flats ({_names([b.path for b in linked_bias])}); "
+                "never mix flat − bias and flat − dark-flat in one master",
+                key,
+                "IMAGETYP",
+                tuple(b.path for b in linked_bias),
+            )
+        )
     return good
 
 
@@ -250,16 +257,27 @@ def _bias_findings(key: str, exposure: float | None, matching_bias: Sequence[Fra
     """The field notes' bias rule for flats that only bias calibrates."""
     exp_text = "?" if exposure is None else format_seconds(exposure)
     if exposure is not None and exposure >= DARK_FLATS_FROM:
-        return [Finding(
-            "bias-for-long-flats", MISTAKE,
-            f"{key}: {exp_text} flats have only bias to calibrate them ({len(matching_bias)} bias frames); "
-            f"from {format_seconds(DARK_FLATS_FROM)} on the flats' dark signal needs dark-flats", key,
-            "EXPTIME", tuple(b.path for b in matching_bias))]
+        return [
+            Finding(
+                "bias-for-long-flats",
+                MISTAKE,
+                f"{key}: {exp_text} flats have only bias to calibrate them ({len(matching_bias)} bias frames); "
+                f"from {format_seconds(DARK_FLATS_FROM)} on the flats' dark signal needs dark-flats",
+                key,
+                "EXPTIME",
+                tuple(b.path for b in matching_bias),
+            )
+        ]
     if exposure is not None and exposure >= BIAS_FINE_BELOW:
-        return [Finding(
-            "bias-borderline", NOTE,
-            f"{key}: bias for {exp_text} flats may suffice depending on the camera; dark-flats are the "
-            "clean choice", key)]
+        return [
+            Finding(
+                "bias-borderline",
+                NOTE,
+                f"{key}: bias for {exp_text} flats may suffice depending on the camera; dark-flats are the "
+                "clean choice",
+                key,
+            )
+        ]
     return []
 
 
@@ -271,10 +289,15 @@ def _missing_dark_flats(
         return _mismatch_findings(key, near, "no dark-flats match; the nearest darks are")
     exposure = settings.exposure
     exp_text = "?" if exposure is None else format_seconds(exposure)
-    return [Finding(
-        "no-dark-flats", MISTAKE,
-        f"{key}: no dark-flats (or bias) for these {exp_text} flats; take dark-flats with the same exposure, "
-        "gain, offset, binning and temperature", key)]
+    return [
+        Finding(
+            "no-dark-flats",
+            MISTAKE,
+            f"{key}: no dark-flats (or bias) for these {exp_text} flats; take dark-flats with the same exposure, "
+            "gain, offset, binning and temperature",
+            key,
+        )
+    ]
 
 
 def _mixing(sets: Sequence[SetReport]) -> list[Finding]:
@@ -286,17 +309,21 @@ def _mixing(sets: Sequence[SetReport]) -> list[Finding]:
         by_dark = [s.key for s in mine if s.calibration == "dark-flats"]
         by_bias = [s.key for s in mine if s.calibration == "bias"]
         if by_dark and by_bias:
-            out.append(Finding(
-                "bias-and-dark-flats-mixed", MISTAKE,
-                f"sets {', '.join(by_dark)} are calibrated with dark-flats but {', '.join(by_bias)} only with "
-                "bias: one pipeline mixing flat − bias and flat − dark-flat is inconsistent "
-                "(dark-flats for every set is the clean choice)", None, "IMAGETYP"))
+            out.append(
+                Finding(
+                    "bias-and-dark-flats-mixed",
+                    MISTAKE,
+                    f"sets {', '.join(by_dark)} are calibrated with dark-flats but {', '.join(by_bias)} only with "
+                    "bias: one pipeline mixing flat − bias and flat − dark-flat is inconsistent "
+                    "(dark-flats for every set is the clean choice)",
+                    None,
+                    "IMAGETYP",
+                )
+            )
     return out
 
 
-def audit(
-    paths: Sequence[Path], *, temperature_tolerance: float = DEFAULT_TEMPERATURE_TOLERANCE
-) -> AuditReport:
+def audit(paths: Sequence[Path], *, temperature_tolerance: float = DEFAULT_TEMPERATURE_TOLERANCE) -> AuditReport:
     """Audit every FITS file under the given folders (or files)."""
     infos, unreadable = scan(paths)
     infos = [i for i in infos if i.kind is not FrameKind.MASTER]
@@ -306,9 +333,7 @@ def audit(
     sets = [audit_set(g, darks, bias, temperature_tolerance) for g in groups]
     findings = [f for s in sets for f in s.findings]
     findings += _mixing(sets)
-    findings += [
-        Finding("unreadable", MISTAKE, u.reason, None, None, (u.path,)) for u in unreadable
-    ]
+    findings += [Finding("unreadable", MISTAKE, u.reason, None, None, (u.path,)) for u in unreadable]
     counts: dict[str, int] = {}
     for info in infos:
         counts[info.kind.label] = counts.get(info.kind.label, 0) + 1
@@ -325,8 +350,17 @@ def render_table(report: AuditReport) -> str:
         rows = [("set", "filter", "exposure", "flats", "dark-flats", "bias", "status")]
         for s in report.sets:
             flats = f"{s.flats}" + (f" (+{s.rejected_flats} rej.)" if s.rejected_flats else "")
-            rows.append((s.key, s.filter or "-", "?" if s.exposure is None else format_seconds(s.exposure),
-                         flats, str(s.dark_flats), str(s.bias), s.status))
+            rows.append(
+                (
+                    s.key,
+                    s.filter or "-",
+                    "?" if s.exposure is None else format_seconds(s.exposure),
+                    flats,
+                    str(s.dark_flats),
+                    str(s.bias),
+                    s.status,
+                )
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines.append("")
         lines += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]

@@ -173,8 +173,7 @@ def combine(
     for src in sources:
         if src.shape != shape:
             raise ConfigError(
-                f"{src.name}: image is {src.shape[1]}×{src.shape[0]}, {sources[0].name} is "
-                f"{shape[1]}×{shape[0]}"
+                f"{src.name}: image is {src.shape[1]}×{src.shape[0]}, {sources[0].name} is {shape[1]}×{shape[0]}"
             )
     if subtract is not None and subtract.shape != shape:
         raise ConfigError(f"the frame to subtract is {subtract.shape}, the frames are {shape}")
@@ -206,9 +205,7 @@ def combine(
     )
 
 
-def _run_strips(
-    job: _Job, strips: int, workers: int, progress: Callable[[int, int], None] | None
-) -> None:
+def _run_strips(job: _Job, strips: int, workers: int, progress: Callable[[int, int], None] | None) -> None:
     """Hand strips to worker threads in order; the first error stops everyone and is raised here."""
     lock = threading.Lock()
     state = {"next": 0, "done": 0}

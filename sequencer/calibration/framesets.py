@@ -133,11 +133,7 @@ class FlatSettings:
         if frame.readout is not None and self.readout is not None and frame.readout != self.readout:
             add("readout", frame.readout, self.readout)
         if check_temperature:
-            if (
-                frame.set_temp is not None
-                and self.set_temp is not None
-                and abs(frame.set_temp - self.set_temp) > 0.05
-            ):
+            if frame.set_temp is not None and self.set_temp is not None and abs(frame.set_temp - self.set_temp) > 0.05:
                 add("set_temp", frame.set_temp, self.set_temp)
             elif (
                 frame.ccd_temp is not None
@@ -208,9 +204,7 @@ def _settings_key(info: FrameInfo) -> tuple[object, ...]:
     )
 
 
-def _temperature_clusters(
-    frames: list[FrameInfo], tolerance: float
-) -> Iterator[list[FrameInfo]]:
+def _temperature_clusters(frames: list[FrameInfo], tolerance: float) -> Iterator[list[FrameInfo]]:
     """Split frames whose sensor temperatures spread more than `tolerance` (no SET-TEMP to group by)."""
     with_temp = sorted((f for f in frames if f.ccd_temp is not None), key=lambda f: f.ccd_temp or 0.0)
     without = [f for f in frames if f.ccd_temp is None]
@@ -257,9 +251,7 @@ def group_flats(
                 key += f"-g{first.gain:g}"
             if first.ccd_temp is not None and first.set_temp is None:
                 key += f"-{first.ccd_temp:+.0f}C"
-            groups.append(
-                FlatGroup(key, [f for f in cluster if not f.rejected], [f for f in cluster if f.rejected])
-            )
+            groups.append(FlatGroup(key, [f for f in cluster if not f.rejected], [f for f in cluster if f.rejected]))
     _disambiguate(groups)
     return groups
 

@@ -104,9 +104,7 @@ def check_flats(flats: Sequence[FrameInfo], label: str, tolerance: float) -> Fla
     return settings
 
 
-def check_dark_flats(
-    settings: FlatSettings, dark_flats: Sequence[FrameInfo], label: str, tolerance: float
-) -> None:
+def check_dark_flats(settings: FlatSettings, dark_flats: Sequence[FrameInfo], label: str, tolerance: float) -> None:
     """Refuse the set if any dark-flat differs from its flats, naming the file and the keyword."""
     for frame in dark_flats:
         if frame.kind is FrameKind.BIAS:
@@ -115,17 +113,13 @@ def check_dark_flats(
                 "dark-flats are never mixed in one master"
             )
         if not frame.kind.is_dark:
-            raise MasterError(
-                f"{frame.path}: IMAGETYP = {frame.imagetyp!r} is not a dark-flat (set {label})"
-            )
+            raise MasterError(f"{frame.path}: IMAGETYP = {frame.imagetyp!r} is not a dark-flat (set {label})")
         problems = settings.mismatches(frame, temperature_tolerance=tolerance)
         if problems:
             raise _refuse(problems[0], label, "dark-flats")
 
 
-def choose_bias(
-    settings: FlatSettings, bias: Sequence[FrameInfo], label: str
-) -> list[FrameInfo]:
+def choose_bias(settings: FlatSettings, bias: Sequence[FrameInfo], label: str) -> list[FrameInfo]:
     """The bias frames taken with the flats' gain, offset, binning and readout mode (any temperature)."""
     if not bias:
         raise MasterError(f"set {label}: --bias gave no bias frames")
@@ -227,10 +221,7 @@ def _calibration_for(
     if group.flat_set:
         return [d for d in darks if group.links(d)] + [b for b in linked_bias if group.links(b)]
     settings = group.settings
-    return [
-        d for d in darks
-        if not d.flat_set and not settings.mismatches(d, temperature_tolerance=tolerance)
-    ]
+    return [d for d in darks if not d.flat_set and not settings.mismatches(d, temperature_tolerance=tolerance)]
 
 
 def _nearest_dark(group_settings: FlatSettings, darks: Sequence[FrameInfo], tolerance: float) -> Mismatch | None:
@@ -286,8 +277,7 @@ def _set_plan(
         for frame in calibration:
             if frame.kind is FrameKind.BIAS:
                 raise MasterError(
-                    f"{frame.path}: IMAGETYP = 'BIAS' is linked to set {key}; with --bias, give every "
-                    "bias frame there"
+                    f"{frame.path}: IMAGETYP = 'BIAS' is linked to set {key}; with --bias, give every bias frame there"
                 )
         if calibration:
             warnings.append(f"{key}: its {len(calibration)} dark-flats are not used (--bias)")
@@ -301,7 +291,8 @@ def _set_plan(
         hint = f"; nearest: {near.message()}" if near else ""
         advice = "take dark-flats" + (
             f" (or pass --bias: these are {format_seconds(settings.exposure)} flats)"
-            if settings.exposure is not None and settings.exposure < BIAS_FINE_BELOW else ""
+            if settings.exposure is not None and settings.exposure < BIAS_FINE_BELOW
+            else ""
         )
         raise MasterError(f"set {key}: no dark-flats match its flats{hint}; {advice}")
     check_dark_flats(settings, calibration, key, tolerance)

@@ -41,8 +41,7 @@ def calibrated_median(source: PixelSource, subtract: F64 | None = None, *, strip
         return float(np.median(_calibrated(source.read_rows(0, rows), subtract, slice(0, rows))))
     picks = np.unique(np.linspace(0, rows - 1, SAMPLE_ROWS).round().astype(np.intp))
     sample = np.concatenate(
-        [_calibrated(source.read_rows(int(r), int(r) + 1), subtract, slice(int(r), int(r) + 1)).ravel()
-         for r in picks]
+        [_calibrated(source.read_rows(int(r), int(r) + 1), subtract, slice(int(r), int(r) + 1)).ravel() for r in picks]
     )
     half = max(BRACKET_HALF_WIDTH, 6.0 * 0.5 / math.sqrt(sample.size))
     i_lo = max(0, int((0.5 - half) * sample.size))

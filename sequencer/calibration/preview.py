@@ -91,9 +91,9 @@ def stretched(small: npt.NDArray[np.float64]) -> npt.NDArray[np.uint8]:
     return _grey(small, float(lo), float(hi))
 
 
-def dust_map(small: npt.NDArray[np.float64], factor: int, profile: RadialProfile, shape: tuple[int, int]) -> (
-    npt.NDArray[np.uint8]
-):
+def dust_map(
+    small: npt.NDArray[np.float64], factor: int, profile: RadialProfile, shape: tuple[int, int]
+) -> npt.NDArray[np.uint8]:
     """The flat divided by its radial profile, stretched symmetrically about 1: dust and gradients only."""
     y, x = np.indices(small.shape, dtype=np.float64)
     radius = np.hypot((y + 0.5) * factor - shape[0] / 2, (x + 0.5) * factor - shape[1] / 2)
@@ -120,8 +120,10 @@ def render(image: npt.NDArray[np.floating], title: str = "") -> Image.Image:
     draw = ImageDraw.Draw(canvas)
     draw.text((margin, 10), title or "master flat", fill=INK, font=font)
     x = margin
-    for panel, caption in ((flat_panel, "master flat (0.5-99.5 % stretch)"),
-                           (dust_panel, "divided by its radial profile")):
+    for panel, caption in (
+        (flat_panel, "master flat (0.5-99.5 % stretch)"),
+        (dust_panel, "divided by its radial profile"),
+    ):
         canvas.paste(panel, (x, header))
         draw.text((x, header + panel.height + 4), caption, fill=INK, font=font)
         x += panel.width + margin

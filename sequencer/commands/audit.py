@@ -8,6 +8,7 @@ from sequencer.core.exits import ExitStatus
 
 HELP = "check a folder of flats, dark-flats and bias (flatseq's or N.I.N.A.'s) for calibration mistakes"
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", nargs="+", help="folders (or files) to read every FITS header from")
     parser.add_argument("--json", action="store_true", help="print the report as JSON for scripts")

@@ -92,9 +92,7 @@ def execute(args: argparse.Namespace) -> int:
         workers=args.workers,
         max_memory=args.max_memory,
     )
-    results = build_masters(
-        plan, options, report=print, note=lambda text: print(f"note: {text}", file=sys.stderr)
-    )
+    results = build_masters(plan, options, report=print, note=lambda text: print(f"note: {text}", file=sys.stderr))
     print(f"{len(results)} master flat{'s' if len(results) != 1 else ''} ({rejection.describe()}):")
     for r in results:
         print(

@@ -35,6 +35,7 @@ from sequencer.output.manifest import Manifest
 
 HeaderInput: TypeAlias = FrameHeader | fits.Header | Mapping[str, object]
 
+
 @dataclass(frozen=True)
 class WrittenFrame:
     """A frame that is now on disk. `started`/`finished` are clock times around the write."""

@@ -20,8 +20,19 @@ from simulators.alnitak.wire import Fault, FaultPlan
 from simulators.devices.bench import Bench
 
 EMULATOR_URL_OPTIONS = frozenset(
-    {"product", "firmware", "reply_eol", "reply_filler", "motor_time", "cover_jam", "fault", "fault_after",
-     "fault_count", "slow_delay", "seed"}
+    {
+        "product",
+        "firmware",
+        "reply_eol",
+        "reply_filler",
+        "motor_time",
+        "cover_jam",
+        "fault",
+        "fault_after",
+        "fault_count",
+        "slow_delay",
+        "seed",
+    }
 )
 """Options of an `alnitak+emulator://` URL that configure the emulator (the rest configure the driver)."""
 

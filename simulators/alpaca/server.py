@@ -9,14 +9,11 @@ really gone. Routing and protocol rules live in `alpaca_routes` / `alpaca_protoc
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import signal
 import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType
 from typing import Any
 
 from drivers.base import Camera, FilterWheel, FlatPanel
@@ -28,7 +25,6 @@ from simulators.alpaca.panel import CoverCalibratorDevice, FilterWheelDevice
 from simulators.alpaca.protocol import AlpacaDevice
 from simulators.alpaca.routes import AlpacaApp, Response
 
-CLI_HELP = "serve the simulated bench (camera, flat panel, filter wheel) over ASCOM Alpaca"
 _MAX_BODY = 1024 * 1024
 
 
@@ -222,64 +218,3 @@ class AlpacaServer:
             roles[d["DeviceType"].lower()]: self.url(d["DeviceType"].lower(), d["DeviceNumber"])
             for d in self.app.configured_devices()
         }
-
-
-# ---- flatseq sim alpaca -----------------------------------------------------------------------
-
-
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)"
-    )
-    parser.add_argument("--port", type=int, default=11111, help="TCP port (default 11111; 0 picks a free one)")
-    parser.add_argument("--sensor", default="small", help="simulated sensor preset (small, imx455, imx571)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the simulated bench")
-    parser.add_argument("--cover", action="store_true", help="give the flat panel a motorised cover (a flip-flat)")
-    parser.add_argument(
-        "--discovery", action="store_true", help="answer Alpaca discovery on 127.0.0.1 (off by default)"
-    )
-    parser.add_argument("--discovery-port", type=int, default=DISCOVERY_PORT, help="UDP discovery port (default 32227)")
-    parser.add_argument(
-        "--legacy", action="store_true", help="answer as Platform 6 devices (Connected only, no Connect/DeviceState)"
-    )
-    parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
-
-
-def serve_cli(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C or SIGTERM, then stop cleanly and exit 0."""
-    from simulators.devices.bench import Bench
-
-    options: dict[str, Any] = {"cover": True} if args.cover else {}
-    bench = Bench(sensor=args.sensor, seed=args.seed, **options)
-    server = AlpacaServer.for_bench(
-        bench,
-        host=args.host,
-        port=args.port,
-        discovery=args.discovery,
-        discovery_port=args.discovery_port,
-        quiet=not args.verbose,
-        legacy=args.legacy,
-    )
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        server.start()
-        print(f"Alpaca server for the simulated bench (sensor {args.sensor}) at {server.base_url}")
-        labels = {"camera": "camera", "panel": "flat panel", "filter_wheel": "filter wheel"}
-        for role, url in server.equipment_urls.items():
-            print(f"  {labels[role] + ':':14s}{url}")
-        if server.discovery is not None:
-            print(f"  discovery:    UDP 127.0.0.1:{server.discovery.port}")
-        print("Ctrl-C or SIGTERM stops it.", flush=True)
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    print("Alpaca server stopped.", flush=True)
-    return 0

@@ -196,9 +196,7 @@ class SimCamera:
             if self._exposing():
                 raise InvalidOperation(self._name, "an exposure is already in progress")
             if not 0.0 <= seconds <= self._info.exposure_max:
-                raise InvalidValue(
-                    self._name, f"exposure {seconds} s out of range 0-{self._info.exposure_max:g} s"
-                )
+                raise InvalidValue(self._name, f"exposure {seconds} s out of range 0-{self._info.exposure_max:g} s")
             actual = max(float(seconds), self._info.exposure_min)
             self._started += 1
             self._current = ExposureRecord(

@@ -164,8 +164,9 @@ def _preset(name: str, width: int, height: int, **extra: float | int) -> SensorM
 SENSORS = MappingProxyType(
     {
         "imx455": _preset("imx455", 9576, 6388, readout_time=1.5),
-        "imx571": _preset("imx571", 6252, 4176, full_well_lcg=50_000.0, read_noise_lcg=3.3,
-                          read_noise_hcg=1.4, readout_time=0.65),
+        "imx571": _preset(
+            "imx571", 6252, 4176, full_well_lcg=50_000.0, read_noise_lcg=3.3, read_noise_hcg=1.4, readout_time=0.65
+        ),
         "small": _preset("small", 320, 214, readout_time=0.05),
     }
 )

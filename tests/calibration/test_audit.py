@@ -82,9 +82,7 @@ def test_no_dark_flats(tmp_path: Path, frames: ShotBook, capsys: pytest.CaptureF
     assert code == 1 and kinds(report) == ["no-dark-flats"]
 
 
-def test_dark_flats_of_another_duration(
-    tmp_path: Path, frames: ShotBook, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_dark_flats_of_another_duration(tmp_path: Path, frames: ShotBook, capsys: pytest.CaptureFixture[str]) -> None:
     flats, _ = frames.sets["Ha"]
     _, darks = frames.sets["darks3s"]
     write_shots(tmp_path, flats, style="nina")

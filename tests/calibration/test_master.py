@@ -63,7 +63,9 @@ def test_dry_run_then_master_tracks_the_true_illumination(tmp_path: Path, capsys
     sequence.write_text(SEQUENCE)
     clock = VirtualClock()
     bench = Bench(sensor="small", seed=8, clock=clock)
-    report = run_file(sequence, RunContext(clock=clock, bench=bench, output_dir=tmp_path / "out", dry_run=True, quiet=True))
+    report = run_file(
+        sequence, RunContext(clock=clock, bench=bench, output_dir=tmp_path / "out", dry_run=True, quiet=True)
+    )
     assert report.exit_code == 0 and report.manifest_path is not None
     assert main(["master", str(report.manifest_path)]) == 0
     masters = sorted((report.manifest_path.parent / "masters").glob("masterflat_*.fits"))
@@ -176,8 +178,7 @@ def test_preview_png_is_written_beside_the_master(tmp_path: Path, shots: ShotBoo
     ],
 )
 def test_a_mismatched_dark_flat_refuses_the_set(
-    tmp_path: Path, shots: ShotBook, capsys: pytest.CaptureFixture[str], card: str, value: object,
-    keyword: str
+    tmp_path: Path, shots: ShotBook, capsys: pytest.CaptureFixture[str], card: str, value: object, keyword: str
 ) -> None:
     flats, darks = shots.sets["Ha"]
     write_shots(tmp_path, flats, flat_set="Ha_4s")

@@ -16,8 +16,7 @@ def _undocumented() -> list[str]:
     missing: list[str] = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
-            if ast.get_docstring(node) is None:
-                missing.append(node.name)
+            missing += [node.name] if ast.get_docstring(node) is None else []
         if not isinstance(node, ast.ClassDef):
             continue
         is_enum = any(isinstance(b, ast.Attribute) and b.attr == "Enum" for b in node.bases)

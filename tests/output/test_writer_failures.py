@@ -118,5 +118,3 @@ def test_filesystem_without_hard_links_still_never_overwrites(
     with fits.open(second) as hdul:
         assert np.array_equal(hdul[0].data, make_frame(2))
     assert files_in(tmp_path) == ["f.fits", "f_1.fits", "f_2.fits"]
-
-

@@ -67,8 +67,15 @@ def test_a_full_run_finds_brightness_through_the_serial_path_and_ends_dark(tmp_p
     with AlnitakEmulator.on_bench(bench, product=99) as emu:
         sequence = sequence_with_panel(tmp_path, f"{emu.url}?timeout=0.5")
         report = run_file(
-            sequence, RunContext(clock=clock, bench=bench, output_dir=tmp_path / "out", quiet=True,
-            trained=TrainedTable(tmp_path / "trained.json")))
+            sequence,
+            RunContext(
+                clock=clock,
+                bench=bench,
+                output_dir=tmp_path / "out",
+                quiet=True,
+                trained=TrainedTable(tmp_path / "trained.json"),
+            ),
+        )
         final = emu.state()
         sent = emu.received
 
@@ -98,8 +105,15 @@ def test_unplugging_mid_run_stops_safely_with_every_frame_on_disk_and_in_the_man
         sequence = sequence_with_panel(tmp_path, f"{emu.url}?timeout=0.5")
         watch = _Watch(("[OIII", "trial #1"), emu.unplug)  # pull the cable during the second set's search
         report = run_file(
-            sequence, RunContext(clock=clock, bench=bench, output_dir=tmp_path / "out", stream=watch,
-            trained=TrainedTable(tmp_path / "trained.json")))
+            sequence,
+            RunContext(
+                clock=clock,
+                bench=bench,
+                output_dir=tmp_path / "out",
+                stream=watch,
+                trained=TrainedTable(tmp_path / "trained.json"),
+            ),
+        )
         assert watch.fired and not emu.alive
 
     assert report.status == "failed" and report.exit_code != 0
@@ -118,8 +132,15 @@ def test_the_example_sequence_runs_its_in_process_emulator(tmp_path: Path) -> No
     clock = VirtualClock()
     bench = simulators.Bench(sensor="small", seed=0, clock=clock)
     report = run_file(
-        sequence_with_panel(tmp_path, yaml.safe_load(EXAMPLE.read_text())["equipment"]["panel"], count=3), RunContext(clock=clock, bench=bench, output_dir=tmp_path / "out", quiet=True,
-        trained=TrainedTable(tmp_path / "trained.json")))
+        sequence_with_panel(tmp_path, yaml.safe_load(EXAMPLE.read_text())["equipment"]["panel"], count=3),
+        RunContext(
+            clock=clock,
+            bench=bench,
+            output_dir=tmp_path / "out",
+            quiet=True,
+            trained=TrainedTable(tmp_path / "trained.json"),
+        ),
+    )
     assert (report.status, report.exit_code) == ("finished", 0)
     manifest, files = manifest_files(report)
     assert manifest["equipment"]["panel"].startswith("alnitak+emulator://")

@@ -64,7 +64,17 @@ def test_every_command_answers_as_the_published_table(flipflat: FlipFlat) -> Non
     assert ask(port, b">D000\n") == b"*D99000\n"
     assert ask(port, b">O000\n") == b"*O99000\n"
     assert emu.received == [
-        ">P000", ">V000", ">C000", ">S000", ">S000", ">B128", ">J000", ">L000", ">S000", ">D000", ">O000",
+        ">P000",
+        ">V000",
+        ">C000",
+        ">S000",
+        ">S000",
+        ">B128",
+        ">J000",
+        ">L000",
+        ">S000",
+        ">D000",
+        ">O000",
     ]
 
 
@@ -179,7 +189,10 @@ def test_stop_removes_the_pty() -> None:
 def test_flatseq_sim_alnitak_prints_the_url_and_stops_cleanly_on_sigterm() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "sequencer", "sim", "alnitak", "--product", "19", "--tcp", "0"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

@@ -27,9 +27,7 @@ from simulators.alnitak.emulator import AlnitakEmulator
 TOOLS = ("indiserver", "indi_flipflat", "indi_getprop", "indi_setprop", "cc")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        any(shutil.which(tool) is None for tool in TOOLS), reason="needs indi-bin and a C compiler"
-    ),
+    pytest.mark.skipif(any(shutil.which(tool) is None for tool in TOOLS), reason="needs indi-bin and a C compiler"),
 ]
 
 MODEM_LINES_SHIM = r"""
@@ -71,7 +69,10 @@ def indi(tmp_path: Path) -> Iterator[Callable[..., str | None]]:
     env = dict(os.environ, HOME=str(tmp_path), LD_PRELOAD=str(shim))
     server = subprocess.Popen(
         ["indiserver", "-p", port, "indi_flipflat"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
     def prop(name: str, value: str | None = None) -> str | None:
@@ -81,7 +82,9 @@ def indi(tmp_path: Path) -> Iterator[Callable[..., str | None]]:
             return value
         got = subprocess.run(
             ["indi_getprop", "-p", port, "-t", "1", "-1", f"{DEVICE}.{name}"],
-            env=env, capture_output=True, text=True,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         return got.stdout.strip() if got.returncode == 0 else None
 

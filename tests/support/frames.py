@@ -44,5 +44,3 @@ def make_header(n: int = 1, kind: FrameKind = FrameKind.FLAT, **changes: object)
 
 def files_in(directory: Path) -> list[str]:
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
-
-
