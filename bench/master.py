@@ -14,7 +14,7 @@ Both sides do the same work from the same files: master dark-flat = mean of the 
 the normalised flats combined the same way; the result divided by its mean. ccdproc does it the way its
 documentation shows (CCDData.read, combine with sigma_clip_func="median", subtract_dark, divide by
 np.median); ours is what `flatseq master` runs (`sequencer.calibration.combine`, `sequencer.calibration.stack`,
-`sequencer.normalise`): the flats held in memory within `--max-memory`, each file read once. Ours runs
+`sequencer.calibration.normalise`): the flats held in memory within `--max-memory`, each file read once. Ours runs
 three times: as `flatseq master` does, on one thread, and with a budget too small to hold any flat ("two
 reads": each flat read for its median, then again in strips), and the three must give the same masters to
 the bit. Each side runs in its own fresh process after the files are in the page cache; time is wall-clock,
@@ -124,7 +124,7 @@ def run_ours(
     phases: dict[str, float] | None = None,
     max_memory: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """What `flatseq master` does for one set (`sequencer.master.build_set`), minus writing the masters."""
+    """What `flatseq master` does for one set (`sequencer.calibration.master.build_set`), minus writing the masters."""
     from sequencer.calibration.combine import combine, default_workers
     from sequencer.calibration.fitspixels import FitsPixels
     from sequencer.calibration.rejection import Rejection

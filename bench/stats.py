@@ -3,7 +3,7 @@
     .venv/bin/python bench/stats.py [--repeat 5] [--workers N]
 
 numpy's figure is what a straightforward implementation pays for the same answers: np.mean, np.median and
-np.percentile (1, 5, 25, 75, 95, 99). Ours is `sequencer.stats.frame_stats`, which also gives min, max, std
+np.percentile (1, 5, 25, 75, 95, 99). Ours is `sequencer.core.stats.frame_stats`, which also gives min, max, std
 and the saturated fraction. Best of `--repeat` runs each. Targets (issue 2): at least 5x faster than numpy
 and under 150 ms on 2 cores.
 """

@@ -3,8 +3,8 @@
 URL options (query string): `timeout` (seconds per HTTP call, default 5), `download_timeout`
 (seconds per image, default 120), `connect_timeout` (seconds for Connect, default 30), `client_id`
 (the ClientID sent, default from the process id) and `imagebytes` (0 forces JSON image downloads).
-The port defaults to 11111, the usual Alpaca port. The transport is in `alpaca_http`, image codecs
-in `alpaca_imagebytes` / `alpaca_jsonimage`, one module per device type.
+The port defaults to 11111, the usual Alpaca port. The transport is in `transport`, image codecs
+in `imagebytes` / `jsonimage`, one module per device type.
 """
 
 from __future__ import annotations

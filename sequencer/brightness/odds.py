@@ -2,7 +2,7 @@
 
 A search rarely has enough trials to fit a panel: one measured level says nothing of the curve, two leave
 a threshold traded against a gamma. Instead of betting on one fitted curve, weigh every curve of the family
-(`panel_response`: mean = pedestal + k·(b − threshold)^gamma) by how likely it was a priori and how well it
+(`response`: mean = pedestal + k·(b − threshold)^gamma) by how likely it was a priori and how well it
 explains the trials, and judge each candidate brightness by what would happen there under all of them:
 
 - in the window: the search ends;

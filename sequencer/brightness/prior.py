@@ -1,6 +1,6 @@
-"""Which panel curves a search weighs before any trial, and how likely each is: the prior of `panel_odds`.
+"""Which panel curves a search weighs before any trial, and how likely each is: the prior of `odds`.
 
-A curve of the family (`panel_response`) is a threshold (where light starts) and a gamma (how it grows).
+A curve of the family (`response`) is a threshold (where light starts) and a gamma (how it grows).
 Panels users own: PWM-dimmed LEDs are dark at 0 and linear; analogue and EL panels follow a gamma curve, or
 light up only above a threshold; a few stay lit at their lowest setting (a threshold below zero). With a
 shape learnt on this panel earlier (another filter or exposure), most of the odds go to that shape.

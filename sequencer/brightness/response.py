@@ -11,7 +11,7 @@ everything that multiplies the light (filter transmission, exposure, gain), whil
 describe the panel alone. So the shape learnt on one filter or exposure carries over to the next: one
 trial fixes the new scale (`through`) and the second trial lands on target, whatever the curve. A shape
 is only learnt from two measured levels or more (`levels`): one level fixes the scale, not the curve.
-The search fits the response (`panel_odds`); this module is the model's algebra.
+The search fits the response (`odds`); this module is the model's algebra.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ A pure function over `measure(brightness) -> FrameStats` (the caller sets the pa
 measures it), so it is tested without devices and benchmarked against N.I.N.A.'s method (`bisection`).
 
 N.I.N.A.'s Auto Brightness Flat bisects the integer range and ignores what each trial's mean says about the
-panel. Ours weighs every curve a panel may follow (linear, gamma, lit above a threshold: `panel_prior`) by
+panel. Ours weighs every curve a panel may follow (linear, gamma, lit above a threshold: `prior`) by
 how well it explains the trials, clipped and dark ones included, and takes as the next trial the brightness
-expected to end the search soonest (`panel_odds`): one that lands if the curves agree there, else one that
+expected to end the search soonest (`odds`): one that lands if the curves agree there, else one that
 measures a level whatever the curve, within a budget of four trials. Cold, a linear panel needs about two
 trials, a gamma or threshold panel about three; with the curve learnt on an earlier set (`prior`), one or
 two. Saturated trials never count as in the window, and unreachable targets come back with the reason and

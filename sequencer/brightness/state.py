@@ -4,7 +4,7 @@ The trials set a bracket (the brightest too-dim one, the dimmest too-bright one)
 leaves. Each trial becomes an observation of the signal at its brightness: a level (saturated trials still
 tell theirs through their unclipped percentiles, so an overshoot is not a wasted exposure), a lower bound
 (clipped all over) or an upper one (no light). Once a level is measured the odds over panel curves
-(`panel_odds`) choose the next trial; before that, explicit steps down from clipped frames (sized by the
+(`odds`) choose the next trial; before that, explicit steps down from clipped frames (sized by the
 clip level over the target) or up from dark ones. Odds that stop converging fall back to bisection.
 """
 

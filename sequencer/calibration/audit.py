@@ -1,6 +1,6 @@
 """`flatseq audit`: check a folder of flats, dark-flats and bias for the field notes' classic mistakes.
 
-Every FITS header under the folder is read (flatseq's and N.I.N.A.'s conventions, see `sequencer.frames`);
+Every FITS header under the folder is read (flatseq's and N.I.N.A.'s conventions, see `sequencer.calibration.frames`);
 flats are grouped into sets (FLATSET, or equal settings); each set's dark-flats are the darks carrying its
 FLATSET, or else the darks whose exposure, gain, offset, binning, readout mode and temperature all match.
 Then each mistake is a finding, named by a stable `kind`:

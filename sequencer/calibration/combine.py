@@ -7,7 +7,7 @@ outliers and averaged, and the strip is written into the result. The combiner's 
 strips per worker plus the result, whatever the number of frames: 30 IMX455 frames straight from their
 files need about 0.8 GB, not 30 × 490 MB in float64.
 
-Each pixel's values across frames go through `sequencer.rejection` (sigma or winsorized clipping about
+Each pixel's values across frames go through `sequencer.calibration.rejection` (sigma or winsorized clipping about
 the median) and the mean of the values kept is the result. Strips are spread over worker threads (numpy
 releases the GIL); results do not depend on the number of workers or the strip height.
 """

@@ -1,6 +1,6 @@
 """Master dark-flats and master flats: the field notes' "mean of (flat − master dark-flat), normalised".
 
-For each flat set (`sequencer.masterplan`): the master dark-flat (or master bias) is the rejected mean of
+For each flat set (`sequencer.calibration.masterplan`): the master dark-flat (or master bias) is the rejected mean of
 its frames; each flat minus that master is divided by its own median (multiplicative normalisation, so
 flats a little brighter or dimmer weigh the same); the normalised flats are combined with the same
 rejection, and the result is scaled to mean 1. Both masters are written as float32 FITS, atomically and
@@ -8,7 +8,7 @@ never over an existing file, with their provenance in the header: inputs (IMCMBn
 subtracted, normalisation, rejection method and parameters, and HISTORY cards.
 
 Reading: every file is read once. Dark-flats (or bias) are combined a strip of rows at a time, straight
-from their files. Each flat is read whole into memory (`sequencer.flatstack`), its median (which needs the
+from their files. Each flat is read whole into memory (`sequencer.calibration.stack`), its median (which needs the
 whole calibrated frame before any strip can be normalised) is found from that copy, and the combiner takes
 its strips from memory: 30 IMX455 flats hold 3.7 GB, plus 0.8 GB for the masters and the strips. When the
 set would not fit in `MasterOptions.max_memory` (`--max-memory`, default 6 GiB or 3/4 of the available

@@ -36,7 +36,7 @@ def software_version() -> str:
 
 
 class FrameStatsLike(Protocol):
-    """What the header needs from `sequencer.stats.FrameStats`."""
+    """What the header needs from `sequencer.core.stats.FrameStats`."""
 
     @property
     def mean(self) -> float: ...

@@ -1,7 +1,7 @@
 """The output side of a run: frames become FITS files on a background thread while the next exposure runs.
 
 `FrameWriter.submit` hands a frame over and returns at once; one writer thread writes frames in the
-order they were submitted, each atomically and never over an existing file (see `sequencer.atomicfile`),
+order they were submitted, each atomically and never over an existing file (see `sequencer.core.atomicfile`),
 then records it in the manifest and the journal. At most `max_pending` frames (default 2: 245 MB of
 IMX455 data) are held at a time; `submit` blocks beyond that, so a slow disk slows the run down instead of
 filling memory. A failed write is reported to the caller: its `Future` holds the `OutputError`, and the
