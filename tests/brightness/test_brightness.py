@@ -9,32 +9,10 @@ from drivers.errors import ConfigError
 from sequencer.brightness.response import PanelShape
 from sequencer.brightness.search import find_brightness
 from sequencer.brightness.state import initial_brightness
-from sequencer.brightness.trials import SearchResult, Verdict, Window, is_saturated
+from sequencer.brightness.trials import Verdict, Window, is_saturated
 from sequencer.core.stats import frame_stats
+from tests.support.search import PEDESTAL, RANGE, TARGET_SIGNAL, WINDOW, assert_found, search
 from tests.support.synthetic_panel import SyntheticPanel, full_for, gamma, linear, threshold
-
-WINDOW = Window.from_target(0.5, 0.1)
-PEDESTAL = 500.0
-TARGET_SIGNAL = WINDOW.target_adu - PEDESTAL
-RANGE = (0, 255)
-
-
-def search(panel: SyntheticPanel, **kwargs: object) -> SearchResult:
-    kwargs.setdefault("pedestal_adu", panel.pedestal)
-    return find_brightness(panel.measure, WINDOW, RANGE, exposure=panel.exposure, **kwargs)  # type: ignore[arg-type]
-
-
-def assert_found(result: SearchResult, panel: SyntheticPanel) -> None:
-    assert result.ok, result.reason
-    assert result.brightness is not None and result.flat is not None
-    assert result.kept == len(result.trials) - 1
-    assert result.flat.brightness == result.brightness
-    assert result.flat.verdict is Verdict.IN_WINDOW
-    assert WINDOW.contains(result.flat.mean)
-    assert result.flat.stats.saturated == 0
-    assert panel.calls == [t.brightness for t in result.trials]
-    assert all(RANGE[0] <= b <= RANGE[1] for b in panel.calls)
-
 
 # -- the window ------------------------------------------------------------------------------------------------
 
