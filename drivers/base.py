@@ -25,11 +25,13 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "SETTING_NAMES",
     "Camera",
     "CameraInfo",
     "CameraSettings",
     "CoverState",
     "Equipment",
+    "ExposureReport",
     "FilterWheel",
     "FlatPanel",
     "Frame",
@@ -44,10 +46,13 @@ Frame = npt.NDArray[np.uint16]
 class CameraInfo:
     """What a camera can do; read once after connecting, constant while connected.
 
-    Sizes are unbinned pixels. Exposure limits are seconds; `gain_*` and `offset_*` are the device's own
-    integer settings (a range with max < min means the camera does not say). `readout_modes` are the
-    modes' names, index 0 first. `readout_time` is the nominal seconds from the end of an exposure until
-    `image_ready()` (the sequencer bounds its waits with it).
+    Sizes are unbinned pixels. Exposure limits are seconds; `exposure_resolution` is the smallest step the
+    camera times exposures in, seconds (0: it does not say). `gain_*` and `offset_*` are the device's own
+    integer settings (a range with max < min means the camera does not say). `readout_modes` are the modes'
+    names, index 0 first. `readout_time` is the nominal seconds from the end of an exposure until
+    `image_ready()` (the sequencer bounds its waits with it). `unreported` names the `CameraSettings` fields
+    the camera cannot read back (`read_settings` then returns what was last applied for them, and the frames'
+    headers say so).
     """
 
     name: str
@@ -65,6 +70,24 @@ class CameraInfo:
     readout_modes: tuple[str, ...] = ("Normal",)
     can_cool: bool = False
     readout_time: float = 0.0
+    exposure_resolution: float = 0.0
+    unreported: tuple[str, ...] = ()
+
+
+SETTING_NAMES = ("gain", "offset", "binning", "readout_mode", "temperature")
+"""The fields of `CameraSettings`, in the order messages list them."""
+
+
+@dataclass(frozen=True)
+class ExposureReport:
+    """What a camera says it did for the image read last, as opposed to what was asked.
+
+    `duration`: seconds actually exposed; `start`: when the exposure started, seconds since the epoch (UTC).
+    None where the device does not report it: the sequencer then records the requested value and says so.
+    """
+
+    duration: float | None = None
+    start: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,12 +105,13 @@ class CameraSettings:
     readout_mode: int = 0
     temperature: float | None = None
 
-    def differences(self, other: CameraSettings) -> list[str]:
-        """Names and values of every field that differs (`"gain 100 != 120"`), for a refusal message."""
+    def differences(self, other: CameraSettings, *, ignore: tuple[str, ...] = ()) -> list[str]:
+        """Names and values of every field that differs (`"gain 100 != 120"`), for a refusal message; fields
+        in `ignore` (those a camera cannot read back) are not compared."""
         out = []
-        for name in ("gain", "offset", "binning", "readout_mode", "temperature"):
+        for name in SETTING_NAMES:
             mine, theirs = getattr(self, name), getattr(other, name)
-            if mine != theirs:
+            if name not in ignore and mine != theirs:
                 out.append(f"{name} {mine!r} != {theirs!r}")
         return out
 
@@ -176,6 +200,12 @@ class Camera(Protocol):
     def read_image(self) -> Frame:
         """The last exposure as uint16 (rows, cols) at the binned size; only once `image_ready()` is true
         (InvalidOperation before). May take as long as the download does, within the driver's timeout."""
+        ...
+
+    def last_exposure(self) -> ExposureReport:
+        """What the camera reports of the exposure whose image `read_image` returned last: its actual duration
+        and start (Alpaca LastExposureDuration/StartTime, INDI the image's own FITS keywords, the simulator's
+        record). Fields the device does not report are None; never the requested values."""
         ...
 
     def abort_exposure(self) -> None:

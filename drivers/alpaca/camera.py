@@ -8,13 +8,25 @@ ImageBytes when the server offers it, JSON otherwise.
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
 from typing import Any
 
 from alpaca.camera import CameraStates
 
 from drivers.alpaca.device import AlpacaLink
-from drivers.base import CameraInfo, CameraSettings, Frame
+from drivers.base import CameraInfo, CameraSettings, ExposureReport, Frame
 from drivers.errors import DeviceError, NotConnected, NotSupported
+
+VALUE_NOT_SET = 0x402
+
+
+def fits_time(text: str, device: str) -> float:
+    """Seconds since the epoch from an ASCOM/FITS UTC time, CCYY-MM-DDThh:mm:ss[.sss...] (no zone: UTC)."""
+    try:
+        moment = datetime.fromisoformat(text.strip().removesuffix("Z"))
+    except ValueError:
+        raise DeviceError(device, "LastExposureStartTime is not a FITS time", answered=text) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 class AlpacaCamera:
@@ -106,6 +118,16 @@ class AlpacaCamera:
         expected = size if min(size) > 0 else None  # the JSON fallback preallocates when it can
         return self._t.image("imagearray", imagebytes=self._imagebytes, expected=expected)
 
+    def last_exposure(self) -> ExposureReport:
+        """LastExposureDuration and LastExposureStartTime, as the camera reports them (None where it does not
+        implement them or has no value yet)."""
+        duration = self._optional("lastexposureduration", None)
+        start = self._optional("lastexposurestarttime", None)
+        return ExposureReport(
+            duration=None if duration is None else float(duration),
+            start=None if start is None else fits_time(str(start), self._t.label),
+        )
+
     def abort_exposure(self) -> None:
         """AbortExposure; StopExposure for cameras that cannot abort; nothing for cameras that can do neither."""
         try:
@@ -117,11 +139,16 @@ class AlpacaCamera:
     # ---- helpers ------------------------------------------------------------------------------
 
     def _optional(self, member: str, default: Any) -> Any:
-        """A property the camera may not implement (NotImplemented gives `default`)."""
+        """A property the camera may not implement (NotImplemented, or ValueNotSet before a first exposure,
+        gives `default`)."""
         try:
             return self._t.get(member)
         except NotSupported:
             return default
+        except DeviceError as exc:
+            if exc.code == VALUE_NOT_SET:
+                return default
+            raise
 
     def _put_setting(self, member: str, **value: int) -> None:
         """Set Gain/Offset/ReadoutMode; a camera without that setting accepts only 0 (what it reads back)."""
@@ -151,6 +178,7 @@ class AlpacaCamera:
             max_binning=min(int(self._optional("maxbinx", 1)), int(self._optional("maxbiny", 1))),
             readout_modes=tuple(str(mode) for mode in modes),
             can_cool=bool(self._optional("cansetccdtemperature", False)),
+            exposure_resolution=float(self._optional("exposureresolution", 0.0)),
         )
 
     def _range(self, names: str, low: str, high: str) -> tuple[int, int]:

@@ -6,7 +6,7 @@ Placeholders use Python's format syntax with a format spec allowed (``{n:03d}``,
 set       the flat-set id
 kind      ``flat``, ``darkflat`` or ``bias``
 filter    filter name (``none`` without a wheel)
-exposure  seconds, shortest exact form by default (``4``, ``1.5``, ``0.25``)
+exposure  seconds asked, shortest exact form by default (``4``, ``1.5``, ``0.25``)
 n         frame number within its kind in the set, from 1
 gain      gain setting
 offset    offset setting
@@ -71,7 +71,7 @@ class NameFields:
             set=header.flat_set,
             kind=header.kind.value,
             filter=header.filter,
-            exposure=header.exposure,
+            exposure=header.exposure_requested if header.exposure_requested is not None else header.exposure,
             n=header.frame_no,
             gain=s.gain,
             offset=s.offset,

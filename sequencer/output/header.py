@@ -110,9 +110,12 @@ StatsInput = FrameStatsLike | Mapping[str, float] | StatValues
 class FrameHeader:
     """Everything known about one frame when it is read out; `cards()` turns it into FITS cards.
 
-    `date_obs` and `date_end` are seconds on the run's clock (exposure start and end). `settings` are the
-    camera settings the frame was taken with (its `temperature` is the cooler set-point); `ccd_temp` is
-    the sensor temperature measured for this frame. `panel_brightness` and `panel_max` belong to flats.
+    What the camera did, not what was asked: `exposure` is the time the camera reports it exposed
+    (`exposure_reported`; otherwise the request, and the header says so), `exposure_requested` the request;
+    `date_obs` and `date_end` are exposure start and end, seconds since the epoch. `settings` are the camera
+    settings as read back from the camera (its `temperature` is the cooler set-point); `unreported` names the
+    settings the camera cannot read back, which the header marks. `ccd_temp` is the sensor temperature
+    measured for this frame. `panel_brightness` and `panel_max` belong to flats.
     """
 
     kind: FrameKind
@@ -135,6 +138,9 @@ class FrameHeader:
     pixel_size_um: float | None = None
     telescope: str | None = None
     origin: str | None = None
+    exposure_requested: float | None = None
+    exposure_reported: bool = False
+    unreported: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in WRITTEN_KINDS:
@@ -147,6 +153,10 @@ class FrameHeader:
             raise ValueError(f"a {self.kind.value} frame is taken with the panel off: no panel brightness")
         if self.reject_reason is not None and not self.rejected:
             raise ValueError("a reject reason was given for a frame that is not rejected")
+
+    def _read_back(self, name: str, comment: str) -> str:
+        """A setting's comment, or, when the camera cannot read that setting back, that the value is as set."""
+        return "as set: the camera cannot read it back" if name in self.unreported else comment
 
     @property
     def stat_values(self) -> StatValues | None:
@@ -165,19 +175,30 @@ class FrameHeader:
         ]
         if self.date_end is not None:
             cards.append((kw.DATE_END, fits_date(self.date_end), "[UTC] exposure end"))
+        timed = "[s] exposure time, as the camera timed it"
+        exposure_comment = timed if self.exposure_reported else "[s] as asked: the camera does not report it"
         cards += [
-            (kw.EXPTIME, float(self.exposure), "[s] exposure time"),
-            (kw.EXPOSURE, float(self.exposure), "[s] exposure time"),
-            (kw.GAIN, int(s.gain), "camera gain setting"),
-            (kw.OFFSET, int(s.offset), "camera offset setting (pedestal)"),
-            (kw.XBINNING, int(s.binning), "binning factor along X"),
-            (kw.YBINNING, int(s.binning), "binning factor along Y"),
-            (kw.READOUTM, _text(self.readout_mode_name), f"readout mode (index {s.readout_mode})"),
+            (kw.EXPTIME, float(self.exposure), exposure_comment),
+            (kw.EXPOSURE, float(self.exposure), exposure_comment),
+        ]
+        if self.exposure_requested is not None:
+            cards.append((kw.EXPREQ, float(self.exposure_requested), "[s] exposure time asked of the camera"))
+        read = self._read_back
+        cards += [
+            (kw.GAIN, int(s.gain), read("gain", "camera gain setting")),
+            (kw.OFFSET, int(s.offset), read("offset", "camera offset setting (pedestal)")),
+            (kw.XBINNING, int(s.binning), read("binning", "binning factor along X")),
+            (kw.YBINNING, int(s.binning), read("binning", "binning factor along Y")),
+            (
+                kw.READOUTM,
+                _text(self.readout_mode_name),
+                read("readout_mode", f"readout mode (index {s.readout_mode})"),
+            ),
         ]
         if self.ccd_temp is not None:
             cards.append((kw.CCD_TEMP, float(self.ccd_temp), "[C] measured sensor temperature"))
         if s.temperature is not None:
-            cards.append((kw.SET_TEMP, float(s.temperature), "[C] cooler set-point"))
+            cards.append((kw.SET_TEMP, float(s.temperature), read("temperature", "[C] cooler set-point")))
         if self.pixel_size_um is not None:
             binned = float(self.pixel_size_um) * s.binning
             cards += [

@@ -19,7 +19,8 @@ paths are relative to the manifest's directory, ``/``-separated::
       "sets": [{
         "id": "Ha_4s", "filter": "Ha" | null, "exposure": 4.0,
         "settings": {"gain": 100, "offset": 50, "binning": 1, "readout_mode": 0,
-                     "readout_mode_name": "Normal" | null, "set_temp": -10.0 | null},
+                     "readout_mode_name": "Normal" | null, "set_temp": -10.0 | null},   # as asked
+        "settings_read": {"gain", "offset", "binning", "readout_mode", "set_temp"} | null, # as read back
         "flats_planned": 30 | null, "dark_flats_planned": 30 | null,
         "brightness": 118 | null, "panel_max": 255 | null,
         "trials": [{"brightness": 128, "mean": 30123.4, "in_window": false, "sat": 0.0}],
@@ -34,7 +35,9 @@ paths are relative to the manifest's directory, ``/``-separated::
     FRAME = {"file": "Ha_4s/flat_Ha_4s_001.fits", "frame_no": 1, "kind": "flat" | "darkflat" | "bias",
              "rejected": false, "reason": str | null,
              "stats": {"mean", "median", "std", "min", "max", "sat"} | null,
-             "date_obs": "…Z" | null, "ccd_temp": -10.1 | null, "brightness": 118 | null}
+             "date_obs": "…Z" | null, "ccd_temp": -10.1 | null, "brightness": 118 | null,
+             "exposure": 4.0 | null,             # seconds, as the camera timed it when it reports it
+             "exposure_requested": 4.0 | null, "exposure_reported": true}
 """
 
 from __future__ import annotations
@@ -229,6 +232,12 @@ class Manifest:
             self._save()
             return record
 
+    def record_settings_read(self, set_id: str, settings: CameraSettings) -> None:
+        """The settings as the camera read them back for the set (its frames were taken with these)."""
+        with self._lock:
+            self._find(set_id).settings_read = settings
+            self._save()
+
     def record_brightness(
         self,
         set_id: str,
@@ -265,6 +274,9 @@ class Manifest:
             date_obs=iso_utc(header.date_obs),
             ccd_temp=header.ccd_temp,
             brightness=header.panel_brightness,
+            exposure=header.exposure,
+            exposure_requested=header.exposure_requested,
+            exposure_reported=header.exposure_reported,
         )
         self.add_frame(header.flat_set, frame)
         return frame

@@ -58,6 +58,11 @@ class FrameRecord:
     date_obs: str | None = None
     ccd_temp: float | None = None
     brightness: int | None = None
+    exposure: float | None = None
+    """Seconds exposed, as the camera reported it (the request when it does not report it)."""
+    exposure_requested: float | None = None
+    exposure_reported: bool = False
+    """Whether `exposure` is the camera's own figure."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +75,9 @@ class FrameRecord:
             "date_obs": self.date_obs,
             "ccd_temp": _num(self.ccd_temp),
             "brightness": self.brightness,
+            "exposure": _num(self.exposure),
+            "exposure_requested": _num(self.exposure_requested),
+            "exposure_reported": self.exposure_reported,
         }
 
     @classmethod
@@ -85,7 +93,30 @@ class FrameRecord:
             date_obs=data.get("date_obs"),
             ccd_temp=data.get("ccd_temp"),
             brightness=data.get("brightness"),
+            exposure=data.get("exposure"),
+            exposure_requested=data.get("exposure_requested"),
+            exposure_reported=bool(data.get("exposure_reported", False)),
         )
+
+
+def settings_json(s: CameraSettings) -> dict[str, Any]:
+    return {
+        "gain": s.gain,
+        "offset": s.offset,
+        "binning": s.binning,
+        "readout_mode": s.readout_mode,
+        "set_temp": s.temperature,
+    }
+
+
+def settings_from_json(s: Mapping[str, Any]) -> CameraSettings:
+    return CameraSettings(
+        gain=int(s["gain"]),
+        offset=int(s["offset"]),
+        binning=int(s["binning"]),
+        readout_mode=int(s["readout_mode"]),
+        temperature=None if s.get("set_temp") is None else float(s["set_temp"]),
+    )
 
 
 @dataclass
@@ -108,6 +139,8 @@ class SetRecord:
     finished: str | None = None
     flats: list[FrameRecord] = field(default_factory=list)
     dark_flats: list[FrameRecord] = field(default_factory=list)
+    settings_read: CameraSettings | None = None
+    """The settings as the camera read them back when the set started (`settings` is what was asked)."""
 
     def frames(self, kind: FrameKind, *, include_rejected: bool = False) -> list[FrameRecord]:
         """The set's frames of one kind, rejected ones only if asked."""
@@ -120,14 +153,8 @@ class SetRecord:
             "id": self.id,
             "filter": self.filter,
             "exposure": self.exposure,
-            "settings": {
-                "gain": s.gain,
-                "offset": s.offset,
-                "binning": s.binning,
-                "readout_mode": s.readout_mode,
-                "readout_mode_name": self.readout_mode_name,
-                "set_temp": s.temperature,
-            },
+            "settings": {**settings_json(s), "readout_mode_name": self.readout_mode_name},
+            "settings_read": None if self.settings_read is None else settings_json(self.settings_read),
             "flats_planned": self.flats_planned,
             "dark_flats_planned": self.dark_flats_planned,
             "brightness": self.brightness,
@@ -148,13 +175,8 @@ class SetRecord:
             id=str(data["id"]),
             filter=data.get("filter"),
             exposure=float(data["exposure"]),
-            settings=CameraSettings(
-                gain=int(s["gain"]),
-                offset=int(s["offset"]),
-                binning=int(s["binning"]),
-                readout_mode=int(s["readout_mode"]),
-                temperature=None if s.get("set_temp") is None else float(s["set_temp"]),
-            ),
+            settings=settings_from_json(s),
+            settings_read=None if data.get("settings_read") is None else settings_from_json(data["settings_read"]),
             readout_mode_name=s.get("readout_mode_name"),
             flats_planned=data.get("flats_planned"),
             dark_flats_planned=data.get("dark_flats_planned"),

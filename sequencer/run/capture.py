@@ -15,10 +15,10 @@ from drivers.errors import FlatseqError
 from sequencer.brightness.trials import Window
 from sequencer.core.stats import FrameStats, frame_stats
 from sequencer.plan.model import FlatSet
+from sequencer.run.darkflats import dark_flat_verdict
 from sequencer.run.operator import Exposure, Operator
 
 MISSES_BEFORE_RESEARCH = 2  # consecutive out-of-window flats that mean the panel drifted
-LIGHT_LEAK_FRACTION = 0.05  # a dark-flat this far up toward its flats' level saw light
 
 
 class SetFailed(FlatseqError):
@@ -123,29 +123,32 @@ def capture_dark_flats(
     *,
     flat_level: float,
     dark_level: float,
+    flats_seconds: float | None,
     max_adu: int,
     progress: Callable[[str, int, int, Measured, int | None], None],
 ) -> list[Measured]:
-    """Take `fs.dark_count` dark-flats at the flats' exposure, refusing frames that saw light."""
+    """Take `fs.dark_count` dark-flats at the flats' exposure, refusing a frame that saw light or that the
+    camera exposed for another time than the flats (`flats_seconds`, as it timed them)."""
     taken: list[Measured] = []
-    leak_limit = dark_level + LIGHT_LEAK_FRACTION * max(0.0, flat_level - dark_level)
+    resolution = op.eq.camera.info.exposure_resolution
     op.start_exposure(fs.exposure, light=False)
     while len(taken) < fs.dark_count:
         exp = op.finish_exposure("dark-flats")
         if len(taken) + 1 < fs.dark_count:
             op.start_exposure(fs.exposure, light=False)
         m = Measured(exp, frame_stats(exp.frame, max_adu=max_adu))
-        leak = m.stats.mean > leak_limit
-        reason = (
-            f"light reached the dark-flat: mean {m.stats.mean:.0f} ADU, flats at {flat_level:.0f} ADU "
-            "(is the panel off and the scope covered?)"
-            if leak
-            else None
+        reason = dark_flat_verdict(
+            exp,
+            m.stats.mean,
+            flat_level=flat_level,
+            dark_level=dark_level,
+            flats_seconds=flats_seconds,
+            resolution=resolution,
         )
         recorder.dark_flat(fs, m, frame_no=len(taken) + 1, rejected=reason)
         progress("dark-flat", len(taken) + 1, fs.dark_count, m, None)
-        if leak:
+        if reason is not None:
             op.abort_exposure()
-            raise SetFailed(fs.id, reason or "")
+            raise SetFailed(fs.id, reason)
         taken.append(m)
     return taken

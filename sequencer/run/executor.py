@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import assert_never
+from typing import Protocol, assert_never
 
 from drivers.base import CameraSettings, LightState
 from drivers.errors import DeviceError, InvalidOperation
@@ -17,6 +17,7 @@ from sequencer.core.stats import frame_stats
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.model import FlatSet, Plan, Step
 from sequencer.run.capture import Measured, Recorder, SetFailed, capture_dark_flats, capture_flats
+from sequencer.run.darkflats import flats_exposure, refusal_before
 from sequencer.run.operator import Operator
 from sequencer.run.preflight import settings_for
 
@@ -30,10 +31,27 @@ class SetState:
     settings: CameraSettings
     readout_mode_name: str
     window: Window
+    settings_read: CameraSettings | None = None
+    """The settings as the camera read them back at the start of the set: what its frames were taken with."""
     brightness: int | None = None
     kept_trial: Measured | None = None
     flats: list[Measured] = field(default_factory=list)
     trials: int = 0
+
+    @property
+    def taken_with(self) -> CameraSettings:
+        """The settings the set's frames were taken with: as read back, else (not read yet) as asked."""
+        return self.settings_read if self.settings_read is not None else self.settings
+
+
+class SetEvents(Protocol):
+    """What the run is told as a set goes: for the manifest, the journal and the summary."""
+
+    def set_started(self, fs: FlatSet, state: SetState) -> None: ...
+
+    def settings_read(self, fs: FlatSet, settings: CameraSettings) -> None: ...
+
+    def searched(self, fs: FlatSet, result: SearchResult) -> None: ...
 
 
 class RunExecutor:
@@ -46,16 +64,14 @@ class RunExecutor:
         recorder: Recorder,
         trained: TrainedTable | None,
         *,
-        on_set_start: Callable[[FlatSet, SetState], None],
-        on_search: Callable[[FlatSet, SearchResult], None],
+        events: SetEvents,
         progress: Progress,
     ) -> None:
         self.plan = plan
         self.op = op
         self.recorder = recorder
         self.trained = trained
-        self.on_set_start = on_set_start
-        self.on_search = on_search
+        self.events = events
         self.progress = progress
         self.sets: dict[str, SetState] = {}
         self.pedestals: dict[tuple[int, int, int, int, float], float] = {}
@@ -143,7 +159,7 @@ class RunExecutor:
             max_adu = self.op.eq.camera.info.max_adu
             state = SetState(settings, mode_name, Window.from_target(fs.target, fs.tolerance, max_adu))
             self.sets[fs.id] = state
-            self.on_set_start(fs, state)
+            self.events.set_started(fs, state)
         return self.sets[fs.id]
 
     def _trained_key(self, fs: FlatSet) -> tuple[str, str, float, int, int, int]:
@@ -154,6 +170,7 @@ class RunExecutor:
         if fs is not None:
             state = self._state(fs)
             self.use_settings(state.settings)
+            self._read_back(fs, state)
             self.pedestal(state.settings)
         brightness = step.brightness
         low, high = self.op.eq.panel.brightness_range
@@ -170,6 +187,19 @@ class RunExecutor:
         brightness = min(max(brightness, low), high)
         self.op.light_on(brightness)
         self.current_brightness = brightness
+
+    def _read_back(self, fs: FlatSet, state: SetState) -> None:
+        """At the set boundary: the settings as the camera reports them, which must be what the set asks (the
+        fields the camera cannot report excepted); they go into every frame's header."""
+        camera = self.op.eq.camera
+        actual = camera.read_settings()
+        diffs = state.settings.differences(actual, ignore=camera.info.unreported)
+        if diffs:
+            raise SetFailed(
+                fs.id, "the camera did not take the set's settings (asked != read back: " + "; ".join(diffs) + ")"
+            )
+        state.settings_read = actual
+        self.events.settings_read(fs, actual)
 
     def _prior(self, fs: FlatSet) -> PanelResponse | None:
         """What is known of the panel for this set: its own trained response, else the shape learnt with this
@@ -218,7 +248,7 @@ class RunExecutor:
             max_trials=fs.max_trials,
             prior=self._prior(fs),
         )
-        self.on_search(fs, result)
+        self.events.searched(fs, result)
         if not result.ok or result.brightness is None or state.kept_trial is None:
             raise SetFailed(fs.id, _search_failure(result))
         state.brightness = result.brightness
@@ -263,25 +293,13 @@ class RunExecutor:
 
     def _dark_flats(self, fs: FlatSet) -> None:
         state = self._state(fs)
-        panel, camera = self.op.eq.panel, self.op.eq.camera
-        if panel.light_state() is not LightState.OFF:
-            raise SetFailed(fs.id, f"refusing dark-flats: {panel.name} reports its light {panel.light_state().value}")
-        actual = camera.read_settings()
-        diffs = actual.differences(state.settings)
-        if diffs:
-            raise SetFailed(
-                fs.id, "refusing dark-flats: the camera's settings differ from the flats' (" + "; ".join(diffs) + ")"
-            )
-        temps = [m.exposure.ccd_temp for m in state.flats if m.exposure.ccd_temp is not None]
-        now_temp = camera.temperature()
-        if temps and now_temp is not None:
-            flats_temp = sum(temps) / len(temps)
-            if abs(now_temp - flats_temp) > fs.temperature_tolerance:
-                raise SetFailed(
-                    fs.id,
-                    f"refusing dark-flats: sensor at {now_temp:.1f} °C, flats at {flats_temp:.1f} °C "
-                    f"(tolerance ±{fs.temperature_tolerance:g} °C)",
-                )
+        camera = self.op.eq.camera
+        flats = [m.exposure for m in state.flats]
+        temps = [e.ccd_temp for e in flats if e.ccd_temp is not None]
+        flats_temperature = sum(temps) / len(temps) if temps else None
+        refusal = refusal_before(self.op, state.taken_with, flats_temperature, fs.temperature_tolerance)
+        if refusal:
+            raise SetFailed(fs.id, refusal)
         flat_level = sum(m.stats.mean for m in state.flats) / len(state.flats) if state.flats else 0.0
         capture_dark_flats(
             self.op,
@@ -289,6 +307,7 @@ class RunExecutor:
             self.recorder,
             flat_level=flat_level,
             dark_level=self.pedestal(state.settings),
+            flats_seconds=flats_exposure(flats),
             max_adu=camera.info.max_adu,
             progress=self.progress,
         )

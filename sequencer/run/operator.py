@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.base import CameraSettings, CoverState, Equipment, Frame, LightState
+from drivers.base import CameraSettings, CoverState, Equipment, ExposureReport, Frame, LightState
 from drivers.clock import Clock
 from drivers.errors import DeviceError, DeviceTimeout, InvalidValue
 from sequencer.run.stop import StopToken
@@ -39,7 +39,11 @@ class Timeline:
 
 @dataclass
 class Exposure:
-    """A frame and when it was taken."""
+    """A frame, when it was taken, and what the camera says it did.
+
+    `start`/`end` are the run clock around the requested `exposure` (seconds); `reported` is the camera's own
+    account (its actual duration and start, where it gives them): headers and the dark-flat check use that.
+    """
 
     frame: Frame
     start: float
@@ -47,6 +51,17 @@ class Exposure:
     ready: float
     exposure: float
     ccd_temp: float | None
+    reported: ExposureReport = field(default_factory=ExposureReport)
+
+    @property
+    def actual(self) -> float:
+        """Seconds exposed: the camera's figure, else the request."""
+        return self.reported.duration if self.reported.duration is not None else self.exposure
+
+    @property
+    def actual_start(self) -> float:
+        """When the exposure started: the camera's figure, else the run clock at the request."""
+        return self.reported.start if self.reported.start is not None else self.start
 
 
 class Operator:
@@ -96,11 +111,12 @@ class Operator:
             self.clock.sleep(POLL)
         ready = self.clock.now()
         frame = camera.read_image()
+        reported = camera.last_exposure()
         self._exposing = None
         end = start + seconds
         self.timeline.add(f"{category} exposure", seconds)
         self.timeline.add(f"{category} readout", ready - end)
-        return Exposure(frame, start, end, ready, seconds, camera.temperature())
+        return Exposure(frame, start, end, ready, seconds, camera.temperature(), reported)
 
     def abort_exposure(self) -> None:
         if self._exposing is not None:

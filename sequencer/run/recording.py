@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drivers.base import CameraInfo
+from drivers.base import SETTING_NAMES, CameraInfo
 from sequencer.output.filenames import expand_pattern
 from sequencer.output.header import FrameHeader
 from sequencer.output.keywords import FrameKind
@@ -46,18 +46,24 @@ class FrameRecorder:
         self, kind: FrameKind, fs: FlatSet, m: Measured, frame_no: int, rejected: str | None, brightness: int | None
     ) -> None:
         state = self.states[fs.id]
+        exposure = m.exposure
+        # What the camera did: its own timing, and the settings as it read them back for this set.
+        unreported = self.camera.unreported if state.settings_read is not None else SETTING_NAMES
         header = FrameHeader(
             kind=kind,
             flat_set=fs.id,
             run_id=self.run_id,
             frame_no=frame_no,
-            exposure=fs.exposure,
-            settings=state.settings,
+            exposure=exposure.actual,
+            exposure_requested=exposure.exposure,
+            exposure_reported=exposure.reported.duration is not None,
+            settings=state.taken_with,
+            unreported=tuple(unreported),
             readout_mode_name=state.readout_mode_name,
             camera=self.camera.name,
-            date_obs=m.exposure.start,
-            date_end=m.exposure.end,
-            ccd_temp=m.exposure.ccd_temp,
+            date_obs=exposure.actual_start,
+            date_end=exposure.actual_start + exposure.actual,
+            ccd_temp=exposure.ccd_temp,
             filter=fs.filter,
             panel_brightness=brightness,
             panel_max=self.panel_max if brightness is not None else None,

@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from drivers.base import Equipment
+from drivers.base import CameraSettings, Equipment
 from drivers.clock import Clock, SystemClock, VirtualClock
 from drivers.errors import ConfigError, DeviceError, FlatseqError
 from drivers.registry import default_registry, open_equipment
@@ -159,8 +159,7 @@ class _Run:
             op,
             recorder=_LateRecorder(self),
             trained=self.trained,
-            on_set_start=self._set_started,
-            on_search=self._searched,
+            events=self,
             progress=self.progress.frame,
         )
         self.set_states = executor.sets
@@ -266,7 +265,7 @@ class _Run:
             self.writer.flush()
             self.manifest.end_set(set_id, "failed", reason)
 
-    def _set_started(self, fs: FlatSet, state: SetState) -> None:
+    def set_started(self, fs: FlatSet, state: SetState) -> None:
         self.progress.set_started(f"{fs.label}")
         if self.manifest is not None:
             self.manifest.begin_set(
@@ -279,7 +278,12 @@ class _Run:
                 dark_flats_planned=fs.dark_count,
             )
 
-    def _searched(self, fs: FlatSet, result: SearchResult) -> None:
+    def settings_read(self, fs: FlatSet, settings: CameraSettings) -> None:
+        if self.manifest is not None:
+            self.manifest.record_settings_read(fs.id, settings)
+        self._journal("settings_read", set=fs.id, settings=settings)
+
+    def searched(self, fs: FlatSet, result: SearchResult) -> None:
         outcome = self.outcomes[fs.id]
         outcome.trials += len(result.trials)
         outcome.brightness = result.brightness

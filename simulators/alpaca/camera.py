@@ -262,23 +262,37 @@ class CameraDevice:
 
     def image_array(self) -> ImageValue:
         with self._lock:
-            exposure = self._finished()
-            if self._image is None:
-                frame = self._camera.read_image()
-                sx, sy, nx, ny = exposure.start_x, exposure.start_y, exposure.num_x, exposure.num_y
-                if (sx, sy) != (0, 0) or frame.shape != (ny, nx):
-                    frame = frame[sy : sy + ny, sx : sx + nx].copy()
-                self._image = frame
-            return ImageValue(self._image)
+            return ImageValue(self._read())
+
+    def _read(self) -> Frame:
+        """The finished exposure's image (read from the camera once, cropped to the subframe)."""
+        exposure = self._finished()
+        if self._image is None:
+            frame = self._camera.read_image()
+            sx, sy, nx, ny = exposure.start_x, exposure.start_y, exposure.num_x, exposure.num_y
+            if (sx, sy) != (0, 0) or frame.shape != (ny, nx):
+                frame = frame[sy : sy + ny, sx : sx + nx].copy()
+            self._image = frame
+        return self._image
+
+    def _timed(self) -> tuple[float, float]:
+        """(duration, start) of the finished exposure as the camera timed it (it knows once it has read out),
+        else as it was started."""
+        exposure = self._finished()
+        self._read()
+        report = self._camera.last_exposure()
+        duration = report.duration if report.duration is not None else exposure.duration
+        return duration, report.start if report.start is not None else exposure.start
 
     def last_duration(self) -> float:
+        """LastExposureDuration: the actual exposure time, as the camera timed it."""
         with self._lock:
-            return self._finished().duration
+            return self._timed()[0]
 
     def last_start_time(self) -> str:
         """FITS-style UTC start time: CCYY-MM-DDThh:mm:ss.sss."""
         with self._lock:
-            moment = datetime.fromtimestamp(self._finished().start, tz=UTC)
+            moment = datetime.fromtimestamp(self._timed()[1], tz=UTC)
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
     def _device_state(self) -> list[tuple[str, Any]]:
@@ -329,7 +343,7 @@ class CameraDevice:
             ("GET", "electronsperadu"): refuse("ElectronsPerADU"),
             ("GET", "exposuremax"): Member(lambda: info().exposure_max),
             ("GET", "exposuremin"): Member(lambda: info().exposure_min),
-            ("GET", "exposureresolution"): Member(lambda: 0.001),
+            ("GET", "exposureresolution"): Member(lambda: self.info.exposure_resolution or 0.001),
             ("GET", "fastreadout"): refuse("FastReadout"),
             ("PUT", "fastreadout"): Member(refuse("FastReadout").handler, (Bool("FastReadout"),)),
             ("GET", "fullwellcapacity"): refuse("FullWellCapacity"),

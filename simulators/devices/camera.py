@@ -13,6 +13,8 @@ Faults (bench options):
 - `disconnect_after=N`: once N frames have been read, every call raises DeviceDisconnected.
 - `cooler=stuck`: the sensor stalls above its set-point; `cooler_at_setpoint()` stays false and
   `wait_for_cooler()` raises DeviceTimeout naming the temperature reached.
+- `dark_exposure_error=0.05`: dark frames (light=False) expose 5 % longer than asked, and `last_exposure()`
+  says so, as a camera with a timing fault would: the sequencer must catch dark-flats that do not match.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from drivers.base import CameraInfo, CameraSettings, Frame
+from drivers.base import CameraInfo, CameraSettings, ExposureReport, Frame
 from drivers.errors import DeviceDisconnected, DeviceTimeout, InvalidOperation, InvalidValue, NotConnected
 from simulators.devices.views import CameraView
 from simulators.physics.render import ExposureSignal
 
 SETPOINT_RANGE = (-60.0, 40.0)
+EXPOSURE_RESOLUTION = 1e-6
+"""Seconds: the simulated shutter times exposures to the microsecond."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class SimCamera:
             readout_modes=tuple(mode.name for mode in sensor.readout_modes),
             can_cool=True,
             readout_time=sensor.readout_seconds(0),
+            exposure_resolution=EXPOSURE_RESOLUTION,
         )
         self._lock = threading.RLock()
         self._connected = False
@@ -76,7 +81,7 @@ class SimCamera:
         self._frame: Frame | None = None
         self._frames_read = 0
         self._started = 0
-        self.last_exposure: ExposureRecord | None = None
+        self.last_exposure_record: ExposureRecord | None = None
 
     # connection -------------------------------------------------------------------------------
     @property
@@ -198,6 +203,8 @@ class SimCamera:
             if not 0.0 <= seconds <= self._info.exposure_max:
                 raise InvalidValue(self._name, f"exposure {seconds} s out of range 0-{self._info.exposure_max:g} s")
             actual = max(float(seconds), self._info.exposure_min)
+            if not light:
+                actual *= 1.0 + self._bench.options.dark_exposure_error
             self._started += 1
             self._current = ExposureRecord(
                 index=self._started,
@@ -245,6 +252,12 @@ class SimCamera:
                 self._frames_read += 1
             return self._frame
 
+    def last_exposure(self) -> ExposureReport:
+        """The exposure whose image was read last, as the camera timed it (None before the first image)."""
+        with self._lock:
+            record = self.last_exposure_record
+            return ExposureReport() if record is None else ExposureReport(record.seconds, record.start)
+
     def abort_exposure(self) -> None:
         with self._lock:
             self._check()
@@ -269,7 +282,7 @@ class SimCamera:
             readout_mode=settings.readout_mode,
         )
         frame = bench.render(signal, rng)
-        self.last_exposure = ExposureRecord(
+        self.last_exposure_record = ExposureRecord(
             index=record.index,
             start=record.start,
             seconds=record.seconds,

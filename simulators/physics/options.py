@@ -68,6 +68,7 @@ class BenchOptions:
     disconnect_after: int | None = None  # frames before the camera vanishes
     camera_fault: str | None = None  # hang
     hang_timeout: float = 60.0  # s past the due time before a hung camera raises DeviceTimeout itself
+    dark_exposure_error: float = 0.0  # dark frames expose this fraction longer than asked (a timing fault)
     # panel
     max: int = 255  # highest brightness
     curve: str = "linear"  # linear | gamma | threshold
@@ -180,6 +181,7 @@ _PARSERS: Mapping[str, Callable[[object], Any]] = {
     "disconnect_after": _int,
     "camera_fault": _fault("camera"),
     "hang_timeout": _float,
+    "dark_exposure_error": _float,
     "max": _int,
     "curve": _choice("linear", "gamma", "threshold"),
     "gamma": _float,
@@ -217,6 +219,7 @@ _CHECKS: Mapping[str, tuple[Callable[[Any], bool], str]] = {
     "cooler_stall": (lambda v: v >= 0, "must be >= 0"),
     "disconnect_after": (lambda v: v >= 0, "must be >= 0"),
     "hang_timeout": (lambda v: v > 0, "must be > 0"),
+    "dark_exposure_error": (lambda v: -0.5 < v < 1, "must be a fraction between -0.5 and 1"),
     "max": (lambda v: 1 <= v <= 65535, "must be between 1 and 65535"),
     "gamma": (lambda v: v > 0, "must be > 0"),
     "threshold": (lambda v: v >= 0, "must be >= 0"),

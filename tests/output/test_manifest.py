@@ -141,6 +141,9 @@ def test_a_whole_run_keeps_the_manifest_valid_and_exact(tmp_path: Path) -> None:
         "date_obs": "2026-01-01T00:00:04.000Z",
         "ccd_temp": -10.2,
         "brightness": 118,
+        "exposure": 4.0,
+        "exposure_requested": None,  # this test's headers state no request and no camera timing
+        "exposure_reported": False,
     }
     assert isinstance(ha["flats"][0]["stats"]["min"], int) and isinstance(ha["flats"][0]["stats"]["mean"], float)
     assert [(f["kind"], f["frame_no"], f["brightness"]) for f in ha["dark_flats"]] == [

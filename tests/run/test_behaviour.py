@@ -53,8 +53,11 @@ def test_device_calls_follow_the_field_notes_order(tmp_path: Path) -> None:
         off = names.index("light_off")
         lights = [i for i, n in enumerate(names) if n == "light-frame"]
         darks = [i for i, n in enumerate(names) if n == "dark-frame"]
+        reads = [i for i, n in enumerate(names) if n == "read_settings"]
         assert names[0] == "filter"
-        assert first_on < lights[0] and lights[-1] < off < names.index("read_settings") < darks[0]
+        assert first_on < lights[0] and lights[-1] < off < darks[0]
+        assert reads[0] < first_on, "the settings are read back at the set boundary, before the light"
+        assert any(off < r < darks[0] for r in reads), "and again before the dark-flats"
         assert all(n in ("light-frame", "light_on") for n in names[first_on:off]), names  # trials, then flats
         assert seq[lights[0]][1] - seq[first_on][1] >= 3.0, "first exposure before the settle after light on"
         assert seq[darks[0]][1] - seq[off][1] >= 3.0, "dark-flats before the settle after light off"

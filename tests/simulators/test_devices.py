@@ -98,7 +98,7 @@ def test_exposure_is_ready_after_exposure_plus_readout() -> None:
     frame = camera.read_image()
     assert frame.dtype == np.uint16 and frame.shape == (214, 320)
     assert camera.read_image() is frame  # the image stays until the next exposure
-    record = camera.last_exposure
+    record = camera.last_exposure_record
     assert record is not None and record.seconds == 4.0 and record.light is True
 
 
@@ -202,8 +202,8 @@ def test_frames_carry_the_dark_current_of_the_sensor_temperature() -> None:
     warm_level = warm.take(60.0).mean() - 500
     cool_level = cooled.take(60.0).mean() - 500
     assert warm_level / cool_level == pytest.approx(4.0, rel=0.05)  # 12 °C = two doublings
-    assert cooled.camera.last_exposure is not None
-    assert cooled.camera.last_exposure.temperature == pytest.approx(8.0)
+    assert cooled.camera.last_exposure_record is not None
+    assert cooled.camera.last_exposure_record.temperature == pytest.approx(8.0)
 
 
 def test_wheel_moves_slot_by_slot_and_blocks_light_while_moving() -> None:
