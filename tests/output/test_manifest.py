@@ -161,6 +161,36 @@ def test_a_whole_run_keeps_the_manifest_valid_and_exact(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("*.part"))
 
 
+def test_a_frame_enters_the_manifest_only_once_its_file_is_whole_on_disk(tmp_path: Path) -> None:
+    """At the moment the manifest is told of a frame, its file is complete under its final name and the
+    manifest on disk does not list it yet; right after, the manifest on disk lists it. Checked at each frame,
+    deterministically (not by killing the process at a lucky instant)."""
+    clock = VirtualClock()
+    path = tmp_path / MANIFEST_NAME
+    manifest = Manifest.create(path, run_id="R", clock=clock)
+    manifest.begin_set("Ha", filter="Ha", exposure=4.0, settings=SETTINGS)
+    original = manifest.add_written
+    seen: list[str] = []
+
+    def checked(written: Path, head: FrameHeader) -> FrameRecord:
+        name = written.relative_to(tmp_path).as_posix()
+        with fits.open(written) as hdul:  # whole: it opens and its data is all there
+            assert hdul[0].data.shape == (20, 30) and int(hdul[0].header["FRAMENO"]) == head.frame_no
+        assert name not in [f["file"] for f in on_disk(path)["files"]]
+        assert not list(written.parent.glob(".*.part"))  # no temporary file left beside it
+        record = original(written, head)
+        assert name in [f["file"] for f in on_disk(path)["files"]]
+        seen.append(name)
+        return record
+
+    manifest.add_written = checked  # type: ignore[method-assign]
+    with FrameWriter(tmp_path, clock=clock, manifest=manifest) as writer:
+        for n in range(1, 4):
+            frame = np.full((20, 30), 1000 * n, dtype=np.uint16)
+            writer.submit(frame, header("Ha", FrameKind.FLAT, n, clock), f"Ha/flat_{n:03d}.fits")
+    assert seen == ["Ha/flat_001.fits", "Ha/flat_002.fits", "Ha/flat_003.fits"]
+
+
 def test_load_gives_typed_records_and_paths(tmp_path: Path) -> None:
     clock = VirtualClock()
     manifest = Manifest.create(tmp_path / MANIFEST_NAME, run_id="R", clock=clock, equipment=URLS)

@@ -11,6 +11,7 @@ from drivers.base import CameraSettings, LightState
 from drivers.clock import VirtualClock, wait_until
 from drivers.errors import DeviceDisconnected, DeviceTimeout, NotConnected
 from simulators.devices.bench import Bench
+from simulators.devices.camera import SimCamera
 
 
 def rig(**options: Any) -> Bench:
@@ -43,10 +44,18 @@ def test_hung_camera_raises_device_timeout_itself_when_polled_long_after() -> No
 
 
 def test_hang_through_the_url() -> None:
-    camera = drivers.open("sim://camera?fault=hang", clock=VirtualClock())
-    camera.connect()  # type: ignore[attr-defined]
-    camera.start_exposure(0.1, True)  # type: ignore[attr-defined]
-    assert camera.image_ready() is False  # type: ignore[attr-defined]
+    """The fault set in the URL reaches the camera: long past its readout the image never comes, and past
+    the hang timeout the camera says so itself."""
+    clock = VirtualClock()
+    camera = drivers.open("sim://camera?fault=hang&hang_timeout=20", clock=clock)
+    assert isinstance(camera, SimCamera)
+    camera.connect()
+    camera.start_exposure(0.1, True)
+    clock.advance(10.0)  # far past 0.1 s + readout
+    assert camera.image_ready() is False
+    clock.advance(15.0)
+    with pytest.raises(DeviceTimeout, match="never completed"):
+        camera.image_ready()
 
 
 def test_camera_disconnects_after_n_frames() -> None:

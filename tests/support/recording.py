@@ -20,7 +20,10 @@ class Call:
 
 @dataclass
 class CallLog:
+    """Every device call of a run; `limit` stops a runaway run (a bug looping on the virtual clock) quickly."""
+
     clock: Clock
+    limit: int = 5000
     calls: list[Call] = field(default_factory=list)
     active: int = 0
     overlaps: list[str] = field(default_factory=list)
@@ -61,6 +64,9 @@ class Recording:
                     log.overlaps.append(f"{self._role}.{name}")
                 if name not in self.QUERIES:
                     log.calls.append(Call(log.clock.now(), self._role, name, args))
+                if len(log.calls) > log.limit:
+                    log.active -= 1
+                    raise RuntimeError(f"runaway run: more than {log.limit} device calls")
             try:
                 return value(*args, **kwargs)
             finally:

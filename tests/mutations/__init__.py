@@ -1,0 +1,1 @@
+"""Deliberate bugs that the suite must catch (see test_mutations.py)."""

@@ -1,0 +1,104 @@
+"""The bugs a reviewer planted, one at a time, in the code that carries the guarantees, and the tests that
+must catch each. A mutation is a text replacement in one file (its `old` text must occur exactly `count`
+times), so the catalogue survives unrelated edits and fails loudly when the code it mutates moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str
+    old: str
+    new: str
+    catchers: tuple[str, ...]
+    count: int = 1
+
+
+GUARANTEES = "tests/run/test_guarantees.py"
+
+MUTATIONS = (
+    Mutation(
+        "dark-flats exposed 1.05x their flats",
+        "sequencer/run/capture.py",
+        "op.start_exposure(fs.exposure, light=False)",
+        "op.start_exposure(fs.exposure * 1.05, light=False)",
+        (f"{GUARANTEES}::test_flats_and_dark_flats_are_asked_the_same_exposure",),
+        count=2,
+    ),
+    Mutation(
+        "settings comparison ignores the offset",
+        "drivers/base.py",
+        "if name not in ignore and mine != theirs:",
+        'if name not in ignore and name != "offset" and mine != theirs:',
+        (f"{GUARANTEES}::test_dark_flats_refused_when_any_setting_changed_after_the_flats[offset]",),
+    ),
+    Mutation(
+        "saturation no longer disqualifies a flat",
+        "sequencer/run/capture.py",
+        "if stats.saturated_fraction > 0:",
+        "if False:",
+        (f"{GUARANTEES}::test_a_saturated_flat_inside_the_window_is_rejected_as_saturated",),
+    ),
+    Mutation(
+        "a failed set leaves its exposure running",
+        "sequencer/run/runner.py",
+        "    def _set_failed(self, set_id: str | None, reason: str, machine: Sequencer, op: Operator) -> None:\n"
+        "        op.abort_exposure()\n",
+        "    def _set_failed(self, set_id: str | None, reason: str, machine: Sequencer, op: Operator) -> None:\n",
+        (f"{GUARANTEES}::test_too_many_rejected_flats_stop_the_set_safely_and_the_next_set_runs",),
+    ),
+    Mutation(
+        "no rejection budget",
+        "sequencer/run/capture.py",
+        "if rejections > budget:",
+        "if False:",
+        (f"{GUARANTEES}::test_too_many_rejected_flats_stop_the_set_safely_and_the_next_set_runs",),
+    ),
+    Mutation(
+        "the dark-flats' timed exposure is not checked",
+        "sequencer/run/darkflats.py",
+        "    if abs(timed - flats_seconds) > exposure_tolerance(flats_seconds, resolution):",
+        "    if False:",
+        (f"{GUARANTEES}::test_dark_flats_the_camera_exposes_five_percent_long_are_refused",),
+    ),
+    Mutation(
+        "headers repeat the requested exposure",
+        "sequencer/run/recording.py",
+        "exposure=exposure.actual,",
+        "exposure=fs.exposure,",
+        (f"{GUARANTEES}::test_dark_flats_the_camera_exposes_five_percent_long_are_refused",),
+    ),
+    Mutation(
+        "the settings read back at the set boundary are not compared",
+        "sequencer/run/executor.py",
+        "diffs = state.settings.differences(actual, ignore=camera.info.unreported)",
+        "diffs = []",
+        (f"{GUARANTEES}::test_a_camera_that_does_not_take_the_settings_fails_the_set_before_any_light",),
+    ),
+    Mutation(
+        "the light stays on when a set fails",
+        "sequencer/run/runner.py",
+        "        try:\n            op.light_off()\n        except FlatseqError as exc:\n",
+        "        try:\n            pass\n        except FlatseqError as exc:\n",
+        (f"{GUARANTEES}::test_a_saturated_flat_inside_the_window_is_rejected_as_saturated",),
+    ),
+    Mutation(
+        "the manifest lists a frame before its file lands",
+        "sequencer/output/writer.py",
+        "            path = write_fits(job.target, job.frame, job.header)\n",
+        "            if self._manifest is not None and isinstance(job.header, FrameHeader):\n"
+        "                self._manifest.add_written(job.target, job.header)\n"
+        "            path = write_fits(job.target, job.frame, job.header)\n",
+        ("tests/output/test_manifest.py::test_a_frame_enters_the_manifest_only_once_its_file_is_whole_on_disk",),
+    ),
+    Mutation(
+        "a hung camera's fault is ignored",
+        "simulators/devices/camera.py",
+        'return self._bench.options.camera_fault != "hang" and self._bench.clock.now() >= self._due()',
+        "return self._bench.clock.now() >= self._due()",
+        ("tests/simulators/test_faults.py::test_hang_through_the_url",),
+    ),
+)
