@@ -72,7 +72,7 @@ def test_dark_flats_the_camera_exposes_five_percent_long_are_refused(tmp_path: P
     """A camera whose timing is off for dark frames: the dark-flat is kept, marked, and stops the set; its
     header shows what the camera did, and the message names both exposures."""
     bench = Bench(sensor="small", seed=4, clock=VirtualClock(), dark_exposure_error=0.05)
-    report, bench, log = recorded_run(write_sequence(tmp_path, ONE_SET), tmp_path / "out", bench=bench)
+    report, bench, _ = recorded_run(write_sequence(tmp_path, ONE_SET), tmp_path / "out", bench=bench)
     (ha,) = report.sets
     assert (ha.status, report.exit_code) == ("failed", 1)
     assert "the camera exposed the dark-flat 4.2 s, its flats 4 s (both asked 4 s)" in (ha.reason or "")
@@ -199,7 +199,7 @@ def test_too_many_rejected_flats_stop_the_set_safely_and_the_next_set_runs(tmp_p
     after = [m for m, _ in names[sixth + 1 :]]
     # the 7th 30 s exposure was in flight when the budget ran out: aborted before the light went off
     assert after.index("abort_exposure") < after.index("light_off") < after.index("move_to")
-    (bad, good) = _manifest(report)["sets"]
+    bad = _manifest(report)["sets"][0]
     assert len(bad["flats"]) == 6 and all(f["rejected"] for f in bad["flats"]) and bad["dark_flats"] == []
     assert _light_is_off(bench)
 
