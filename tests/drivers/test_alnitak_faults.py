@@ -22,7 +22,9 @@ Rig = tuple[AlnitakEmulator, AlnitakPanel]
 def rig() -> Iterator[Callable[..., Rig]]:
     started: list[tuple[AlnitakEmulator, AlnitakPanel]] = []
 
-    def make(query: str = "timeout=0.2&retries=2", tcp: bool = False, **options: object) -> Rig:
+    # Replies get a second: a loaded machine must not turn a healthy reply into a retry. Tests about
+    # timeouts pass their own short ones.
+    def make(query: str = "timeout=1&retries=2", tcp: bool = False, **options: object) -> Rig:
         clock = VirtualClock()
         bench = simulators.Bench(sensor="small", seed=0, clock=clock)
         emu = AlnitakEmulator.on_bench(bench, product=19, tcp_port=0 if tcp else None, **options).start()
@@ -38,7 +40,7 @@ def rig() -> Iterator[Callable[..., Rig]]:
 
 
 def test_silent_device_times_out_after_bounded_retries_then_recovers(rig: Callable[..., Rig]) -> None:
-    emu, panel = rig()
+    emu, panel = rig(query="timeout=0.2&retries=2")
     panel.light_on(42)
     emu.set_fault(FaultPlan(Fault.SILENT))
     before = len(emu.received)

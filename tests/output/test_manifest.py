@@ -183,7 +183,7 @@ def test_a_frame_enters_the_manifest_only_once_its_file_is_whole_on_disk(tmp_pat
         seen.append(name)
         return record
 
-    manifest.add_written = checked  # type: ignore[method-assign]
+    manifest.add_written = checked  # type: ignore[method-assign,assignment]
     with FrameWriter(tmp_path, clock=clock, manifest=manifest) as writer:
         for n in range(1, 4):
             frame = np.full((20, 30), 1000 * n, dtype=np.uint16)

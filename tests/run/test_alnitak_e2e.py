@@ -65,7 +65,7 @@ def test_a_full_run_finds_brightness_through_the_serial_path_and_ends_dark(tmp_p
     clock = VirtualClock()
     bench = simulators.Bench(sensor="small", seed=0, clock=clock, cover=True)  # a Flip-Flat, starting open
     with AlnitakEmulator.on_bench(bench, product=99) as emu:
-        sequence = sequence_with_panel(tmp_path, f"{emu.url}?timeout=0.5")
+        sequence = sequence_with_panel(tmp_path, f"{emu.url}?timeout=2")
         report = run_file(
             sequence,
             RunContext(
@@ -102,7 +102,7 @@ def test_unplugging_mid_run_stops_safely_with_every_frame_on_disk_and_in_the_man
     clock = VirtualClock()
     bench = simulators.Bench(sensor="small", seed=0, clock=clock, cover=True)
     with AlnitakEmulator.on_bench(bench, product=99) as emu:
-        sequence = sequence_with_panel(tmp_path, f"{emu.url}?timeout=0.5")
+        sequence = sequence_with_panel(tmp_path, f"{emu.url}?timeout=2")
         watch = _Watch(("[OIII", "trial #1"), emu.unplug)  # pull the cable during the second set's search
         report = run_file(
             sequence,

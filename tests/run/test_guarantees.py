@@ -15,6 +15,7 @@ from astropy.io import fits
 from drivers.base import CameraSettings, LightState
 from drivers.clock import VirtualClock
 from sequencer.brightness.trials import Window
+from sequencer.run.report import RunReport
 from simulators.devices.bench import Bench
 from tests.support.recording import CallLog
 from tests.support.runs import recorded_run, write_sequence
@@ -22,10 +23,15 @@ from tests.support.runs import recorded_run, write_sequence
 ONE_SET = "  - {filter: Ha, exposure: 4s, count: 4, dark_flats: 3}\n"
 
 
-def _manifest(report: Any) -> dict[str, Any]:
+def _manifest(report: RunReport) -> dict[str, Any]:
     assert report.manifest_path is not None
-    data: dict[str, Any] = json.loads(Path(report.manifest_path).read_text())
+    data: dict[str, Any] = json.loads(report.manifest_path.read_text())
     return data
+
+
+def _run_dir(report: RunReport) -> Path:
+    assert report.manifest_path is not None
+    return report.manifest_path.parent
 
 
 def _light_is_off(bench: Bench) -> bool:
@@ -55,7 +61,7 @@ def test_headers_state_what_the_camera_did(tmp_path: Path) -> None:
     manifest = _manifest(report)
     (record,) = manifest["sets"]
     assert record["settings_read"] == {"gain": 100, "offset": 50, "binning": 1, "readout_mode": 0, "set_temp": -10.0}
-    run_dir = Path(report.manifest_path).parent
+    run_dir = _run_dir(report)
     for frame in record["flats"] + record["dark_flats"]:
         assert (frame["exposure"], frame["exposure_requested"], frame["exposure_reported"]) == (4.0, 4.0, True)
         with fits.open(run_dir / frame["file"]) as hdul:
@@ -80,13 +86,13 @@ def test_dark_flats_the_camera_exposes_five_percent_long_are_refused(tmp_path: P
     assert [f["rejected"] for f in record["flats"]] == [False] * 4
     (dark,) = record["dark_flats"]
     assert dark["rejected"] and "4.2 s" in dark["reason"] and dark["exposure"] == pytest.approx(4.2)
-    with fits.open(Path(report.manifest_path).parent / dark["file"]) as hdul:
+    with fits.open(_run_dir(report) / dark["file"]) as hdul:
         header = hdul[0].header
     assert header["EXPTIME"] == pytest.approx(4.2) and header["EXPREQ"] == 4.0 and header["REJECTED"] is True
     assert _light_is_off(bench)
 
 
-SETTING_CHANGES = {
+SETTING_CHANGES: dict[str, dict[str, Any]] = {
     "gain": {"gain": 120},
     "offset": {"offset": 60},
     "binning": {"binning": 2},
@@ -101,7 +107,7 @@ def test_dark_flats_refused_when_any_setting_changed_after_the_flats(tmp_path: P
     it and the dark-flats are refused, naming the setting."""
     bench = Bench(sensor="small", seed=2, clock=VirtualClock())
     original_off = bench.panel.light_off
-    switched = []
+    switched: list[bool] = []
 
     def light_off_and_touch_the_camera() -> None:
         original_off()

@@ -3,14 +3,13 @@
 One catch, which is INDI's and not the protocol's: its handshake drops RTS with `ioctl(TIOCMBIC)`, and
 Linux pseudo-terminals have no modem lines, so the kernel answers ENOTTY and INDI refuses the port
 (any pty: ours, socat's). The test therefore preloads a 10-line shim that gives ptys the modem-line
-ioctls every UART has; the INDI binary, its bytes and its parsing are untouched. Skipped where
-indi-bin or a C compiler is missing.
+ioctls every UART has; the INDI binary, its bytes and its parsing are untouched. Fails (never skips)
+where indi-bin or a C compiler is missing: `.ci/run` installs both.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,12 +22,16 @@ import simulators
 from drivers.base import CoverState, LightState
 from drivers.clock import SystemClock, wait_until
 from simulators.alnitak.emulator import AlnitakEmulator
+from tests.support.tools import require
 
 TOOLS = ("indiserver", "indi_flipflat", "indi_getprop", "indi_setprop", "cc")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(any(shutil.which(tool) is None for tool in TOOLS), reason="needs indi-bin and a C compiler"),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _third_party_programs() -> None:
+    require(*TOOLS)
+
 
 MODEM_LINES_SHIM = r"""
 #define _GNU_SOURCE
