@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 HELP = "run a sequence file on the equipment (or on the simulators with --dry-run)"
 
@@ -32,4 +33,8 @@ def execute(args: argparse.Namespace) -> int:
         print(line)
     if report.dry_run and report.run_dir is not None:
         print(f"  dry-run frames in {report.run_dir}")
+    light = report.light_warning()
+    if light:  # the last line, on both streams: nobody may miss it
+        print(light)
+        print(f"flatseq: {light}", file=sys.stderr)
     return report.exit_code

@@ -15,6 +15,10 @@ class ExitStatus(enum.IntEnum):
     found mistakes."""
     INVALID = 2
     """Bad input (sequence file, equipment URL, option, a setting the camera cannot take); nothing was done."""
+    LIGHT_MAY_BE_ON = 3
+    """The run ended but switching the panel's light off failed or could not be confirmed: go and look. The
+    summary's last line and the manifest say so, with what the device answered. (Ctrl-C and SIGTERM keep 130
+    and 143, and still say so.)"""
     SOFTWARE = 70
     """An internal error (a bug; sysexits.h EX_SOFTWARE): the run still ended safely."""
     SIGINT = 130

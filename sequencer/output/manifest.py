@@ -12,8 +12,11 @@ paths are relative to the manifest's directory, ``/``-separated::
       "run_id": "2026-11-24T031500Z",
       "sequence": {"path": "/home/me/narrowband.yaml", "sha256": "<hex>"} | null,
       "started": "…Z", "finished": "…Z" | null,
-      "status": "running" | "finished" | "failed" | "interrupted",   # "running" after a crash
+      "status": "running" | "finished" | "failed" | "interrupted" | "crashed",
+                # "running" after a crash, until `flatseq recover` (or --resume) marks it "crashed"
       "reason": str | null,
+      "light": "off" | "THE PANEL MAY STILL BE ON",     # at the end of the run
+      "light_answer": str | null,                       # what the panel answered when it did not switch off
       "equipment": {"camera": "sim://camera?sensor=small", "panel": "…", "filter_wheel": "…"},
       "camera": "camera name" | null,
       "sets": [{
@@ -290,12 +293,18 @@ class Manifest:
             record.status, record.reason, record.finished = status, reason, self._now()
             self._save()
 
-    def finish(self, status: str, reason: str | None = None) -> None:
-        """The run is over: "finished", "failed" or "interrupted"."""
+    def finish(
+        self, status: str, reason: str | None = None, *, light_off: bool = True, light_answer: str | None = None
+    ) -> None:
+        """The run is over: "finished", "failed" or "interrupted"; whether the panel's light was confirmed off
+        at the end, and if not, what the panel answered."""
         if status not in RUN_STATUSES[1:]:
             raise ValueError(f"run status must be one of {RUN_STATUSES[1:]}, got {status!r}")
+        light = "off" if light_off else "THE PANEL MAY STILL BE ON"
         with self._lock:
-            self._header.update(status=status, reason=reason, finished=self._now())
+            self._header.update(
+                status=status, reason=reason, finished=self._now(), light=light, light_answer=light_answer
+            )
             self._save()
 
     # ---- internals (call with the lock held) ----------------------------------------------------

@@ -8,32 +8,57 @@ one dead device cannot stop the light from being switched off or the manifest fr
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 Action = Callable[[], object]
 
+DEVICE_ACTION_SECONDS = 20.0
+"""The longest a device action of the cleanup may take (a frozen server, a hung driver) before the cleanup
+moves on without it: a run stopped by Ctrl-C must end, and say what it could not do."""
+
+
+@dataclass(frozen=True)
+class _Entry:
+    what: str
+    action: Action
+    bounded: bool
+
 
 class Cleanup:
-    """Registered undo actions and the problems met running them."""
+    """Registered undo actions and the problems met running them.
 
-    def __init__(self) -> None:
-        self._safe: list[tuple[str, Action]] = []
-        self._release: list[tuple[str, Action]] = []
+    Device actions (`bounded=True`) each get at most `limit` seconds of real time, on a helper thread, so a
+    device that never answers cannot hold the run hostage; local work (files, the manifest) always finishes.
+    A KeyboardInterrupt (a second Ctrl-C) during one action ends that action, not the cleanup.
+    """
+
+    def __init__(self, limit: float = DEVICE_ACTION_SECONDS) -> None:
+        self._safe: list[_Entry] = []
+        self._release: list[_Entry] = []
+        self.limit = limit
         self.problems: list[str] = []
         self.done = False
 
-    def make_safe(self, what: str, action: Action) -> None:
+    def make_safe(self, what: str, action: Action, *, bounded: bool = True) -> None:
         """Run `action` before anything is released; the newest registered runs first."""
-        self._safe.append((what, action))
+        self._safe.append(_Entry(what, action, bounded))
 
-    def release(self, what: str, action: Action) -> None:
+    def release(self, what: str, action: Action, *, bounded: bool = False) -> None:
         """Run `action` once the equipment is safe; the newest registered runs first."""
-        self._release.append((what, action))
+        self._release.append(_Entry(what, action, bounded))
 
-    def attempt(self, what: str, action: Action) -> bool:
+    def attempt(self, what: str, action: Action, *, bounded: bool = False) -> bool:
         """Run one action now; a failure becomes a problem ("what: message"). Returns whether it worked."""
         try:
-            action()
+            if bounded:
+                self._within_limit(what, action)
+            else:
+                action()
+        except KeyboardInterrupt:
+            self.problems.append(f"{what}: interrupted")
+            return False
         except Exception as exc:
             self.problems.append(f"{what}: {exc}")
             return False
@@ -43,6 +68,25 @@ class Cleanup:
         """Run every action once, safe state first; returns the problems."""
         if not self.done:
             self.done = True
-            for what, action in [*reversed(self._safe), *reversed(self._release)]:
-                self.attempt(what, action)
+            for entry in [*reversed(self._safe), *reversed(self._release)]:
+                self.attempt(entry.what, entry.action, bounded=entry.bounded)
         return self.problems
+
+    def _within_limit(self, what: str, action: Action) -> None:
+        """`action` on a daemon thread, waited for at most `limit` seconds; its exception re-raised here."""
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                action()
+            except BaseException as exc:  # carried to the caller's thread
+                failure.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=target, name=f"flatseq-cleanup: {what}", daemon=True).start()
+        if not done.wait(self.limit):
+            raise TimeoutError(f"no answer within {self.limit:g} s; given up")
+        if failure:
+            raise failure[0]

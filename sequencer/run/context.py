@@ -14,6 +14,7 @@ from drivers.base import Equipment
 from drivers.clock import Clock
 from drivers.registry import Registry
 from sequencer.brightness.trained import TrainedTable
+from sequencer.run.cleanup import DEVICE_ACTION_SECONDS
 from sequencer.run.stop import StopToken
 
 
@@ -26,7 +27,8 @@ class RunContext:
     `equipment` / `bench` / `registry`: devices given ready-made, a simulated bench the `sim://` devices
     share, the registry URLs are opened with. `trained`: the trained brightness table (default: the user's).
     `stop`: set to stop the run safely; `handle_signals` routes Ctrl-C and SIGTERM to it. `stream` / `quiet`:
-    where progress goes. `sequence_file`: recorded in the manifest.
+    where progress goes. `sequence_file`: recorded in the manifest. `cleanup_limit`: seconds each device action
+    of the cleanup may take before it is given up (a frozen server).
     """
 
     clock: Clock | None = None
@@ -41,3 +43,4 @@ class RunContext:
     stream: TextIO | None = None
     quiet: bool = False
     sequence_file: Path | None = None
+    cleanup_limit: float = DEVICE_ACTION_SECONDS

@@ -10,6 +10,8 @@ from sequencer.core.units import format_duration
 
 @dataclass
 class SetOutcome:
+    """How one flat set ended."""
+
     id: str
     label: str
     status: str = "pending"  # ok / failed / skipped / pending
@@ -22,6 +24,8 @@ class SetOutcome:
 
 @dataclass
 class RunReport:
+    """How the run ended, set by set."""
+
     status: str  # finished / failed / interrupted
     exit_code: int
     run_dir: Path | None
@@ -32,6 +36,16 @@ class RunReport:
     error: str | None = None
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
+    light_off: bool = True
+    """Whether the panel's light was confirmed off at the end (False: it may still be on)."""
+    light_answer: str | None = None
+    """What the panel answered when switching it off failed."""
+
+    def light_warning(self) -> str | None:
+        """The loud last line when the light may still be on."""
+        if self.light_off:
+            return None
+        return f"THE PANEL MAY STILL BE ON: switching it off failed ({self.light_answer}); check it before you leave"
 
     def summary(self) -> list[str]:
         lines = []

@@ -74,7 +74,9 @@ class _Run:
         self.registry = ctx.registry or default_registry()
         self.stop = ctx.stop
         self.timeline = Timeline()
-        self.cleanup = Cleanup()
+        self.cleanup = Cleanup(ctx.cleanup_limit)
+        self.light_off = True  # nothing lit yet; the last light-off of the cleanup decides
+        self.light_answer: str | None = None
         self.outcomes = {fs.id: SetOutcome(fs.id, fs.label) for fs in plan.sets.values()}
         self.progress = Progress(self.clock, estimate(plan, self.registry).seconds, ctx.stream, ctx.quiet)
         self.started = self.clock.now()
@@ -94,6 +96,7 @@ class _Run:
             eq = self._open_equipment()
             op = self._operate(eq)
             op.light_off()  # whatever state the panel was left in, start dark
+            self._abort_left_over(op)
             executor = self._executor(op)
             check_against_equipment(self.plan, eq)
             self._open_output(eq)
@@ -118,6 +121,8 @@ class _Run:
         failed = [o for o in self.outcomes.values() if o.status in ("failed", "skipped")]
         if exit_code == ExitStatus.OK and (self.status == "failed" or failed):
             exit_code = ExitStatus.FAILED
+        if not self.light_off and exit_code in (ExitStatus.OK, ExitStatus.FAILED):
+            exit_code = ExitStatus.LIGHT_MAY_BE_ON
         return RunReport(
             status=self.status,
             exit_code=exit_code,
@@ -129,6 +134,8 @@ class _Run:
             error=self.error,
             dry_run=self.ctx.dry_run,
             warnings=list(self.plan.warnings),
+            light_off=self.light_off,
+            light_answer=self.light_answer,
         )
 
     # ---- acquiring, each with its undo ----
@@ -139,16 +146,36 @@ class _Run:
         )
         devices = [d for d in (eq.camera, eq.panel, eq.wheel) if d is not None]
         for device in devices:
-            self.cleanup.release(f"disconnect {device.name}", device.disconnect)
+            self.cleanup.release(f"disconnect {device.name}", device.disconnect, bounded=True)
         for device in devices:
             device.connect()
         return eq
 
     def _operate(self, eq: Equipment) -> Operator:
         op = Operator(eq, self.clock, self.stop, self.timeline, self._journal)
-        self.cleanup.make_safe("light off", op.light_off)
+        self.cleanup.make_safe("light off", lambda: self._final_light_off(op))
         self.cleanup.make_safe("abort exposure", op.abort_exposure)
         return op
+
+    def _final_light_off(self, op: Operator) -> None:
+        """The last word on the light: confirmed off, or the run says loudly that it may still be on."""
+        try:
+            op.light_off()
+        except BaseException as exc:
+            self.light_off, self.light_answer = False, str(exc) or type(exc).__name__
+            raise
+        self.light_off, self.light_answer = True, None
+
+    def _abort_left_over(self, op: Operator) -> None:
+        """A run killed mid-exposure (or another program) may have left the camera exposing: abort, whatever
+        the camera is doing, before any setting is changed."""
+        camera = op.eq.camera
+        try:
+            camera.abort_exposure()
+        except DeviceError as exc:
+            if is_fatal(exc):
+                raise
+            self._journal("note", message=f"{camera.name}: nothing to abort at the start ({exc})")
 
     def _executor(self, op: Operator) -> RunExecutor:
         self.trained = self.ctx.trained if self.ctx.trained is not None else TrainedTable.load()
@@ -320,7 +347,7 @@ class _Run:
             reason = self.outcomes[sid].reason
             self.cleanup.attempt("manifest", partial(manifest.end_set, sid, "failed", reason))
         final = self.status if self.status in ("interrupted", "failed") else "finished"
-        manifest.finish(final, self.error)
+        manifest.finish(final, self.error, light_off=self.light_off, light_answer=self.light_answer)
 
     def _close_journal(self, journal: Journal) -> None:
         journal.log("run_finished", status=self.status, error=self.error, problems=list(self.cleanup.problems))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,13 @@ import simulators
 from drivers.base import CoverState, LightState
 from drivers.clock import VirtualClock
 from sequencer.brightness.trained import TrainedTable
+from sequencer.core.exits import ExitStatus
 from sequencer.run.context import RunContext
 from sequencer.run.report import RunReport
 from sequencer.run.runner import run_file
+from sequencer.run.stop import StopToken
 from simulators.alnitak.emulator import AlnitakEmulator
+from simulators.alnitak.wire import Fault, FaultPlan
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "sequences" / "alnitak-panel.yaml"
 
@@ -116,7 +120,7 @@ def test_unplugging_mid_run_stops_safely_with_every_frame_on_disk_and_in_the_man
         )
         assert watch.fired and not emu.alive
 
-    assert report.status == "failed" and report.exit_code != 0
+    assert report.status == "failed" and report.exit_code == ExitStatus.LIGHT_MAY_BE_ON  # a pulled cable: still lit
     assert report.error is not None and "the port went away" in report.error
     assert f"Alnitak Flip-Flat (id 99, fw 123) on {emu.path}" in report.error
     manifest, files = manifest_files(report)
@@ -147,3 +151,49 @@ def test_the_example_sequence_runs_its_in_process_emulator(tmp_path: Path) -> No
     assert all(s["brightness"] is not None for s in manifest["sets"])
     assert len(files) == 12 and all(path.is_file() for path in files)
     assert bench.panel.light_state() is LightState.OFF
+
+
+def test_a_panel_that_stops_answering_is_reported_loudly_as_maybe_still_on(tmp_path: Path) -> None:
+    """The panel goes silent during the flats: the light cannot be switched off. The run says so as its last
+    line and in the manifest, with the panel's answer, exits 3, and the emulator shows the light still on."""
+    clock = VirtualClock()
+    bench = simulators.Bench(sensor="small", seed=0, clock=clock, cover=True)
+    with AlnitakEmulator.on_bench(bench, product=99) as emu:
+        sequence = sequence_with_panel(tmp_path, f"{emu.url}?timeout=0.2&retries=1")
+        watch = _Watch(("flat 1/",), lambda: emu.set_fault(FaultPlan(Fault.SILENT)))
+        report = run_file(
+            sequence,
+            RunContext(clock=clock, bench=bench, output_dir=tmp_path / "out", stream=watch, cleanup_limit=5.0),
+        )
+        lit = emu.state().light_on
+    assert watch.fired and lit  # the device itself: still on
+    assert report.exit_code == ExitStatus.LIGHT_MAY_BE_ON == 3
+    assert not report.light_off and report.light_answer is not None
+    assert "no complete reply within 0.2 s" in report.light_answer
+    warning = report.light_warning()
+    assert warning is not None and warning.startswith("THE PANEL MAY STILL BE ON")
+    manifest, _ = manifest_files(report)
+    assert manifest["light"] == "THE PANEL MAY STILL BE ON" and manifest["light_answer"] == report.light_answer
+
+
+def test_ctrl_c_with_a_dead_panel_still_exits_130_and_says_the_light_may_be_on(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    bench = simulators.Bench(sensor="small", seed=0, clock=clock, cover=True)
+    stop = StopToken()
+
+    def panel_dies_then_ctrl_c() -> None:
+        emu.set_fault(FaultPlan(Fault.SILENT))
+        stop.request(signal.SIGINT)
+
+    with AlnitakEmulator.on_bench(bench, product=99) as emu:
+        sequence = sequence_with_panel(tmp_path, f"{emu.url}?timeout=0.2&retries=0")
+        watch = _Watch(("flat 1/",), panel_dies_then_ctrl_c)
+        context = RunContext(
+            clock=clock, bench=bench, output_dir=tmp_path / "out", stream=watch, stop=stop, cleanup_limit=5.0
+        )
+        report = run_file(sequence, context)
+    assert report.status == "interrupted" and report.exit_code == ExitStatus.SIGINT == 130
+    assert not report.light_off and (report.light_warning() or "").startswith("THE PANEL MAY STILL BE ON")
+    manifest, files = manifest_files(report)
+    assert manifest["status"] == "interrupted" and manifest["light"] == "THE PANEL MAY STILL BE ON"
+    assert all(path.is_file() for path in files)
