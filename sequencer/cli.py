@@ -21,6 +21,7 @@ from sequencer.core.exits import ExitStatus
 COMMANDS: dict[str, str] = {
     "check": "sequencer.commands.check",
     "run": "sequencer.commands.run",
+    "recover": "sequencer.commands.recover",
     "master": "sequencer.commands.master",
     "audit": "sequencer.commands.audit",
 }

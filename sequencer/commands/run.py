@@ -19,13 +19,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output", "-o", help="output directory (default: the sequence's; a temporary one for --dry-run)"
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines, only the summary")
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="finish a run that crashed, in its own directory: keep every frame it took, take what is missing",
+    )
 
 
 def execute(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from sequencer.run.context import RunContext
     from sequencer.run.runner import run_file
 
-    context = RunContext(dry_run=args.dry_run, output_dir=args.output, quiet=args.quiet, handle_signals=True)
+    context = RunContext(
+        dry_run=args.dry_run,
+        output_dir=args.output,
+        quiet=args.quiet,
+        handle_signals=True,
+        resume=Path(args.resume) if args.resume else None,
+    )
     report = run_file(args.file, context)
     for warning in report.warnings:
         print(f"warning: {warning}")

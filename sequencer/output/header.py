@@ -22,6 +22,9 @@ from sequencer.core.timestamps import fits_date
 from sequencer.output import keywords as kw
 from sequencer.output.keywords import WRITTEN_KINDS, FrameKind
 
+TIMED_COMMENT = "[s] exposure time, as the camera timed it"
+"""EXPTIME's comment when the value is the camera's own figure (the request otherwise, and the comment says so)."""
+
 MAX_TEXT = 200
 """Longest string value kept in a header (over 68 characters astropy continues it on CONTINUE cards, the
 FITS long-string convention); the manifest keeps the full text."""
@@ -175,8 +178,7 @@ class FrameHeader:
         ]
         if self.date_end is not None:
             cards.append((kw.DATE_END, fits_date(self.date_end), "[UTC] exposure end"))
-        timed = "[s] exposure time, as the camera timed it"
-        exposure_comment = timed if self.exposure_reported else "[s] as asked: the camera does not report it"
+        exposure_comment = TIMED_COMMENT if self.exposure_reported else "[s] as asked: the camera does not report it"
         cards += [
             (kw.EXPTIME, float(self.exposure), exposure_comment),
             (kw.EXPOSURE, float(self.exposure), exposure_comment),

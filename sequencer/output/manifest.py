@@ -50,6 +50,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ __all__ = ["FORMAT", "MANIFEST_NAME", "VERSION", "Manifest", "sha256_of"]
 MANIFEST_NAME = "manifest.json"
 FORMAT = "flatseq-manifest"
 VERSION = 1
-RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+RUN_STATUSES = ("running", "finished", "failed", "interrupted", "crashed")
 SET_STATUSES = ("running", "ok", "failed", "skipped")
 
 
@@ -305,6 +306,52 @@ class Manifest:
             self._header.update(
                 status=status, reason=reason, finished=self._now(), light=light, light_answer=light_answer
             )
+            self._save()
+
+    # ---- after a crash: recovering and resuming -----------------------------------------------
+
+    @classmethod
+    def reopen(cls, path: Path, clock: Clock) -> Manifest:
+        """A manifest read back to be written again (`flatseq recover`, `flatseq run --resume`)."""
+        manifest = cls.load(path)
+        manifest._clock = clock
+        return manifest
+
+    def crashed(self, reason: str, *, light_off: bool, light_answer: str | None) -> list[str]:
+        """A run that stopped without finishing (SIGKILL, power cut): its running sets failed with `reason`, the
+        run "crashed". Returns the sets it ended."""
+        with self._lock:
+            now, ended = self._now(), []
+            for record in self._sets:
+                if record.status == "running":
+                    record.status, record.reason, record.finished = "failed", reason, now
+                    ended.append(record.id)
+            light = "off" if light_off else "THE PANEL MAY STILL BE ON"
+            self._header.update(status="crashed", reason=reason, finished=now, light=light, light_answer=light_answer)
+            self._save()
+            return ended
+
+    def resumed(self, plan: Mapping[str, str]) -> None:
+        """A resume starts: the run is running again; `plan` says what each set gets (kept in "resumes")."""
+        with self._lock:
+            resumes = list(self._header.get("resumes") or [])
+            resumes.append({"at": self._now(), "sets": dict(plan)})
+            self._header.update(status="running", reason=None, finished=None, resumes=resumes)
+            self._save()
+
+    def reopen_set(self, set_id: str) -> None:
+        """A set taken up again on resume: running until `end_set`."""
+        with self._lock:
+            record = self._find(set_id)
+            record.status, record.reason, record.finished = "running", None, None
+            self._save()
+
+    def supersede(self, set_id: str, moved: Mapping[str, str], reason: str) -> None:
+        """A set re-taken on resume: its frames so far (now at `moved[old file]`) no longer count."""
+        with self._lock:
+            record = self._find(set_id)
+            for frames in (record.flats, record.dark_flats):
+                frames[:] = [replace(f, file=moved.get(f.file, f.file), rejected=True, reason=reason) for f in frames]
             self._save()
 
     # ---- internals (call with the lock held) ----------------------------------------------------

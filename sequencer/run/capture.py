@@ -29,6 +29,24 @@ class SetFailed(FlatseqError):
         super().__init__(f"set {set_id}: {message}")
 
 
+@dataclass
+class Tally:
+    """How many frames of one kind a set still wants, and the number the next one gets: a set resumed after a
+    crash already has some on disk, and its numbers continue (nothing is overwritten)."""
+
+    wanted: int
+    total: int
+    next_no: int = 1
+
+    @property
+    def done_before(self) -> int:
+        return self.total - self.wanted
+
+    def take_number(self) -> int:
+        number, self.next_no = self.next_no, self.next_no + 1
+        return number
+
+
 @dataclass(frozen=True)
 class Measured:
     exposure: Exposure
@@ -65,24 +83,25 @@ def capture_flats(
     research: Callable[[], Measured] | None,
     max_adu: int,
     progress: Callable[[str, int, int, Measured, int | None], None],
+    tally: Tally | None = None,
 ) -> list[Measured]:
-    """Take flats until `fs.count` count; `first` is the search's in-window trial, kept as flat #1.
+    """Take flats until `tally.wanted` (default `fs.count`) count; `first` is the search's in-window trial,
+    kept as the first of them.
 
     `research()` runs a new brightness search (it returns its in-window trial, which counts as a flat); with
     no `research` (a fixed brightness), misses only count against the set's rejection budget.
     """
+    tally = tally or Tally(fs.count, fs.count)
     accepted: list[Measured] = []
-    frame_no = 0
     misses = 0
     rejections = 0
     budget = max(5, fs.count // 2)
 
     def book(m: Measured) -> bool:
-        nonlocal frame_no, misses, rejections
-        frame_no += 1
+        nonlocal misses, rejections
         reason = flat_verdict(m.stats, window)
-        recorder.flat(fs, m, brightness=brightness(), frame_no=frame_no, rejected=reason)
-        progress("flat", len(accepted) + (reason is None), fs.count, m, brightness())
+        recorder.flat(fs, m, brightness=brightness(), frame_no=tally.take_number(), rejected=reason)
+        progress("flat", tally.done_before + len(accepted) + (reason is None), fs.count, m, brightness())
         if reason is None:
             accepted.append(m)
             misses = 0
@@ -95,7 +114,7 @@ def capture_flats(
 
     if first is not None:
         book(first)
-    while len(accepted) < fs.count:
+    while len(accepted) < tally.wanted:
         if research is not None and misses >= MISSES_BEFORE_RESEARCH:
             if op.exposing:  # measure the frame in flight first: it may already be back in the window
                 exp = op.finish_exposure("flats")
@@ -108,7 +127,7 @@ def capture_flats(
             op.start_exposure(fs.exposure, light=True)
         exp = op.finish_exposure("flats")
         # Start the next one now, before measuring this one: the camera never waits for us.
-        if len(accepted) + 1 < fs.count:
+        if len(accepted) + 1 < tally.wanted:
             op.start_exposure(fs.exposure, light=True)
         book(Measured(exp, frame_stats(exp.frame, max_adu=max_adu)))
     if op.exposing:  # the last frame in flight became surplus: the set is complete without it
@@ -126,15 +145,18 @@ def capture_dark_flats(
     flats_seconds: float | None,
     max_adu: int,
     progress: Callable[[str, int, int, Measured, int | None], None],
+    tally: Tally | None = None,
 ) -> list[Measured]:
-    """Take `fs.dark_count` dark-flats at the flats' exposure, refusing a frame that saw light or that the
-    camera exposed for another time than the flats (`flats_seconds`, as it timed them)."""
+    """Take `tally.wanted` (default `fs.dark_count`) dark-flats at the flats' exposure, refusing a frame that
+    saw light or that the camera exposed for another time than the flats (`flats_seconds`, as it timed them)."""
+    tally = tally or Tally(fs.dark_count, fs.dark_count)
     taken: list[Measured] = []
     resolution = op.eq.camera.info.exposure_resolution
-    op.start_exposure(fs.exposure, light=False)
-    while len(taken) < fs.dark_count:
+    if tally.wanted > 0:
+        op.start_exposure(fs.exposure, light=False)
+    while len(taken) < tally.wanted:
         exp = op.finish_exposure("dark-flats")
-        if len(taken) + 1 < fs.dark_count:
+        if len(taken) + 1 < tally.wanted:
             op.start_exposure(fs.exposure, light=False)
         m = Measured(exp, frame_stats(exp.frame, max_adu=max_adu))
         reason = dark_flat_verdict(
@@ -145,8 +167,8 @@ def capture_dark_flats(
             flats_seconds=flats_seconds,
             resolution=resolution,
         )
-        recorder.dark_flat(fs, m, frame_no=len(taken) + 1, rejected=reason)
-        progress("dark-flat", len(taken) + 1, fs.dark_count, m, None)
+        recorder.dark_flat(fs, m, frame_no=tally.take_number(), rejected=reason)
+        progress("dark-flat", tally.done_before + len(taken) + 1, fs.dark_count, m, None)
         if reason is not None:
             op.abort_exposure()
             raise SetFailed(fs.id, reason)

@@ -28,7 +28,8 @@ class RunContext:
     share, the registry URLs are opened with. `trained`: the trained brightness table (default: the user's).
     `stop`: set to stop the run safely; `handle_signals` routes Ctrl-C and SIGTERM to it. `stream` / `quiet`:
     where progress goes. `sequence_file`: recorded in the manifest. `cleanup_limit`: seconds each device action
-    of the cleanup may take before it is given up (a frozen server).
+    of the cleanup may take before it is given up (a frozen server). `resume`: a run directory whose crashed
+    run this one finishes (`flatseq run FILE --resume RUN_DIR`).
     """
 
     clock: Clock | None = None
@@ -44,3 +45,4 @@ class RunContext:
     quiet: bool = False
     sequence_file: Path | None = None
     cleanup_limit: float = DEVICE_ACTION_SECONDS
+    resume: Path | None = None

@@ -9,6 +9,7 @@ timed it (against the flats'). A dark-flat that fails is kept on disk, marked RE
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 
 from drivers.base import CameraSettings, LightState
 from sequencer.run.operator import Exposure, Operator
@@ -43,10 +44,34 @@ def refusal_before(
     return None
 
 
-def flats_exposure(flats: list[Exposure]) -> float | None:
-    """The flats' exposure as the camera timed it (their median), None if the camera does not report it."""
-    timed = [e.reported.duration for e in flats if e.reported.duration is not None]
-    return statistics.median(timed) if timed else None
+@dataclass(frozen=True)
+class FlatSample:
+    """What the dark-flats are checked against, of one flat: its level, its sensor temperature, its exposure as
+    the camera timed it (None where the camera does not say). From this run, or from the manifest of a run
+    resumed after a crash."""
+
+    mean: float
+    ccd_temp: float | None
+    timed: float | None
+
+
+@dataclass(frozen=True)
+class FlatsTaken:
+    """A set's flats, summed up for its dark-flats."""
+
+    level: float
+    temperature: float | None
+    seconds: float | None
+
+    @classmethod
+    def of(cls, samples: list[FlatSample]) -> FlatsTaken:
+        temps = [s.ccd_temp for s in samples if s.ccd_temp is not None]
+        timed = [s.timed for s in samples if s.timed is not None]
+        return cls(
+            level=sum(s.mean for s in samples) / len(samples) if samples else 0.0,
+            temperature=sum(temps) / len(temps) if temps else None,
+            seconds=statistics.median(timed) if timed else None,
+        )
 
 
 def exposure_tolerance(exposure: float, resolution: float) -> float:
@@ -74,3 +99,8 @@ def dark_flat_verdict(
             f"(both asked {dark.exposure:g} s): a dark-flat must match its flats' exposure"
         )
     return None
+
+
+def sample_of(exposure: Exposure, mean: float) -> FlatSample:
+    """A flat of this run, as the dark-flats are checked against it."""
+    return FlatSample(mean, exposure.ccd_temp, exposure.reported.duration)

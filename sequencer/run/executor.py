@@ -16,10 +16,11 @@ from sequencer.brightness.trials import SearchResult, Window
 from sequencer.core.stats import frame_stats
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.model import FlatSet, Plan, Step
-from sequencer.run.capture import Measured, Recorder, SetFailed, capture_dark_flats, capture_flats
-from sequencer.run.darkflats import flats_exposure, refusal_before
+from sequencer.run.capture import Measured, Recorder, SetFailed, Tally, capture_dark_flats, capture_flats
+from sequencer.run.darkflats import FlatSample, FlatsTaken, refusal_before, sample_of
 from sequencer.run.operator import Operator
 from sequencer.run.preflight import settings_for
+from sequencer.run.resume import SetResume, still_matches
 
 Progress = Callable[[str, int, int, Measured, int | None], None]
 
@@ -37,6 +38,11 @@ class SetState:
     kept_trial: Measured | None = None
     flats: list[Measured] = field(default_factory=list)
     trials: int = 0
+    earlier: list[FlatSample] = field(default_factory=list)
+    """Flats the set already had on disk when the run was resumed (they count toward its flats)."""
+    flat_tally: Tally | None = None
+    dark_tally: Tally | None = None
+    """What is left to take, and the next frame numbers, for a resumed set (None: the whole set)."""
 
     @property
     def taken_with(self) -> CameraSettings:
@@ -52,6 +58,10 @@ class SetEvents(Protocol):
     def settings_read(self, fs: FlatSet, settings: CameraSettings) -> None: ...
 
     def searched(self, fs: FlatSet, result: SearchResult) -> None: ...
+
+    def superseded(self, fs: FlatSet, reason: str) -> None:
+        """A resumed set's earlier frames no longer count (the camera moved since): the set starts over."""
+        ...
 
 
 class RunExecutor:
@@ -78,6 +88,8 @@ class RunExecutor:
         self.current_settings: CameraSettings | None = None
         self.current_brightness: int | None = None
         self._handlers = {kind: self._handler(kind) for kind in StepKind}
+        self.resumed: dict[str, SetResume] = {}
+        """What each set of a resumed run already has on disk (`flatseq run --resume`)."""
 
     @property
     def camera(self) -> str:
@@ -158,6 +170,10 @@ class RunExecutor:
             settings, mode_name = settings_for(self.plan, fs, self.op.eq.camera.info)
             max_adu = self.op.eq.camera.info.max_adu
             state = SetState(settings, mode_name, Window.from_target(fs.target, fs.tolerance, max_adu))
+            resumed = self.resumed.get(fs.id)
+            if resumed is not None:  # what the set already has on disk counts, and its numbers continue
+                state.earlier = resumed.earlier
+                state.flat_tally, state.dark_tally = resumed.flat_tally(fs), resumed.dark_tally(fs)
             self.sets[fs.id] = state
             self.events.set_started(fs, state)
         return self.sets[fs.id]
@@ -200,6 +216,22 @@ class RunExecutor:
             )
         state.settings_read = actual
         self.events.settings_read(fs, actual)
+        resumed = self.resumed.get(fs.id)
+        if resumed is not None and state.earlier:
+            self.keep_earlier_or_start_over(fs, state, resumed)
+
+    def keep_earlier_or_start_over(self, fs: FlatSet, state: SetState, resumed: SetResume) -> None:
+        """A resumed set's earlier flats are kept only if the camera still reads back their settings and a
+        temperature within tolerance; otherwise they are superseded and the whole set is taken again."""
+        camera = self.op.eq.camera
+        actual = state.settings_read or camera.read_settings()
+        reason = still_matches(resumed, actual, camera.temperature(), fs.temperature_tolerance, camera.info.unreported)
+        if reason is None:
+            return
+        self.events.superseded(fs, reason)
+        resumed.start_over(reason)
+        state.earlier = []
+        state.flat_tally, state.dark_tally = resumed.flat_tally(fs), resumed.dark_tally(fs)
 
     def _prior(self, fs: FlatSet) -> PanelResponse | None:
         """What is known of the panel for this set: its own trained response, else the shape learnt with this
@@ -289,27 +321,27 @@ class RunExecutor:
             research=None if fixed else (lambda: self._search(fs, state, self.current_brightness)),
             max_adu=info.max_adu,
             progress=self.progress,
+            tally=state.flat_tally,
         )
 
     def _dark_flats(self, fs: FlatSet) -> None:
         state = self._state(fs)
         camera = self.op.eq.camera
-        flats = [m.exposure for m in state.flats]
-        temps = [e.ccd_temp for e in flats if e.ccd_temp is not None]
-        flats_temperature = sum(temps) / len(temps) if temps else None
-        refusal = refusal_before(self.op, state.taken_with, flats_temperature, fs.temperature_tolerance)
+        self.use_settings(state.settings)  # already so, unless a resumed run starts with these dark-flats
+        flats = FlatsTaken.of(state.earlier + [sample_of(m.exposure, m.stats.mean) for m in state.flats])
+        refusal = refusal_before(self.op, state.taken_with, flats.temperature, fs.temperature_tolerance)
         if refusal:
             raise SetFailed(fs.id, refusal)
-        flat_level = sum(m.stats.mean for m in state.flats) / len(state.flats) if state.flats else 0.0
         capture_dark_flats(
             self.op,
             fs,
             self.recorder,
-            flat_level=flat_level,
+            flat_level=flats.level,
             dark_level=self.pedestal(state.settings),
-            flats_seconds=flats_exposure(flats),
+            flats_seconds=flats.seconds,
             max_adu=camera.info.max_adu,
             progress=self.progress,
+            tally=state.dark_tally,
         )
 
 

@@ -1,5 +1,8 @@
 """Running a plan on equipment: open and check the devices, run the steps through the state machine, and
 whatever happens, end with the light off, no exposure running, every frame on disk and in the manifest.
+
+A run resumed after a crash (`RunContext.resume`) first recovers its run directory (`recover`), then takes only
+what each set still lacks (`resume`), in the same directory and manifest.
 """
 
 from __future__ import annotations
@@ -7,38 +10,37 @@ from __future__ import annotations
 import tempfile
 import traceback
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
-from typing import Any
 
-from drivers.base import CameraSettings, Equipment
+from drivers.base import Equipment
 from drivers.clock import Clock, SystemClock, VirtualClock
 from drivers.errors import ConfigError, DeviceError, FlatseqError
 from drivers.registry import default_registry, open_equipment
 from sequencer.brightness.trained import TrainedTable
-from sequencer.brightness.trials import SearchResult
 from sequencer.core.exits import ExitStatus
-from sequencer.output.journal import Journal
+from sequencer.output.journal import JOURNAL_NAME, Journal
 from sequencer.output.manifest import MANIFEST_NAME, Manifest
-from sequencer.output.records import TrialRecord
 from sequencer.output.rundir import create_run_directory, expand_output_directory
 from sequencer.output.space import bytes_per_frame, check_free_space
 from sequencer.output.writer import FrameWriter
 from sequencer.plan.compile import load_plan
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.machine import Sequencer, StepRefused
-from sequencer.plan.model import FlatSet, Plan
+from sequencer.plan.model import FlatSet, Plan, Step
 from sequencer.run.capture import Measured, SetFailed
 from sequencer.run.cleanup import Cleanup
 from sequencer.run.context import RunContext
 from sequencer.run.dryrun import simulated_equipment
 from sequencer.run.estimate import estimate
-from sequencer.run.executor import RunExecutor, SetState, is_fatal
+from sequencer.run.executor import RunExecutor, is_fatal
+from sequencer.run.ledger import Ledger
 from sequencer.run.operator import Operator, Timeline
-from sequencer.run.preflight import check_against_equipment
+from sequencer.run.preflight import check_against_equipment, settings_for
 from sequencer.run.progress import Progress
 from sequencer.run.recording import FrameRecorder
-from sequencer.run.report import RunReport, SetOutcome
+from sequencer.run.recover import recover
+from sequencer.run.report import RunReport
+from sequencer.run.resume import Resume, SetResume, plan_resume, still_matches, supersede
 from sequencer.run.stop import Interrupted, stop_on_signals
 
 
@@ -50,7 +52,7 @@ def run_file(path: str | Path, context: RunContext | None = None) -> RunReport:
     if ctx.dry_run:
         plan = plan.with_equipment(simulated_equipment(plan, registry))
         ctx.clock = ctx.clock or VirtualClock()
-        if ctx.output_dir is None:
+        if ctx.output_dir is None and ctx.resume is None:
             ctx.output_dir = Path(tempfile.mkdtemp(prefix="flatseq-dry-run-"))
     return run_plan(plan, replace(ctx, registry=registry))
 
@@ -72,19 +74,14 @@ class _Run:
         self.ctx = ctx
         self.clock: Clock = ctx.clock or SystemClock()
         self.registry = ctx.registry or default_registry()
-        self.stop = ctx.stop
         self.timeline = Timeline()
         self.cleanup = Cleanup(ctx.cleanup_limit)
         self.light_off = True  # nothing lit yet; the last light-off of the cleanup decides
         self.light_answer: str | None = None
-        self.outcomes = {fs.id: SetOutcome(fs.id, fs.label) for fs in plan.sets.values()}
-        self.progress = Progress(self.clock, estimate(plan, self.registry).seconds, ctx.stream, ctx.quiet)
+        self.ledger = Ledger(plan, Progress(self.clock, estimate(plan, self.registry).seconds, ctx.stream, ctx.quiet))
         self.started = self.clock.now()
-        self.set_states: dict[str, SetState] = {}
-        self._ended_at_cleanup: list[str] = []
-        self.journal: Journal | None = None
-        self.manifest: Manifest | None = None
         self.run_dir: Path | None = None
+        self.resumed: dict[str, SetResume] = {}
         # Until the steps say otherwise, a run that stops (even on a bug) stopped as a failure.
         self.status = "failed"
         self.error: str | None = "the run stopped unexpectedly"
@@ -93,6 +90,14 @@ class _Run:
         exit_code = ExitStatus.OK
         invalid: ConfigError | None = None
         try:
+            if self.ctx.resume is not None:  # safe equipment and a tidy directory before anything else
+                recover(
+                    self.ctx.resume,
+                    registry=self.registry,
+                    clock=self.clock,
+                    equipment=self.ctx.equipment,
+                    bench=self.ctx.bench,
+                )
             eq = self._open_equipment()
             op = self._operate(eq)
             op.light_off()  # whatever state the panel was left in, start dark
@@ -100,6 +105,7 @@ class _Run:
             executor = self._executor(op)
             check_against_equipment(self.plan, eq)
             self._open_output(eq)
+            self._prepare_resume(executor)
             self.status, self.error = self._steps(executor, op)
         except Interrupted as exc:
             self.status, self.error, exit_code = "interrupted", str(exc), ExitStatus(exc.exit_code)
@@ -109,28 +115,29 @@ class _Run:
             self.status, self.error = "failed", str(exc)
         except Exception as exc:  # a bug: the invariant still holds (cleanup below), then it propagates
             self.error = f"internal error: {type(exc).__name__}: {exc}"
-            self._journal("internal_error", error=self.error, traceback=traceback.format_exc())
+            self.ledger.log("internal_error", error=self.error, traceback=traceback.format_exc())
             raise
         finally:
-            self._close_outcomes()
+            self.ledger.close_outcomes(self.error)
             problems = self.cleanup.run()
         if invalid is not None:
             raise invalid
         if problems and not self.error:
             self.status, self.error = "failed", "; ".join(problems)
-        failed = [o for o in self.outcomes.values() if o.status in ("failed", "skipped")]
-        if exit_code == ExitStatus.OK and (self.status == "failed" or failed):
+        outcomes = self.ledger.outcomes.values()
+        if exit_code == ExitStatus.OK and (self.status == "failed" or any(o.status != "ok" for o in outcomes)):
             exit_code = ExitStatus.FAILED
         if not self.light_off and exit_code in (ExitStatus.OK, ExitStatus.FAILED):
             exit_code = ExitStatus.LIGHT_MAY_BE_ON
+        manifest = self.ledger.manifest
         return RunReport(
             status=self.status,
             exit_code=exit_code,
             run_dir=self.run_dir,
-            manifest_path=self.manifest.path if self.manifest else None,
+            manifest_path=manifest.path if manifest else None,
             elapsed=self.clock.now() - self.started,
             timeline=self.timeline.as_dict(),
-            sets=list(self.outcomes.values()),
+            sets=list(outcomes),
             error=self.error,
             dry_run=self.ctx.dry_run,
             warnings=list(self.plan.warnings),
@@ -152,7 +159,7 @@ class _Run:
         return eq
 
     def _operate(self, eq: Equipment) -> Operator:
-        op = Operator(eq, self.clock, self.stop, self.timeline, self._journal)
+        op = Operator(eq, self.clock, self.ctx.stop, self.timeline, self.ledger.log)
         self.cleanup.make_safe("light off", lambda: self._final_light_off(op))
         self.cleanup.make_safe("abort exposure", op.abort_exposure)
         return op
@@ -175,7 +182,7 @@ class _Run:
         except DeviceError as exc:
             if is_fatal(exc):
                 raise
-            self._journal("note", message=f"{camera.name}: nothing to abort at the start ({exc})")
+            self.ledger.log("note", message=f"{camera.name}: nothing to abort at the start ({exc})")
 
     def _executor(self, op: Operator) -> RunExecutor:
         self.trained = self.ctx.trained if self.ctx.trained is not None else TrainedTable.load()
@@ -186,10 +193,10 @@ class _Run:
             op,
             recorder=_LateRecorder(self),
             trained=self.trained,
-            events=self,
-            progress=self.progress.frame,
+            events=self.ledger,
+            progress=self.ledger.progress.frame,
         )
-        self.set_states = executor.sets
+        self.ledger.states = executor.sets
         return executor
 
     def _open_output(self, eq: Equipment) -> None:
@@ -199,50 +206,104 @@ class _Run:
             (fs.count + fs.dark_count + 2) * bytes_per_frame(info.width // fs.binning, info.height // fs.binning)
             for fs in self.plan.sets.values()
         ) + est.bytes // max(1, est.frames or 1)
-        template = str(self.ctx.output_dir) if self.ctx.output_dir is not None else self.plan.output.directory
-        check_free_space(expand_output_directory(template, at=self.clock.now()), need)
-        rundir = create_run_directory(template, clock=self.clock)
-        self.run_dir = rundir.path
-        journal = self.journal = Journal(rundir.path / "journal.jsonl", clock=self.clock)
+        resume = self.ctx.resume
+        if resume is None:
+            template = str(self.ctx.output_dir) if self.ctx.output_dir is not None else self.plan.output.directory
+            check_free_space(expand_output_directory(template, at=self.clock.now()), need)
+            rundir = create_run_directory(template, clock=self.clock)
+            self.run_dir, run_id = rundir.path, rundir.run_id
+        else:
+            self.run_dir = Path(resume).absolute()
+            check_free_space(self.run_dir, need)
+        journal = self.ledger.journal = Journal(self.run_dir / JOURNAL_NAME, clock=self.clock)
         self.cleanup.release("journal", lambda: self._close_journal(journal))
         trained = self.trained  # written only by a run that got as far as writing files
         self.cleanup.release("trained brightness table", lambda: trained.save() if trained.entries else None)
-        manifest = self.manifest = Manifest.create(
-            rundir.path / MANIFEST_NAME,
-            run_id=rundir.run_id,
-            clock=self.clock,
-            sequence_file=self.ctx.sequence_file,
-            equipment=self.plan.equipment,
-            camera=info.name,
-        )
+        if resume is None:
+            manifest = Manifest.create(
+                self.run_dir / MANIFEST_NAME,
+                run_id=run_id,
+                clock=self.clock,
+                sequence_file=self.ctx.sequence_file,
+                equipment=self.plan.equipment,
+                camera=info.name,
+            )
+        else:
+            manifest = Manifest.reopen(self.run_dir / MANIFEST_NAME, self.clock)
+            run_id = manifest.run_id
+        self.ledger.manifest = manifest
         self.cleanup.release("manifest", lambda: self._finish_manifest(manifest))
-        self.writer = FrameWriter(rundir.path, clock=self.clock, manifest=manifest, journal=journal)
-        self.cleanup.release("writing frames", self.writer.close)
+        writer = self.ledger.writer = FrameWriter(self.run_dir, clock=self.clock, manifest=manifest, journal=journal)
+        self.cleanup.release("writing frames", writer.close)
         self.recorder = FrameRecorder(
-            self.writer,
-            rundir.path,
-            rundir.run_id,
+            writer,
+            self.run_dir,
+            run_id,
             self.plan.output.pattern,
             info,
             eq.panel.brightness_range[1],
-            self.set_states,
+            self.ledger.states,
         )
-        journal.log("run_started", run_id=rundir.run_id, equipment=self.plan.equipment, dry_run=self.ctx.dry_run)
+        self.ledger.panel_max = eq.panel.brightness_range[1]
+        event = "run_resumed" if resume is not None else "run_started"
+        journal.log(event, run_id=run_id, equipment=self.plan.equipment, dry_run=self.ctx.dry_run)
 
-    def _journal(self, event: str, **fields: Any) -> None:
-        if self.journal is not None:
-            self.journal.log(event, **fields)
+    # ---- resuming ----
+
+    def _prepare_resume(self, executor: RunExecutor) -> None:
+        """What each set of a resumed run already has; sets whose flats are complete keep them only if the
+        camera still reads back their settings and temperature (otherwise they are taken again)."""
+        manifest = self.ledger.manifest
+        if self.ctx.resume is None or manifest is None or self.ctx.sequence_file is None:
+            return
+        self.resumed = executor.resumed = plan_resume(self.plan, manifest, self.ctx.sequence_file)
+        camera = executor.op.eq.camera
+        for fs in self.plan.sets.values():
+            resumed = self.resumed[fs.id]
+            if resumed.how is Resume.DONE:
+                self._already_done(fs, resumed)
+            elif resumed.how is Resume.DARK_FLATS:
+                executor.use_settings(settings_for(self.plan, fs, camera.info)[0])
+                temperature = camera.temperature()
+                reason = still_matches(
+                    resumed, camera.read_settings(), temperature, fs.temperature_tolerance, camera.info.unreported
+                )
+                if reason is not None:
+                    supersede(manifest, fs.id, reason)
+                    resumed.start_over(reason)
+        manifest.resumed({sid: r.how.value for sid, r in self.resumed.items()})
+
+    def _already_done(self, fs: FlatSet, resumed: SetResume) -> None:
+        outcome = self.ledger.outcomes[fs.id]
+        outcome.flats, outcome.dark_flats = len(resumed.flats), len(resumed.dark_flats)
+        outcome.reason = "taken before the resume"
+        manifest = self.ledger.manifest
+        if manifest is not None and manifest.get_set(fs.id).status != "ok":
+            manifest.end_set(fs.id, "ok")
+        outcome.status = "ok"
+
+    def _skipped_on_resume(self, step: Step) -> bool:
+        """Steps a resumed run leaves out: all of a finished set's, and the light and flats of a set that needs
+        only dark-flats."""
+        resumed = self.resumed.get(step.set_id or "")
+        if resumed is None or resumed.how not in (Resume.DONE, Resume.DARK_FLATS):
+            return False
+        if resumed.how is Resume.DONE:
+            return True
+        set_steps = [s for s in self.plan.steps if s.set_id == step.set_id]
+        flats_at = next(i for i, s in enumerate(set_steps) if s.kind is StepKind.FLATS)
+        return set_steps.index(step) <= flats_at
 
     # ---- the steps ----
 
     def _steps(self, executor: RunExecutor, op: Operator) -> tuple[str, str | None]:
         machine = Sequencer(self.plan, executor)
         machine.trigger("prepare")
-        journal = self.journal
+        journal = self.ledger.journal
         assert journal is not None
         for index, step in enumerate(self.plan.steps, 1):
-            outcome = self.outcomes.get(step.set_id or "")
-            if outcome is not None and outcome.status in ("failed", "skipped"):
+            outcome = self.ledger.outcomes.get(step.set_id or "")
+            if (outcome is not None and outcome.status in ("failed", "skipped")) or self._skipped_on_resume(step):
                 journal.log("step_skipped", index=index, step=step.describe(), set=step.set_id)
                 continue
             journal.step_started(index, step.describe(), set=step.set_id)
@@ -257,24 +318,9 @@ class _Run:
                     return "failed", str(exc)
                 continue
             journal.step_finished(index, step.describe(), set=step.set_id)
-            self._after_step(step.kind, step.set_id)
+            self.ledger.step_done(step.kind, step.set_id)
         machine.trigger("finish")
         return "finished", None
-
-    def _after_step(self, kind: StepKind, set_id: str | None) -> None:
-        if set_id is None or self.manifest is None:
-            return
-        outcome = self.outcomes[set_id]
-        fs = self.plan.sets[set_id]
-        state = self.set_states.get(set_id)
-        if kind is StepKind.FLATS and state is not None:
-            outcome.flats = len(state.flats)
-        if kind is StepKind.DARK_FLATS or (kind is StepKind.FLATS and fs.dark_count == 0):
-            outcome.dark_flats = fs.dark_count if kind is StepKind.DARK_FLATS else 0
-            outcome.status = "ok"
-            self.writer.flush()
-            self.manifest.end_set(set_id, "ok")
-            self.progress.say(f"  [{fs.label}] done: {outcome.flats} flats, {outcome.dark_flats} dark-flats")
 
     def _set_failed(self, set_id: str | None, reason: str, machine: Sequencer, op: Operator) -> None:
         op.abort_exposure()
@@ -283,69 +329,12 @@ class _Run:
         except FlatseqError as exc:
             reason += f"; and the light did not switch off: {exc}"
         machine.light_forced_off()
-        self.progress.say(f"  FAILED: {reason}")
-        if set_id is None:
-            return
-        outcome = self.outcomes[set_id]
-        outcome.status, outcome.reason = "failed", reason
-        if self.manifest is not None and set_id in self.set_states:
-            self.writer.flush()
-            self.manifest.end_set(set_id, "failed", reason)
-
-    def set_started(self, fs: FlatSet, state: SetState) -> None:
-        self.progress.set_started(f"{fs.label}")
-        if self.manifest is not None:
-            self.manifest.begin_set(
-                fs.id,
-                filter=fs.filter,
-                exposure=fs.exposure,
-                settings=state.settings,
-                readout_mode_name=state.readout_mode_name,
-                flats_planned=fs.count,
-                dark_flats_planned=fs.dark_count,
-            )
-
-    def settings_read(self, fs: FlatSet, settings: CameraSettings) -> None:
-        if self.manifest is not None:
-            self.manifest.record_settings_read(fs.id, settings)
-        self._journal("settings_read", set=fs.id, settings=settings)
-
-    def searched(self, fs: FlatSet, result: SearchResult) -> None:
-        outcome = self.outcomes[fs.id]
-        outcome.trials += len(result.trials)
-        outcome.brightness = result.brightness
-        if self.manifest is not None:
-            trials = [
-                TrialRecord(t.brightness, t.stats.mean, t.in_window, t.stats.saturated_fraction) for t in result.trials
-            ]
-            self.manifest.record_brightness(fs.id, result.brightness, trials, panel_max=self.recorder.panel_max)
-        self._journal(
-            "brightness",
-            set=fs.id,
-            ok=result.ok,
-            brightness=result.brightness,
-            trials=[(t.brightness, round(t.stats.mean, 1)) for t in result.trials],
-            reason=result.reason,
-        )
+        self.ledger.set_failed(set_id, reason)
 
     # ---- the end ----
 
-    def _close_outcomes(self) -> None:
-        """Sets still pending when the run stops: failed if they had begun, skipped if never reached."""
-        for sid, outcome in self.outcomes.items():
-            if outcome.status != "pending":
-                continue
-            if sid in self.set_states:
-                outcome.status = "failed"
-                outcome.reason = outcome.reason or (self.error or "the run stopped")
-                self._ended_at_cleanup.append(sid)
-            else:
-                outcome.status, outcome.reason = "skipped", "not reached"
-
     def _finish_manifest(self, manifest: Manifest) -> None:
-        for sid in self._ended_at_cleanup:
-            reason = self.outcomes[sid].reason
-            self.cleanup.attempt("manifest", partial(manifest.end_set, sid, "failed", reason))
+        self.ledger.end_sets_in_manifest(manifest, self.cleanup)
         final = self.status if self.status in ("interrupted", "failed") else "finished"
         manifest.finish(final, self.error, light_off=self.light_off, light_answer=self.light_answer)
 

@@ -1,0 +1,140 @@
+"""The run's books: each flat set's outcome, told to the manifest, the journal and the progress as it happens.
+
+The executor reports set events here (a set begins, its settings are read back, a search ends); the runner
+reports steps finishing and sets failing. A set the manifest already has (a resumed run) is taken up again
+rather than begun twice.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from drivers.base import CameraSettings
+from sequencer.brightness.trials import SearchResult
+from sequencer.output.journal import Journal
+from sequencer.output.manifest import Manifest
+from sequencer.output.records import TrialRecord
+from sequencer.output.writer import FrameWriter
+from sequencer.plan.kinds import StepKind
+from sequencer.plan.model import FlatSet, Plan
+from sequencer.run.cleanup import Cleanup
+from sequencer.run.executor import SetState
+from sequencer.run.progress import Progress
+from sequencer.run.report import SetOutcome
+from sequencer.run.resume import supersede
+
+
+class Ledger:
+    """Outcomes by set id; the manifest, journal and writer once the output exists."""
+
+    def __init__(self, plan: Plan, progress: Progress) -> None:
+        self.plan = plan
+        self.progress = progress
+        self.outcomes = {fs.id: SetOutcome(fs.id, fs.label) for fs in plan.sets.values()}
+        self.states: dict[str, SetState] = {}
+        self.journal: Journal | None = None
+        self.manifest: Manifest | None = None
+        self.writer: FrameWriter | None = None
+        self.panel_max: int | None = None
+        self.ended_at_cleanup: list[str] = []
+
+    def log(self, event: str, **fields: Any) -> None:
+        if self.journal is not None:
+            self.journal.log(event, **fields)
+
+    # ---- what the executor tells (drivers of `SetEvents`) ----
+
+    def set_started(self, fs: FlatSet, state: SetState) -> None:
+        self.progress.set_started(f"{fs.label}")
+        if self.manifest is None:
+            return
+        if any(record.id == fs.id for record in self.manifest.sets):
+            self.manifest.reopen_set(fs.id)  # a resumed run takes the set up again
+            return
+        self.manifest.begin_set(
+            fs.id,
+            filter=fs.filter,
+            exposure=fs.exposure,
+            settings=state.settings,
+            readout_mode_name=state.readout_mode_name,
+            flats_planned=fs.count,
+            dark_flats_planned=fs.dark_count,
+        )
+
+    def settings_read(self, fs: FlatSet, settings: CameraSettings) -> None:
+        if self.manifest is not None:
+            self.manifest.record_settings_read(fs.id, settings)
+        self.log("settings_read", set=fs.id, settings=settings)
+
+    def searched(self, fs: FlatSet, result: SearchResult) -> None:
+        outcome = self.outcomes[fs.id]
+        outcome.trials += len(result.trials)
+        outcome.brightness = result.brightness
+        if self.manifest is not None:
+            trials = [
+                TrialRecord(t.brightness, t.stats.mean, t.in_window, t.stats.saturated_fraction) for t in result.trials
+            ]
+            self.manifest.record_brightness(fs.id, result.brightness, trials, panel_max=self.panel_max)
+        self.log(
+            "brightness",
+            set=fs.id,
+            ok=result.ok,
+            brightness=result.brightness,
+            trials=[(t.brightness, round(t.stats.mean, 1)) for t in result.trials],
+            reason=result.reason,
+        )
+
+    def superseded(self, fs: FlatSet, reason: str) -> None:
+        if self.manifest is not None:
+            moved = supersede(self.manifest, fs.id, reason)
+            self.log("superseded", set=fs.id, reason=reason, files=moved)
+        self.progress.say(f"  [{fs.label}] taken again: {reason}")
+
+    # ---- what the runner tells ----
+
+    def step_done(self, kind: StepKind, set_id: str | None) -> None:
+        """A step finished: a set's last step ends the set as ok."""
+        if set_id is None or self.manifest is None or self.writer is None:
+            return
+        outcome, fs, state = self.outcomes[set_id], self.plan.sets[set_id], self.states.get(set_id)
+        if kind is StepKind.FLATS and state is not None:
+            outcome.flats = len(state.earlier) + len(state.flats)
+        if kind is StepKind.DARK_FLATS or (kind is StepKind.FLATS and fs.dark_count == 0):
+            outcome.dark_flats = fs.dark_count if kind is StepKind.DARK_FLATS else 0
+            self.set_ok(set_id)
+
+    def set_ok(self, set_id: str) -> None:
+        outcome, fs = self.outcomes[set_id], self.plan.sets[set_id]
+        outcome.status = "ok"
+        if self.manifest is not None and self.writer is not None:
+            self.writer.flush()
+            self.manifest.end_set(set_id, "ok")
+        self.progress.say(f"  [{fs.label}] done: {outcome.flats} flats, {outcome.dark_flats} dark-flats")
+
+    def set_failed(self, set_id: str | None, reason: str) -> None:
+        self.progress.say(f"  FAILED: {reason}")
+        if set_id is None:
+            return
+        outcome = self.outcomes[set_id]
+        outcome.status, outcome.reason = "failed", reason
+        if self.manifest is not None and self.writer is not None and set_id in self.states:
+            self.writer.flush()
+            self.manifest.end_set(set_id, "failed", reason)
+
+    def close_outcomes(self, error: str | None) -> None:
+        """Sets still pending when the run stops: failed if they had begun, skipped if never reached."""
+        for sid, outcome in self.outcomes.items():
+            if outcome.status != "pending":
+                continue
+            if sid in self.states:
+                outcome.status = "failed"
+                outcome.reason = outcome.reason or (error or "the run stopped")
+                self.ended_at_cleanup.append(sid)
+            else:
+                outcome.status, outcome.reason = "skipped", "not reached"
+
+    def end_sets_in_manifest(self, manifest: Manifest, cleanup: Cleanup) -> None:
+        for sid in self.ended_at_cleanup:
+            reason = self.outcomes[sid].reason
+            cleanup.attempt("manifest", partial(manifest.end_set, sid, "failed", reason))
