@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +45,9 @@ def recorded_run(path: Path, out: Path, bench: Bench | None = None, **kwargs: An
     )
     report = run_file(path, RunContext(clock=clock, output_dir=out, equipment=equipment, quiet=True, **kwargs))
     return report, bench, log
+
+
+def manifest_of(run_dir: Path) -> dict[str, Any]:
+    """A run directory's manifest, as JSON."""
+    data: dict[str, Any] = json.loads((run_dir / "manifest.json").read_text())
+    return data
