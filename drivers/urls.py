@@ -8,7 +8,7 @@ registry, which asks the scheme) instead of opening the device, so a sequence is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, quote, urlsplit
 
 from drivers.errors import ConfigError
 
@@ -45,9 +45,17 @@ def scheme_of(url: str) -> str:
     return url_head(url).split("+", 1)[0]
 
 
+def split_url(url: str) -> SplitResult:
+    """`urllib.parse.urlsplit`, with a URL it cannot split (an unclosed `[`) a ConfigError naming it."""
+    try:
+        return urlsplit(url)
+    except ValueError as exc:
+        raise ConfigError(f"equipment URL {url!r} is malformed: {exc}") from None
+
+
 def query_options(url: str) -> dict[str, str]:
     """The URL's query as a dict, keys lower-cased (sim://camera?sensor=small&seed=3)."""
-    return {k.lower(): v for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    return {k.lower(): v for k, v in parse_qsl(split_url(url).query, keep_blank_values=True)}
 
 
 def sim_url(device: str, **options: str) -> str:

@@ -12,13 +12,11 @@ driver would: the sequencer never imports the simulators, it asks the registry f
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from drivers.errors import ConfigError
 from drivers.registry import OpenContext, SchemeFunctions
-from drivers.urls import SIM_SCHEME, DeviceFacts, query_options, scheme_of
+from drivers.urls import SIM_SCHEME, DeviceFacts, query_options, scheme_of, split_url
 from simulators.devices.bench import Bench
-from simulators.physics.options import DEFAULT_FILTERS, FAULTS, KNOWN_OPTIONS, parse_options
+from simulators.physics.options import FAULTS, KNOWN_OPTIONS, BenchOptions, parse_options, parse_seed
 from simulators.physics.sensor import SENSORS
 
 KINDS = {
@@ -40,7 +38,7 @@ _URL_OPTIONS = sorted(
 
 def sim_kind(url: str) -> str:
     """The device kind a sim URL names (camera, panel or wheel)."""
-    host = (urlsplit(url).hostname or "").lower()
+    host = (split_url(url).hostname or "").lower()
     kind = KINDS.get(host)
     if kind is None:
         known = ", ".join(sorted(KINDS))
@@ -50,6 +48,11 @@ def sim_kind(url: str) -> str:
 
 def sim_options(url: str) -> dict[str, str]:
     """The URL's options, checked, with `fault=` renamed to its device's `<kind>_fault`."""
+    return _checked(url)[0]
+
+
+def _checked(url: str) -> tuple[dict[str, str], BenchOptions]:
+    """The URL's options as given (`fault=` renamed) and parsed: a ConfigError names the URL and the option."""
     kind = sim_kind(url)
     options: dict[str, str] = {}
     for key, value in query_options(url).items():
@@ -64,10 +67,13 @@ def sim_options(url: str) -> dict[str, str]:
             known = ", ".join(_URL_OPTIONS)
             raise ConfigError(f"{url!r}: unknown sim option {key!r} (known: {known})")
     try:
-        parse_options({k: v for k, v in options.items() if k not in _BENCH_KEYS})
+        if options.get("sensor", "small").lower() not in SENSORS:
+            raise ConfigError(f"unknown sim sensor {options['sensor']!r} (known: {', '.join(SENSORS)})")
+        parse_seed(options.get("seed", "0"))
+        parsed = parse_options({k: v for k, v in options.items() if k not in _BENCH_KEYS})
     except ConfigError as exc:
         raise ConfigError(f"{url!r}: {exc}") from None
-    return options
+    return options, parsed
 
 
 def merged_options(urls: list[str]) -> dict[str, str]:
@@ -107,23 +113,17 @@ def open_sim(url: str, ctx: OpenContext) -> object:
 
 def sim_facts(url: str) -> DeviceFacts:
     """What a sim URL tells without building the bench: the sensor's size and readout, the wheel's filters,
-    whether the panel has a cover. Options are not checked here (opening the device checks them)."""
-    options = query_options(url)
-    host = (urlsplit(url).hostname or "").lower()
-    kind = KINDS.get(host)
+    whether the panel has a cover. Its options are checked as opening the device checks them, so
+    `flatseq check` refuses a URL the run would."""
+    options, parsed = _checked(url)
+    kind = sim_kind(url)
     if kind == "camera":
-        sensor = SENSORS.get(options.get("sensor", "small"))
-        if sensor is None:
-            return DeviceFacts(simulated=True)
-        readout = float(options.get("readout", sensor.readout_time))
+        sensor = SENSORS[options.get("sensor", "small").lower()]
+        readout = parsed.readout if parsed.readout is not None else sensor.readout_time
         return DeviceFacts(simulated=True, sensor=(sensor.width, sensor.height), readout_time=readout)
     if kind == "wheel":
-        filters = options.get("filters")
-        names = [f.strip() for f in filters.split(",") if f.strip()] if filters else list(DEFAULT_FILTERS)
-        return DeviceFacts(simulated=True, filter_names=tuple(names))
-    if kind == "panel":
-        return DeviceFacts(simulated=True, has_cover=options.get("cover", "0") not in ("0", "", "false"))
-    return DeviceFacts(simulated=True)
+        return DeviceFacts(simulated=True, filter_names=parsed.filters)
+    return DeviceFacts(simulated=True, has_cover=parsed.cover)
 
 
 SIM = SchemeFunctions(open_sim, sim_facts)

@@ -9,12 +9,14 @@ options). Our own query options are stripped before the URL reaches pyserial; py
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from drivers.alnitak.protocol import FILLERS, TERMINATORS
 from drivers.errors import ConfigError
+from drivers.urls import split_url
 
 _OUR_OPTIONS = frozenset({"baud", "timeout", "retries", "eol", "filler", "settle"})
 
@@ -42,7 +44,7 @@ def parse_alnitak_url(url: str, *, emulator_options: frozenset[str] = frozenset(
     `emulator_options`: for `alnitak+emulator://`, the query keys that configure the emulator (its opener
     passes them); they come back in `AlnitakOptions.emulator`.
     """
-    parts = urlsplit(url)
+    parts = split_url(url)
     scheme, plus, transport = parts.scheme.partition("+")
     if scheme.lower() != "alnitak":
         raise ConfigError(f"{url!r} is not an alnitak:// URL")
@@ -79,26 +81,35 @@ def parse_alnitak_url(url: str, *, emulator_options: frozenset[str] = frozenset(
         is_path = True
     return AlnitakOptions(
         port=port,
-        baud=_number(url, ours, "baud", 9600, int, minimum=1),
-        timeout=_number(url, ours, "timeout", 2.0, float, minimum=0.001),
-        retries=_number(url, ours, "retries", 2, int, minimum=0),
+        baud=_number(url, ours, "baud", 9600, int, minimum=1, maximum=4_000_000),
+        timeout=_number(url, ours, "timeout", 2.0, float, minimum=0.001, maximum=60.0),
+        retries=_number(url, ours, "retries", 2, int, minimum=0, maximum=100),
         eol=_choice(url, ours, "eol", "lf", tuple(TERMINATORS)),
         filler=_choice(url, ours, "filler", "000", FILLERS),
-        settle=_number(url, ours, "settle", 0.0, float, minimum=0.0),
+        settle=_number(url, ours, "settle", 0.0, float, minimum=0.0, maximum=60.0),
         is_device_path=is_path,
         emulator=emulator,
     )
 
 
-def _number(url: str, options: dict[str, str], key: str, default: Any, kind: type, *, minimum: float) -> Any:
+def _number(
+    url: str, options: dict[str, str], key: str, default: Any, kind: type, *, minimum: float, maximum: float
+) -> Any:
+    """An option's number, from `minimum` to `maximum` (NaN and infinity are neither)."""
     if key not in options:
         return default
     try:
-        value = kind(options[key])
+        value = kind(options[key]) if len(options[key]) <= 32 else None
     except ValueError:
-        raise ConfigError(f"{url!r}: {key}={options[key]!r} is not a {kind.__name__}") from None
+        value = None
+    if value is None:
+        raise ConfigError(f"{url!r}: {key}={options[key][:40]!r} is not a {kind.__name__}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{url!r}: {key}={options[key]!r} must be a finite number")
     if value < minimum:
         raise ConfigError(f"{url!r}: {key}={options[key]!r} must be at least {minimum}")
+    if value > maximum:
+        raise ConfigError(f"{url!r}: {key}={options[key]!r} must be at most {maximum:g}")
     return value
 
 

@@ -10,7 +10,6 @@ in `imagebytes` / `jsonimage`, one module per device type.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from drivers.alpaca.camera import AlpacaCamera
 from drivers.alpaca.device import AlpacaLink
@@ -19,7 +18,7 @@ from drivers.alpaca.transport import AlpacaAddress, AlpacaTransport, TransportOp
 from drivers.alpaca.wheel import AlpacaFilterWheel
 from drivers.errors import ConfigError
 from drivers.registry import OpenContext, SchemeFunctions
-from drivers.urls import query_options
+from drivers.urls import DeviceFacts, query_options, split_url
 
 __all__ = [
     "AlpacaCamera",
@@ -32,6 +31,9 @@ __all__ = [
 
 DEFAULT_PORT = 11111
 DEVICE_TYPES = ("camera", "covercalibrator", "filterwheel")
+MAX_SECONDS = 3600.0
+"""The longest timeout a URL may set: an hour is longer than any download, and a timeout must end."""
+INT32_MAX = 2**31 - 1
 _OPTIONS = ("timeout", "download_timeout", "connect_timeout", "client_id", "imagebytes")
 _USAGE = "expected alpaca://host:port/camera/0 (or /covercalibrator/N, /filterwheel/N)"
 
@@ -45,7 +47,7 @@ class AlpacaOptions:
 
 def parse_alpaca_url(url: str) -> tuple[AlpacaAddress, AlpacaOptions]:
     """The device address and options an `alpaca://` URL names; ConfigError says what is wrong."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     if parts.scheme.lower() != "alpaca":
         raise ConfigError(f"{url!r} is not an alpaca:// URL; {_USAGE}")
     if not parts.hostname:
@@ -55,7 +57,7 @@ def parse_alpaca_url(url: str) -> tuple[AlpacaAddress, AlpacaOptions]:
     except ValueError:
         raise ConfigError(f"{url!r} has an invalid port; {_USAGE}") from None
     segments = [segment for segment in parts.path.split("/") if segment]
-    if len(segments) != 2 or segments[0].lower() not in DEVICE_TYPES or not segments[1].isdigit():
+    if len(segments) != 2 or segments[0].lower() not in DEVICE_TYPES or not _whole(segments[1], INT32_MAX):
         raise ConfigError(f"{url!r}: {_USAGE}")
     address = AlpacaAddress(parts.hostname, port, segments[0].lower(), int(segments[1]))
     return address, _options(url, query_options(url))
@@ -73,14 +75,17 @@ def _options(url: str, raw: dict[str, str]) -> AlpacaOptions:
             value = float(raw[name])
         except ValueError:
             value = -1.0
-        if not value > 0:
-            raise ConfigError(f"{url!r}: {name} must be a positive number of seconds, not {raw[name]!r}")
+        if not 0 < value <= MAX_SECONDS:  # NaN fails both
+            raise ConfigError(
+                f"{url!r}: {name} must be a positive number of seconds (at most {MAX_SECONDS:g}), "
+                f"not {raw[name][:40]!r}"
+            )
         return value
 
     client_id = None
     if "client_id" in raw:
-        if not raw["client_id"].isdigit() or int(raw["client_id"]) > 0xFFFFFFFF:
-            raise ConfigError(f"{url!r}: client_id must be a whole number 0..4294967295, not {raw['client_id']!r}")
+        if not _whole(raw["client_id"], 0xFFFFFFFF):
+            raise ConfigError(f"{url!r}: client_id must be a whole number 0..4294967295, not {raw['client_id'][:40]!r}")
         client_id = int(raw["client_id"])
     flag = raw.get("imagebytes", "1").lower()
     if flag not in ("0", "1", "true", "false", "yes", "no"):
@@ -97,6 +102,17 @@ def _options(url: str, raw: dict[str, str]) -> AlpacaOptions:
     )
 
 
+def _whole(text: str, largest: int) -> bool:
+    """Whether `text` is a plain decimal number from 0 to `largest` (no sign, no Unicode digits)."""
+    return 0 < len(text) <= len(str(largest)) and text.isascii() and text.isdigit() and int(text) <= largest
+
+
+def alpaca_facts(url: str) -> DeviceFacts:
+    """An Alpaca device is real hardware (or someone's server); the URL is checked as opening it would."""
+    parse_alpaca_url(url)
+    return DeviceFacts()
+
+
 def open_alpaca(url: str, ctx: OpenContext) -> AlpacaCamera | AlpacaCoverCalibrator | AlpacaFilterWheel:
     """Registry opener for `alpaca://` URLs; the device is not connected yet."""
     address, options = parse_alpaca_url(url)
@@ -109,5 +125,5 @@ def open_alpaca(url: str, ctx: OpenContext) -> AlpacaCamera | AlpacaCoverCalibra
     return AlpacaFilterWheel(link)
 
 
-ALPACA = SchemeFunctions(open_alpaca)
+ALPACA = SchemeFunctions(open_alpaca, alpaca_facts)
 """The `alpaca` scheme."""

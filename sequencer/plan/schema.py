@@ -13,10 +13,15 @@ from sequencer.output.filenames import DEFAULT_PATTERN
 from sequencer.plan.kinds import StepKind
 
 OnError = Literal["skip_set", "abort"]
+INT32_MAX = 2**31 - 1
+DeviceInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
+"""A gain, offset, readout mode or brightness: what ASCOM carries is a 32-bit integer."""
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys refused; numbers finite (NaN and infinity are never a setting)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class EquipmentModel(Strict):
@@ -28,10 +33,10 @@ class EquipmentModel(Strict):
 class CameraModel(Strict):
     """Settings shared by a flat set and its dark-flats; the run reads them back before the dark-flats."""
 
-    gain: Annotated[int, Field(ge=0)]
-    offset: Annotated[int, Field(ge=0)]
+    gain: DeviceInt
+    offset: DeviceInt
     binning: Annotated[int, Field(ge=1, le=16)] = 1
-    readout_mode: Annotated[int, Field(ge=0)] | str = 0
+    readout_mode: DeviceInt | str = 0
     temperature: Annotated[float, Field(ge=-60, le=40)] | None = None
     temperature_tolerance: Annotated[float, Field(gt=0, le=10)] = 1.0
     cooling_timeout: Duration = 900.0
@@ -97,10 +102,10 @@ class FlatSetModel(Strict):
     count: Annotated[int, Field(gt=0, le=10000)]
     dark_flats: Annotated[int, Field(ge=0, le=10000)] | None = None
     on_error: OnError | None = None
-    gain: Annotated[int, Field(ge=0)] | None = None
-    offset: Annotated[int, Field(ge=0)] | None = None
+    gain: DeviceInt | None = None
+    offset: DeviceInt | None = None
     binning: Annotated[int, Field(ge=1, le=16)] | None = None
-    readout_mode: Annotated[int, Field(ge=0)] | str | None = None
+    readout_mode: DeviceInt | str | None = None
 
     @field_validator("dark_flats", mode="before")
     @classmethod
@@ -141,7 +146,7 @@ class NoArgs(Strict):
 
 
 class LightOnArgs(Strict):
-    brightness: Annotated[int, Field(ge=0)] | None = None
+    brightness: DeviceInt | None = None
 
 
 class FindBrightnessArgs(Strict):
