@@ -21,7 +21,7 @@ from sequencer.core.exits import ExitStatus
 from sequencer.output.journal import Journal
 from sequencer.output.manifest import MANIFEST_NAME, Manifest
 from sequencer.output.records import TrialRecord
-from sequencer.output.rundir import create_run_directory, expand_output_directory
+from sequencer.output.rundir import expand_output_directory, make_run_directory
 from sequencer.output.space import bytes_per_frame, check_free_space
 from sequencer.output.writer import FrameWriter
 from sequencer.plan.compile import load_plan
@@ -174,8 +174,10 @@ class _Run:
             for fs in self.plan.sets.values()
         ) + est.bytes // max(1, est.frames or 1)
         template = str(self.ctx.output_dir) if self.ctx.output_dir is not None else self.plan.output.directory
-        check_free_space(expand_output_directory(template, at=self.clock.now()), need)
-        rundir = create_run_directory(template, clock=self.clock)
+        started = self.clock.now()
+        parent = expand_output_directory(template, at=started)  # absolute, once: every path is built from it
+        check_free_space(parent, need)
+        rundir = make_run_directory(parent, started=started)
         self.run_dir = rundir.path
         journal = self.journal = Journal(rundir.path / "journal.jsonl", clock=self.clock)
         self.cleanup.release("journal", lambda: self._close_journal(journal))
