@@ -35,6 +35,7 @@ from simulators.alpaca.protocol import (
     client_ids,
     envelope,
     from_device_error,
+    shown,
 )
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -97,7 +98,10 @@ class AlpacaApp:
         ]
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
-        parts = urlsplit(target)
+        try:
+            parts = urlsplit(target)
+        except ValueError:  # e.g. an unclosed '[' in what would be a host
+            return Response.text(400, f"{shown(target)} is not a request path")
         path = parts.path
         if path.startswith("/api/"):
             return self._device_call(method, path, parts.query, headers, body)
@@ -118,8 +122,8 @@ class AlpacaApp:
         version, device_type, number, member = segments[2:]
         if version != "v1":
             return Response.text(400, f"{path}: API version {version!r} is not supported (this server speaks v1)")
-        if not number.isdigit():
-            return Response.text(400, f"{path}: device number {number!r} is not a non-negative integer")
+        if not (number.isascii() and number.isdigit() and len(number) <= 9):
+            return Response.text(400, f"{path}: device number {shown(number)} is not a non-negative integer")
         key = (device_type, int(number))
         device = self._devices.get(key)
         if device is None:
