@@ -35,13 +35,17 @@ def check_output(located: Located, output: OutputModel, sets: Iterable[FlatSet])
         validate_output_directory(output.directory)
     except ConfigError as exc:
         raise _error(located, "directory", exc) from None
-    longest = 0
     try:
         validate_pattern(output.pattern)
-        for fields in _widest_names(sets):
-            longest = max(longest, len(os.fsencode(expand_pattern(output.pattern, fields))))
     except ConfigError as exc:
         raise _error(located, "pattern", exc) from None
+    longest = 0
+    for fs in sets:
+        try:
+            for fields in _widest_names(fs):
+                longest = max(longest, len(os.fsencode(expand_pattern(output.pattern, fields))))
+        except ConfigError as exc:  # this set's own values (its filter's name) make a name the disk refuses
+            raise SequenceFileError(located.file, fs.line, fs.column, f"output.pattern: {exc}") from None
     directory = Path(os.path.abspath(Path(output.directory.format(date=_SAMPLE_DATE)).expanduser()))
     size = len(os.fsencode(directory)) + 1 + len(_LONGEST_RUN_ID) + 1 + longest
     if size >= PATH_MAX:
@@ -52,22 +56,22 @@ def check_output(located: Located, output: OutputModel, sets: Iterable[FlatSet])
         )
 
 
-def _widest_names(sets: Iterable[FlatSet]) -> Iterator[NameFields]:
-    for fs in sets:
-        for kind in (FrameKind.FLAT, FrameKind.DARK_FLAT):
-            yield NameFields(
-                set=fs.id,
-                kind=kind.value,
-                filter=fs.filter,
-                exposure=fs.exposure,
-                n=WIDEST_FRAME_NUMBER,
-                gain=fs.gain,
-                offset=fs.offset,
-                binning=fs.binning,
-                date=_SAMPLE_DATE,
-                time=_SAMPLE_TIME,
-                run=_LONGEST_RUN_ID,
-            )
+def _widest_names(fs: FlatSet) -> Iterator[NameFields]:
+    """The fields of a set's flats and dark-flats with the widest frame number and the longest run id."""
+    for kind in (FrameKind.FLAT, FrameKind.DARK_FLAT):
+        yield NameFields(
+            set=fs.id,
+            kind=kind.value,
+            filter=fs.filter,
+            exposure=fs.exposure,
+            n=WIDEST_FRAME_NUMBER,
+            gain=fs.gain,
+            offset=fs.offset,
+            binning=fs.binning,
+            date=_SAMPLE_DATE,
+            time=_SAMPLE_TIME,
+            run=_LONGEST_RUN_ID,
+        )
 
 
 def _error(located: Located, name: str, exc: ConfigError) -> SequenceFileError:
