@@ -44,3 +44,12 @@ def recorded_run(path: Path, out: Path, bench: Bench | None = None, **kwargs: An
     )
     report = run_file(path, RunContext(clock=clock, output_dir=out, equipment=equipment, quiet=True, **kwargs))
     return report, bench, log
+
+
+def dry_run_directory(tmp: Path, sets: str = "  - {filter: Ha, exposure: 2s, count: 3}") -> Path:
+    """The run directory of a small dry run (its manifest, frames and journal), for tests that damage one."""
+    report = run_file(
+        write_sequence(tmp, sets, name="small"), RunContext(dry_run=True, output_dir=tmp / "out", quiet=True)
+    )
+    assert report.exit_code == 0 and report.run_dir is not None, report.error
+    return report.run_dir
