@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import SplitResult, parse_qsl, quote, urlsplit
 
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 
 SIM_SCHEME = "sim"
 """The simulators' scheme: `sim://camera`, `sim://panel`, `sim://filterwheel` (see the simulators package)."""
@@ -32,11 +32,16 @@ class DeviceFacts:
     has_cover: bool | None = None
 
 
+def url_shown(url: str) -> str:
+    """A URL as a message quotes it (`quoted`, up to 100 characters)."""
+    return quoted(url, 100)
+
+
 def url_head(url: str) -> str:
     """The part before "://", lower-cased: the scheme with its transport (`alnitak+socket`)."""
     head, sep, _ = url.partition("://")
     if not sep or not head:
-        raise ConfigError(f"equipment URL {url!r} has no scheme (expected e.g. sim://camera)")
+        raise ConfigError(f"equipment URL {url_shown(url)} has no scheme (expected e.g. sim://camera)")
     return head.lower()
 
 
@@ -50,7 +55,7 @@ def split_url(url: str) -> SplitResult:
     try:
         return urlsplit(url)
     except ValueError as exc:
-        raise ConfigError(f"equipment URL {url!r} is malformed: {exc}") from None
+        raise ConfigError(f"equipment URL {url_shown(url)} is malformed: {exc}") from None
 
 
 def query_options(url: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from drivers.errors import ConfigError
 from drivers.registry import OpenContext, SchemeFunctions
-from drivers.urls import SIM_SCHEME, DeviceFacts, query_options, scheme_of, split_url
+from drivers.urls import SIM_SCHEME, DeviceFacts, query_options, scheme_of, split_url, url_shown
 from simulators.devices.bench import Bench
 from simulators.physics.options import FAULTS, KNOWN_OPTIONS, BenchOptions, parse_options, parse_seed
 from simulators.physics.sensor import SENSORS
@@ -42,7 +42,7 @@ def sim_kind(url: str) -> str:
     kind = KINDS.get(host)
     if kind is None:
         known = ", ".join(sorted(KINDS))
-        raise ConfigError(f"{url!r}: unknown sim device {host!r} (known: {known})")
+        raise ConfigError(f"{url_shown(url)}: unknown sim device {host!r} (known: {known})")
     return kind
 
 
@@ -59,20 +59,20 @@ def _checked(url: str) -> tuple[dict[str, str], BenchOptions]:
         if key == "fault":
             if FAULTS.get(value.strip().lower()) != kind:
                 known = ", ".join(v for v, k in FAULTS.items() if k == kind)
-                raise ConfigError(f"{url!r}: fault={value!r} is not a {kind} fault (known: {known})")
+                raise ConfigError(f"{url_shown(url)}: fault={value!r} is not a {kind} fault (known: {known})")
             options[f"{kind}_fault"] = value
         elif key in KNOWN_OPTIONS or key in _BENCH_KEYS or key.startswith("transmission."):
             options[key] = value
         else:
             known = ", ".join(_URL_OPTIONS)
-            raise ConfigError(f"{url!r}: unknown sim option {key!r} (known: {known})")
+            raise ConfigError(f"{url_shown(url)}: unknown sim option {key!r} (known: {known})")
     try:
         if options.get("sensor", "small").lower() not in SENSORS:
             raise ConfigError(f"unknown sim sensor {options['sensor']!r} (known: {', '.join(SENSORS)})")
         parse_seed(options.get("seed", "0"))
         parsed = parse_options({k: v for k, v in options.items() if k not in _BENCH_KEYS})
     except ConfigError as exc:
-        raise ConfigError(f"{url!r}: {exc}") from None
+        raise ConfigError(f"{url_shown(url)}: {exc}") from None
     return options, parsed
 
 
@@ -83,9 +83,8 @@ def merged_options(urls: list[str]) -> dict[str, str]:
     for url in urls:
         for key, value in sim_options(url).items():
             if key in merged and merged[key] != value:
-                raise ConfigError(
-                    f"conflicting sim option {key}: {merged[key]!r} in {source[key]!r} but {value!r} in {url!r}"
-                )
+                first, second = url_shown(source[key]), url_shown(url)
+                raise ConfigError(f"conflicting sim option {key}: {merged[key]!r} in {first} but {value!r} in {second}")
             merged[key] = value
             source[key] = url
     return merged
@@ -102,7 +101,7 @@ def open_sim(url: str, ctx: OpenContext) -> object:
             ctx.bench = Bench.from_options(merged_options(urls), ctx.clock)
         except ConfigError as exc:
             text = str(exc)
-            raise (exc if "sim://" in text else ConfigError(f"{url!r}: {text}")) from None
+            raise (exc if "sim://" in text else ConfigError(f"{url_shown(url)}: {text}")) from None
     bench: Bench = ctx.bench
     if kind == "camera":
         return bench.camera

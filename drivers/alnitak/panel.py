@@ -43,7 +43,7 @@ from drivers.errors import (
     NotSupported,
 )
 from drivers.registry import OpenContext, SchemeFunctions
-from drivers.urls import DeviceFacts
+from drivers.urls import DeviceFacts, url_shown
 
 __all__ = ["AlnitakOptions", "AlnitakPanel", "open_alnitak", "parse_alnitak_url"]
 
@@ -59,7 +59,7 @@ _COVER_STATES = {
 def _serial_options(url: str) -> AlnitakOptions:
     options = parse_alnitak_url(url)
     if options.emulator is not None:
-        raise ConfigError(f"{url!r}: alnitak+emulator:// is the simulators' scheme; open it with drivers.open")
+        raise ConfigError(f"{url_shown(url)}: alnitak+emulator:// is the simulators' scheme; open it with drivers.open")
     return options
 
 

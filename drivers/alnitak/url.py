@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from drivers.alnitak.protocol import FILLERS, TERMINATORS
-from drivers.errors import ConfigError
-from drivers.urls import split_url
+from drivers.errors import ConfigError, quoted
+from drivers.urls import split_url, url_shown
 
 _OUR_OPTIONS = frozenset({"baud", "timeout", "retries", "eol", "filler", "settle"})
 
@@ -47,7 +47,7 @@ def parse_alnitak_url(url: str, *, emulator_options: frozenset[str] = frozenset(
     parts = split_url(url)
     scheme, plus, transport = parts.scheme.partition("+")
     if scheme.lower() != "alnitak":
-        raise ConfigError(f"{url!r} is not an alnitak:// URL")
+        raise ConfigError(f"{url_shown(url)} is not an alnitak:// URL")
     ours: dict[str, str] = {}
     theirs: list[tuple[str, str]] = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
@@ -61,12 +61,12 @@ def parse_alnitak_url(url: str, *, emulator_options: frozenset[str] = frozenset(
         unknown = [k for k, _ in theirs if k.lower() not in emulator_options]
         if unknown:
             known = ", ".join(sorted(_OUR_OPTIONS | emulator_options))
-            raise ConfigError(f"{url!r}: unknown option(s) {', '.join(unknown)} (known: {known})")
+            raise ConfigError(f"{url_shown(url)}: unknown option(s) {', '.join(unknown)} (known: {known})")
         port = "alnitak+emulator://"
         is_path = True
     elif plus:
         if not transport:
-            raise ConfigError(f"{url!r}: nothing after '+' (expected e.g. alnitak+socket://host:port)")
+            raise ConfigError(f"{url_shown(url)}: nothing after '+' (expected e.g. alnitak+socket://host:port)")
         port = f"{transport.lower()}://{parts.netloc}{parts.path}"
         if theirs:
             port += "?" + urlencode(theirs)
@@ -74,10 +74,10 @@ def parse_alnitak_url(url: str, *, emulator_options: frozenset[str] = frozenset(
     else:
         port = unquote(parts.netloc + parts.path)
         if not port:
-            raise ConfigError(f"{url!r} names no serial port (expected e.g. alnitak:///dev/ttyACM0)")
+            raise ConfigError(f"{url_shown(url)} names no serial port (expected e.g. alnitak:///dev/ttyACM0)")
         if theirs:
             names = ", ".join(k for k, _ in theirs)
-            raise ConfigError(f"{url!r}: unknown option(s) {names} (known: {', '.join(sorted(_OUR_OPTIONS))})")
+            raise ConfigError(f"{url_shown(url)}: unknown option(s) {names} (known: {', '.join(sorted(_OUR_OPTIONS))})")
         is_path = True
     return AlnitakOptions(
         port=port,
@@ -103,13 +103,13 @@ def _number(
     except ValueError:
         value = None
     if value is None:
-        raise ConfigError(f"{url!r}: {key}={options[key][:40]!r} is not a {kind.__name__}")
+        raise ConfigError(f"{url_shown(url)}: {key}={quoted(options[key])} is not a {kind.__name__}")
     if not math.isfinite(value):
-        raise ConfigError(f"{url!r}: {key}={options[key]!r} must be a finite number")
+        raise ConfigError(f"{url_shown(url)}: {key}={options[key]!r} must be a finite number")
     if value < minimum:
-        raise ConfigError(f"{url!r}: {key}={options[key]!r} must be at least {minimum}")
+        raise ConfigError(f"{url_shown(url)}: {key}={options[key]!r} must be at least {minimum}")
     if value > maximum:
-        raise ConfigError(f"{url!r}: {key}={options[key]!r} must be at most {maximum:g}")
+        raise ConfigError(f"{url_shown(url)}: {key}={options[key]!r} must be at most {maximum:g}")
     return value
 
 
@@ -117,4 +117,4 @@ def _choice(url: str, options: dict[str, str], key: str, default: str, allowed: 
     value = options.get(key, default)
     if value.lower() in (a.lower() for a in allowed):
         return next(a for a in allowed if a.lower() == value.lower())
-    raise ConfigError(f"{url!r}: {key}={value!r} must be one of {', '.join(allowed)}")
+    raise ConfigError(f"{url_shown(url)}: {key}={value!r} must be one of {', '.join(allowed)}")

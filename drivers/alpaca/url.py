@@ -16,9 +16,9 @@ from drivers.alpaca.device import AlpacaLink
 from drivers.alpaca.panel import AlpacaCoverCalibrator
 from drivers.alpaca.transport import AlpacaAddress, AlpacaTransport, TransportOptions
 from drivers.alpaca.wheel import AlpacaFilterWheel
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 from drivers.registry import OpenContext, SchemeFunctions
-from drivers.urls import DeviceFacts, query_options, split_url
+from drivers.urls import DeviceFacts, query_options, split_url, url_shown
 
 __all__ = [
     "AlpacaCamera",
@@ -49,16 +49,16 @@ def parse_alpaca_url(url: str) -> tuple[AlpacaAddress, AlpacaOptions]:
     """The device address and options an `alpaca://` URL names; ConfigError says what is wrong."""
     parts = split_url(url)
     if parts.scheme.lower() != "alpaca":
-        raise ConfigError(f"{url!r} is not an alpaca:// URL; {_USAGE}")
+        raise ConfigError(f"{url_shown(url)} is not an alpaca:// URL; {_USAGE}")
     if not parts.hostname:
-        raise ConfigError(f"{url!r} names no host; {_USAGE}")
+        raise ConfigError(f"{url_shown(url)} names no host; {_USAGE}")
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:
-        raise ConfigError(f"{url!r} has an invalid port; {_USAGE}") from None
+        raise ConfigError(f"{url_shown(url)} has an invalid port; {_USAGE}") from None
     segments = [segment for segment in parts.path.split("/") if segment]
     if len(segments) != 2 or segments[0].lower() not in DEVICE_TYPES or not _whole(segments[1], INT32_MAX):
-        raise ConfigError(f"{url!r}: {_USAGE}")
+        raise ConfigError(f"{url_shown(url)}: {_USAGE}")
     address = AlpacaAddress(parts.hostname, port, segments[0].lower(), int(segments[1]))
     return address, _options(url, query_options(url))
 
@@ -66,7 +66,7 @@ def parse_alpaca_url(url: str) -> tuple[AlpacaAddress, AlpacaOptions]:
 def _options(url: str, raw: dict[str, str]) -> AlpacaOptions:
     unknown = sorted(set(raw) - set(_OPTIONS))
     if unknown:
-        raise ConfigError(f"{url!r}: unknown option {', '.join(unknown)} (known: {', '.join(_OPTIONS)})")
+        raise ConfigError(f"{url_shown(url)}: unknown option {', '.join(unknown)} (known: {', '.join(_OPTIONS)})")
 
     def seconds(name: str, default: float) -> float:
         if name not in raw:
@@ -77,19 +77,21 @@ def _options(url: str, raw: dict[str, str]) -> AlpacaOptions:
             value = -1.0
         if not 0 < value <= MAX_SECONDS:  # NaN fails both
             raise ConfigError(
-                f"{url!r}: {name} must be a positive number of seconds (at most {MAX_SECONDS:g}), "
-                f"not {raw[name][:40]!r}"
+                f"{url_shown(url)}: {name} must be a positive number of seconds (at most {MAX_SECONDS:g}), "
+                f"not {quoted(raw[name])}"
             )
         return value
 
     client_id = None
     if "client_id" in raw:
         if not _whole(raw["client_id"], 0xFFFFFFFF):
-            raise ConfigError(f"{url!r}: client_id must be a whole number 0..4294967295, not {raw['client_id'][:40]!r}")
+            raise ConfigError(
+                f"{url_shown(url)}: client_id must be a whole number 0..4294967295, not {quoted(raw['client_id'])}"
+            )
         client_id = int(raw["client_id"])
     flag = raw.get("imagebytes", "1").lower()
     if flag not in ("0", "1", "true", "false", "yes", "no"):
-        raise ConfigError(f"{url!r}: imagebytes must be 0 or 1, not {raw['imagebytes']!r}")
+        raise ConfigError(f"{url_shown(url)}: imagebytes must be 0 or 1, not {raw['imagebytes']!r}")
     transport = TransportOptions(
         timeout=seconds("timeout", 5.0),
         download_timeout=seconds("download_timeout", 120.0),

@@ -23,7 +23,7 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 from sequencer.output import keywords as kw
 from sequencer.output.keywords import FrameKind, kind_from_imagetyp
 
@@ -108,7 +108,7 @@ def _card(header: fits.Header, path: Path, name: str) -> object:
         return header[name]
     except (fits.VerifyError, ValueError, TypeError):
         image = str(header.cards[name].image).strip() if name in header else name
-        raise FrameError(f"{path}: {name}: the card {image[:80]!r} cannot be read") from None
+        raise FrameError(f"{path}: {name}: the card {quoted(image, 100)} cannot be read") from None
 
 
 def _number(

@@ -30,7 +30,7 @@ import re
 import string
 from dataclasses import dataclass
 
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 from sequencer.core.atomicfile import TEMPORARY_NAME_EXTRA
 from sequencer.core.timestamps import local_date, local_time
 from sequencer.output.header import FrameHeader
@@ -175,7 +175,7 @@ def _check_lengths(pattern: str, text: str) -> None:
         size = len(part.encode("utf-8"))
         if size > limit:
             raise ConfigError(
-                f"file-name pattern {pattern!r}: the name {_shorten(part)!r} is {size} bytes; "
+                f"file-name pattern {pattern!r}: the name {quoted(part)} is {size} bytes; "
                 f"the filesystem takes at most {limit} there"
             )
 
@@ -196,10 +196,6 @@ def _expand(pattern: str, fields: NameFields) -> str:
         text += ".fits"
     _check_lengths(pattern, text)
     return text
-
-
-def _shorten(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def validate_pattern(pattern: str) -> None:

@@ -49,7 +49,7 @@ from typing import Any
 
 from drivers.base import CameraSettings
 from drivers.clock import Clock
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 from sequencer.core.atomicfile import OutputError, describe_os_error, replace_file
 from sequencer.core.jsonfields import FieldError, Fields, describe, load_json
 from sequencer.core.timestamps import iso_utc
@@ -326,7 +326,7 @@ def _checked_header(f: Fields) -> dict[str, Any]:
     """The manifest's run fields, each of the type the schema gives it."""
     status = f.text("status")
     if status not in RUN_STATUSES:
-        raise FieldError(f"status: {status[:40]!r} is not one of {', '.join(RUN_STATUSES)}")
+        raise FieldError(f"status: {quoted(status)} is not one of {', '.join(RUN_STATUSES)}")
     for key in ("run_id", "started"):
         f.text(key)
     for key in ("finished", "reason", "camera", "software"):

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from drivers.base import CameraSettings
+from drivers.errors import quoted
 from sequencer.core.jsonfields import FieldError, Fields
 from sequencer.output.header import StatValues
 from sequencer.output.keywords import FrameKind
@@ -107,7 +108,7 @@ def _relative_file(f: Fields) -> str:
     text = f.text("file")
     path = PurePosixPath(text)
     if not text or path.is_absolute() or "\\" in text or ".." in path.parts or (len(text) > 1 and text[1] == ":"):
-        raise FieldError(f"{f.path('file')}: {text[:80]!r} is not a path inside the run directory")
+        raise FieldError(f"{f.path('file')}: {quoted(text, 100)} is not a path inside the run directory")
     return text
 
 
@@ -121,7 +122,7 @@ def _kind(f: Fields) -> FrameKind:
         if kind.value == text:
             return kind
     known = ", ".join(k.value for k in _WRITTEN_KINDS)
-    raise FieldError(f"{f.path('kind')}: {text[:40]!r} is not a frame kind ({known})")
+    raise FieldError(f"{f.path('kind')}: {quoted(text)} is not a frame kind ({known})")
 
 
 def _stats(f: Fields) -> StatValues:
@@ -195,7 +196,7 @@ class SetRecord:
         s = f.object("settings")
         status = f.text("status")
         if status not in SET_STATUSES:
-            raise FieldError(f"{f.path('status')}: {status[:40]!r} is not one of {', '.join(SET_STATUSES)}")
+            raise FieldError(f"{f.path('status')}: {quoted(status)} is not one of {', '.join(SET_STATUSES)}")
         return cls(
             id=f.text("id"),
             filter=f.maybe_text("filter"),

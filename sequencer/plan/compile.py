@@ -11,7 +11,7 @@ from pathlib import Path
 
 from drivers.errors import ConfigError
 from drivers.registry import Registry, default_registry
-from drivers.urls import scheme_of
+from drivers.urls import scheme_of, url_shown
 from sequencer.plan.compact import compact_steps
 from sequencer.plan.explicit import ExplicitCompiler
 from sequencer.plan.loader import Located, SequenceFileError, load_file, load_text
@@ -76,6 +76,6 @@ def _check_equipment(located: Located, model: SequenceModel, registry: Registry)
         if not known:
             raise located.error(
                 path,
-                f"equipment.{role}: unknown equipment scheme {scheme_of(url)!r} in {url!r} "
+                f"equipment.{role}: unknown equipment scheme {scheme_of(url)!r} in {url_shown(url)} "
                 f"(known: {', '.join(registry.schemes())})",
             )

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 from sequencer.plan.yamllimits import MAX_FILE_BYTES, YamlLimitError, compose
 
 PathKey = tuple[str | int, ...]
@@ -149,14 +149,9 @@ def _scalar(node: yaml.Node, out: Located, path: PathKey) -> Any:
         why = (
             f"an integer of {len(text)} digits is too large"
             if kind == "int"
-            else f"{_shorten(text)!r}: not a valid {kind} ({exc})"
+            else f"{quoted(text)}: not a valid {kind} ({exc})"
         )
         raise SequenceFileError(out.file, line, col, f"{_dotted(path)}: {why}") from None
-
-
-def _shorten(value: object, limit: int = 40) -> str:
-    text = str(value)
-    return text if len(text) <= limit else f"{text[: limit - 12]}... ({len(text)} characters)"
 
 
 def _dotted(path: Sequence[str | int]) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 
 from drivers.alnitak.panel import AlnitakPanel
 from drivers.alnitak.url import parse_alnitak_url
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 from drivers.registry import OpenContext, SchemeFunctions
-from drivers.urls import DeviceFacts
+from drivers.urls import DeviceFacts, url_shown
 from simulators.alnitak.emulator import AlnitakEmulator
 from simulators.alnitak.firmware import COVER_PRODUCTS, FirmwareConfig
 from simulators.alnitak.wire import REPLY_ENDINGS, Fault, FaultPlan
@@ -61,18 +61,18 @@ def emulator_settings(url: str, options: dict[str, str]) -> dict[str, Any]:
         except ValueError:
             value = None
         if value is None:
-            raise ConfigError(f"{url!r}: {key}={options[key][:40]!r} is not a {kind.__name__}")
+            raise ConfigError(f"{url_shown(url)}: {key}={quoted(options[key])} is not a {kind.__name__}")
         low, high = _RANGES.get(key, (-math.inf, math.inf))
         if not low <= value <= high:  # NaN fails too
-            raise ConfigError(f"{url!r}: {key}={options[key]!r} must be from {low:g} to {high:g}")
+            raise ConfigError(f"{url_shown(url)}: {key}={options[key]!r} must be from {low:g} to {high:g}")
         return value
 
     fault = options.get("fault", "none").lower()
     if fault not in {f.value for f in Fault}:
-        raise ConfigError(f"{url!r}: fault={fault!r} must be one of {', '.join(f.value for f in Fault)}")
+        raise ConfigError(f"{url_shown(url)}: fault={fault!r} must be one of {', '.join(f.value for f in Fault)}")
     eol = options.get("reply_eol", "lf").lower()
     if eol not in REPLY_ENDINGS:
-        raise ConfigError(f"{url!r}: reply_eol: eol must be one of {', '.join(REPLY_ENDINGS)}, not {eol!r}")
+        raise ConfigError(f"{url_shown(url)}: reply_eol: eol must be one of {', '.join(REPLY_ENDINGS)}, not {eol!r}")
     settings: dict[str, Any] = {
         "product": number("product", int, 99),
         "firmware": number("firmware", int, 123),
@@ -97,7 +97,7 @@ def emulator_settings(url: str, options: dict[str, str]) -> dict[str, Any]:
             cover_jam=settings["cover_jam"],
         )
     except ValueError as exc:
-        raise ConfigError(f"{url!r}: {exc}") from None
+        raise ConfigError(f"{url_shown(url)}: {exc}") from None
     return settings
 
 
@@ -113,14 +113,14 @@ def emulator_for_url(url: str, options: dict[str, str], ctx: Any) -> AlnitakEmul
     try:
         return AlnitakEmulator.on_bench(ctx.bench, **settings)
     except ValueError as exc:
-        raise ConfigError(f"{url!r}: {exc}") from None
+        raise ConfigError(f"{url_shown(url)}: {exc}") from None
 
 
 def open_emulator(url: str, ctx: OpenContext) -> AlnitakPanel:
     """Registry opener for `alnitak+emulator://`: the real driver on a pty served by the emulator."""
     options = parse_alnitak_url(url, emulator_options=EMULATOR_URL_OPTIONS)
     if options.emulator is None:
-        raise ConfigError(f"{url!r} is not an alnitak+emulator:// URL")
+        raise ConfigError(f"{url_shown(url)} is not an alnitak+emulator:// URL")
     return AlnitakPanel(options, clock=ctx.clock, emulator=emulator_for_url(url, options.emulator, ctx))
 
 
@@ -129,7 +129,7 @@ def emulator_facts(url: str) -> DeviceFacts:
     as opening it would."""
     options = parse_alnitak_url(url, emulator_options=EMULATOR_URL_OPTIONS).emulator
     if options is None:
-        raise ConfigError(f"{url!r} is not an alnitak+emulator:// URL")
+        raise ConfigError(f"{url_shown(url)} is not an alnitak+emulator:// URL")
     settings = emulator_settings(url, options)
     return DeviceFacts(simulated=True, has_cover=settings["product"] in COVER_PRODUCTS)
 

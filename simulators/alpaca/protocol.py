@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from drivers.base import Frame
-from drivers.errors import DeviceError, InvalidOperation, InvalidValue, NotConnected, NotSupported
+from drivers.errors import DeviceError, InvalidOperation, InvalidValue, NotConnected, NotSupported, quoted
 
 NOT_IMPLEMENTED = 0x400
 INVALID_VALUE = 0x401
@@ -80,28 +80,23 @@ def parse_bool(name: str, text: str) -> bool:
     raise BadRequest(f"parameter {name}={text!r} is not a boolean (true or false)")
 
 
-def shown(text: str, limit: int = 40) -> str:
-    """A parameter's text as a 400 answer quotes it, cut short (a 5000-digit ClientID is not echoed whole)."""
-    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
-
-
 def parse_int(name: str, text: str) -> int:
     stripped = text.strip()
     if not _INTEGER.fullmatch(stripped):
-        raise BadRequest(f"parameter {name}={shown(text)} is not an integer")
+        raise BadRequest(f"parameter {name}={quoted(text)} is not an integer")
     value = int(stripped) if len(stripped) <= 12 else INT32_MAX + 1
     if not INT32_MIN <= value <= INT32_MAX:
-        raise BadRequest(f"parameter {name}={shown(text)} is outside the 32-bit integer range")
+        raise BadRequest(f"parameter {name}={quoted(text)} is outside the 32-bit integer range")
     return value
 
 
 def parse_float(name: str, text: str) -> float:
     stripped = text.strip()
     if not _NUMBER.fullmatch(stripped):
-        raise BadRequest(f"parameter {name}={shown(text)} is not a number (use '.' as decimal point)")
+        raise BadRequest(f"parameter {name}={quoted(text)} is not a number (use '.' as decimal point)")
     value = float(stripped)
     if not math.isfinite(value):
-        raise BadRequest(f"parameter {name}={shown(text)} is not a finite number")
+        raise BadRequest(f"parameter {name}={quoted(text)} is not a finite number")
     return value
 
 
@@ -112,7 +107,7 @@ def parse_str(name: str, text: str) -> str:
 def parse_uint32(name: str, text: str) -> int:
     stripped = text.strip()
     if not _DIGITS.fullmatch(stripped) or len(stripped) > 10 or int(stripped) > UINT32_MAX:
-        raise BadRequest(f"{name}={shown(text)} is not an unsigned 32-bit integer")
+        raise BadRequest(f"{name}={quoted(text)} is not an unsigned 32-bit integer")
     return int(stripped)
 
 

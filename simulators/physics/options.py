@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 
 DEFAULT_FILTERS = ("L", "R", "G", "B", "Ha", "OIII", "SII")
 
@@ -146,7 +146,7 @@ def parse_seed(value: object) -> int:
     except ValueError:
         seed = -1
     if not 0 <= seed <= 0xFFFFFFFF:
-        raise ConfigError(f"sim option seed={_shown(value)}: expected an integer from 0 to 4294967295")
+        raise ConfigError(f"sim option seed={quoted(value)}: expected an integer from 0 to 4294967295")
     return seed
 
 
@@ -334,16 +334,10 @@ def _parse_one(key: str, value: object, parser: Callable[[object], Any], allowed
     try:
         parsed = parser(value)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ConfigError(f"sim option {key}={_shown(value)}: {exc}") from None
+        raise ConfigError(f"sim option {key}={quoted(value)}: {exc}") from None
     if allowed is not None and parsed is not None and not allowed.contains(parsed):
-        raise ConfigError(f"sim option {key}={_shown(value)}: {allowed.describe()}")
+        raise ConfigError(f"sim option {key}={quoted(value)}: {allowed.describe()}")
     return parsed
-
-
-def _shown(value: object, limit: int = 40) -> str:
-    """A value as a message quotes it, cut short if it is long (a 5000-digit number)."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 15]}... ({len(text)} characters)"
 
 
 def option_names() -> list[str]:
