@@ -120,7 +120,7 @@ BAD_NUMBERS: list[tuple[str, bytes, str, str]] = [
         "ClientTransactionID='²'",
         "not an unsigned",
     ),
-    ("5000-digit-gain", form(f"{CAMERA}/gain", f"Gain={'1' * 5000}"), "(5000 characters)", "outside the 32-bit"),
+    ("5000-digit-gain", form(f"{CAMERA}/gain", f"Gain={'1' * 5000}"), "1... (5002 characters)", "outside the 32-bit"),
     ("arabic-digits", form(f"{CAMERA}/gain", "Gain=%D9%A1%D9%A2"), "parameter Gain='١٢'", "is not an integer"),
     ("underscore", form(f"{PANEL}/calibratoron", "Brightness=1_0"), "Brightness='1_0'", "is not an integer"),
     ("unicode-device", get("/api/v1/camera/\xb2/name"), "device number '²'", "is not a non-negative integer"),
