@@ -97,6 +97,19 @@ _DEFAULT_KEYWORDS = {
 }
 
 
+MAX_TEMPERATURE_TOLERANCE = 50.0
+
+
+def check_temperature_tolerance(tolerance: float) -> float:
+    """The tolerance a refusal is measured against must be a real number of degrees (NaN would match
+    any temperature, a negative one none)."""
+    if not 0 <= tolerance <= MAX_TEMPERATURE_TOLERANCE:
+        raise ConfigError(
+            f"temperature tolerance {tolerance:g} °C: expected a number from 0 to {MAX_TEMPERATURE_TOLERANCE:g}"
+        )
+    return tolerance
+
+
 def format_seconds(seconds: float) -> str:
     """4 → '4 s', 0.05 → '0.05 s', 1.5 → '1.5 s'."""
     return f"{seconds:g} s"

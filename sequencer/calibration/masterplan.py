@@ -20,6 +20,7 @@ from sequencer.calibration.frames import (
     DEFAULT_TEMPERATURE_TOLERANCE,
     FrameError,
     FrameInfo,
+    check_temperature_tolerance,
     fits_files,
     format_seconds,
     read_info,
@@ -255,6 +256,7 @@ def plan_masters(
     select: Sequence[str] = (),
 ) -> MasterPlan:
     """Find every flat set under `run` and what calibrates it; raises `MasterError` on the first problem."""
+    check_temperature_tolerance(temperature_tolerance)
     run_dir, manifest = find_run(run)
     all_darks: list[FrameInfo] = []
     if manifest is not None:

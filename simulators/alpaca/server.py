@@ -186,8 +186,9 @@ class AlpacaServer:
     def start(self) -> AlpacaServer:
         try:
             self._http = _HttpServer((self._host, self._port), self.app, quiet=self._quiet)
-        except OSError as exc:
-            raise ConfigError(f"cannot serve Alpaca on {self._host}:{self._port}: {exc.strerror or exc}") from None
+        except (OSError, OverflowError) as exc:  # a port taken, or one that is not a port (99999)
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"cannot serve Alpaca on {self._host}:{self._port}: {why}") from None
         self._bound_port = int(self._http.server_address[1])
         self.app.unique_seed = f"{self._host}:{self.port}"
         self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

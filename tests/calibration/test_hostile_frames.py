@@ -165,3 +165,31 @@ def test_master_refuses_a_frame_reached_by_two_names(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "flat_again.fits and" in err and "are the same file" in err, err
     assert not (tmp_path / "masters").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["master", "RUN", "--low", "nan"], "rejection thresholds must be positive, finite numbers of sigma"),
+        (["master", "RUN", "--high", "inf"], "rejection thresholds must be positive, finite numbers of sigma"),
+        (["master", "RUN", "--iterations", "100000000"], "rejection iterations must be at most 100"),
+        (["master", "RUN", "--temperature-tolerance", "nan"], "temperature tolerance nan °C: expected a number"),
+        (["master", "RUN", "--temperature-tolerance", "-1"], "temperature tolerance -1 °C: expected a number"),
+        (["audit", "RUN", "--temperature-tolerance", "inf"], "temperature tolerance inf °C: expected a number"),
+    ],
+)
+def test_absurd_numbers_on_the_command_line_are_one_line(
+    run_dir: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    before = sorted(p.name for p in run_dir.iterdir())
+    assert main([str(run_dir) if a == "RUN" else a for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err, err
+    assert sorted(p.name for p in run_dir.iterdir()) == before, "nothing written"
+
+
+def test_workers_must_be_a_number_of_threads(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["master", str(run_dir), "--workers", "0"])
+    assert exited.value.code == 2
+    assert "argument --workers: '0': expected a number of threads from 1 to 64" in capsys.readouterr().err

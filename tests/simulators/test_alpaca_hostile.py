@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from drivers.base import LightState
+from sequencer.cli import main
 from simulators.alpaca.server import AlpacaServer
 from simulators.devices.bench import Bench
 from tests.support.alpaca import call, connect_all, served_bench
@@ -162,3 +163,20 @@ def test_many_clients_at_once_are_all_answered(served: tuple[AlpacaServer, Bench
     for thread in threads:
         thread.join(30)
     assert statuses == [200] * 100
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["sim", "alpaca", "--port", "99999"], "cannot serve Alpaca on 127.0.0.1:99999: bind(): port must be 0-65535"),
+        (["sim", "alnitak", "--tcp", "99999"], "cannot serve Alnitak on 127.0.0.1:99999: bind(): port must be"),
+        (["sim", "alnitak", "--firmware", "5000"], "firmware version must be 000-999, not 5000"),
+        (["sim", "alpaca", "--seed", "-1"], "sim option seed=-1: expected an integer from 0 to 4294967295"),
+    ],
+)
+def test_a_server_that_cannot_start_says_why_in_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err, err
