@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sequencer.core.units import Duration, Exposure, Fraction
 from sequencer.output.filenames import DEFAULT_PATTERN
@@ -42,34 +42,41 @@ class CameraModel(Strict):
     cooling_timeout: Duration = 900.0
 
 
+def _target_in_range(v: float) -> float:
+    if not 0 < v < 1:
+        raise ValueError(f"the target must be above 0% and below 100% of full scale, got {v:.0%}")
+    return v
+
+
+def _tolerance_in_range(v: float) -> float:
+    if not 0 < v < 1:
+        raise ValueError(f"the tolerance (relative to the target) must be above 0% and below 100%, got {v:.0%}")
+    return v
+
+
+Target = Annotated[Fraction, AfterValidator(_target_in_range)]
+Tolerance = Annotated[Fraction, AfterValidator(_tolerance_in_range)]
+
+
 class BrightnessModel(Strict):
     """Target histogram mean as a fraction of full scale, tolerance relative to it (N.I.N.A.'s meaning)."""
 
-    target: Fraction = 0.5
-    tolerance: Fraction = 0.1
+    target: Target = 0.5
+    tolerance: Tolerance = 0.1
     max_trials: Annotated[int, Field(ge=1, le=50)] = 12
-
-    @field_validator("target")
-    @classmethod
-    def _target_in_range(cls, v: float) -> float:
-        if not 0 < v < 1:
-            raise ValueError(f"the target must be above 0% and below 100% of full scale, got {v:.0%}")
-        return v
-
-    @field_validator("tolerance")
-    @classmethod
-    def _tolerance_in_range(cls, v: float) -> float:
-        if not 0 < v < 1:
-            raise ValueError(f"the tolerance (relative to the target) must be above 0% and below 100%, got {v:.0%}")
-        return v
 
     @model_validator(mode="after")
     def _window_below_full_scale(self) -> BrightnessModel:
-        if self.target * (1 + self.tolerance) >= 1:
+        if saturates(self.target, self.tolerance):
             raise ValueError(
                 f"target {self.target:.0%} ± {self.tolerance:.0%} reaches full scale: flats would saturate"
             )
         return self
+
+
+def saturates(target: float, tolerance: float) -> bool:
+    """Whether the window target ± tolerance reaches full scale (its flats would saturate)."""
+    return target * (1 + tolerance) >= 1
 
 
 class SettleModel(Strict):
@@ -151,8 +158,8 @@ class LightOnArgs(Strict):
 
 class FindBrightnessArgs(Strict):
     exposure: Exposure
-    target: Fraction | None = None
-    tolerance: Fraction | None = None
+    target: Target | None = None
+    tolerance: Tolerance | None = None
 
 
 class FlatsArgs(Strict):

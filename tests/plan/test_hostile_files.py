@@ -24,6 +24,7 @@ equipment:
 camera: {gain: 100, offset: 50}
 """
 ONE_SET = "flat_sets:\n  - {filter: Ha, exposure: 4s, count: 3}\n"
+LIT = "steps:\n  - select_filter: Ha\n  - light_on\n  - wait: 3s\n"
 
 
 def with_url(role: str, url: str) -> str:
@@ -90,6 +91,18 @@ CASES: list[tuple[str, str, tuple[int, int], str]] = [
     ("exposure-infinite", HEAD + ONE_SET.replace("4s", ".inf"), (8, 28), "a duration must be finite"),
     ("wait-2h", HEAD + "settle: {after_light_on: 2h}\n" + ONE_SET, (7, 26), "longer than 1h00m"),
     ("temperature-nan", HEAD.replace("offset: 50}", "offset: 50, temperature: .nan}") + ONE_SET, (6, 46), "finite"),
+    (
+        "find-brightness-target-zero",
+        HEAD + LIT + "  - find_brightness: {exposure: 4s, target: 0%}\n",
+        (11, 45),
+        "steps[3].find_brightness.target: the target must be above 0% and below 100% of full scale",
+    ),
+    (
+        "find-brightness-window-saturates",
+        HEAD + "brightness: {tolerance: 30%}\n" + LIT + "  - find_brightness: {exposure: 4s, target: 80%}\n",
+        (12, 5),
+        "steps[3].find_brightness: target 80% ± 30% reaches full scale: flats would saturate",
+    ),
     ("gain-beyond-32-bits", HEAD.replace("gain: 100", "gain: 99999999999") + ONE_SET, (6, 16), "2147483647"),
     # ---- equipment URLs: refused by their scheme as opening them would
     (
