@@ -26,6 +26,7 @@ before a 300-character name is built).
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from dataclasses import dataclass
@@ -157,7 +158,7 @@ def _check_path(pattern: str, text: str) -> None:
         raise ConfigError(f"file-name pattern {pattern!r}: must be relative to the run directory")
     if "\\" in text:
         raise ConfigError(f"file-name pattern {pattern!r}: separate directories with '/', not '\\'")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+    if has_control_characters(text):
         raise ConfigError(f"file-name pattern {pattern!r}: control characters are not allowed in file names")
     for part in text.split("/"):
         if part in ("", ".", ".."):
@@ -167,12 +168,17 @@ def _check_path(pattern: str, text: str) -> None:
             )
 
 
+def has_control_characters(text: str) -> bool:
+    """Whether a path holds a character below space or DEL: legal on Linux, a trap in every shell and viewer."""
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
 def _check_lengths(pattern: str, text: str) -> None:
     """Every name within what the filesystem takes; the file's own leaves room for its temporary name."""
     parts = text.split("/")
     for i, part in enumerate(parts):
         limit = MAX_COMPONENT_BYTES - (TEMPORARY_NAME_EXTRA if i == len(parts) - 1 else 0)
-        size = len(part.encode("utf-8"))
+        size = len(os.fsencode(part))
         if size > limit:
             raise ConfigError(
                 f"file-name pattern {pattern!r}: the name {quoted(part)} is {size} bytes; "

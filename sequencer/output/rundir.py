@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.clock import Clock
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 from sequencer.core.atomicfile import OutputError, describe_os_error, fsync_directory
 from sequencer.core.timestamps import local_date, run_id_at
-from sequencer.output.filenames import MAX_COMPONENT_BYTES
+from sequencer.output.filenames import MAX_COMPONENT_BYTES, has_control_characters
 
 DIRECTORY_PLACEHOLDERS = ("date",)
 MAX_RUNS_PER_ID = 9999
@@ -45,12 +45,13 @@ def validate_output_directory(template: str) -> None:
                 f"output directory {template!r}: placeholder {{{name}}} is not allowed here; "
                 "only {date} (the local date the run starts)"
             )
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in str(template)):
+    if has_control_characters(str(template)):
         raise ConfigError(f"output directory {template!r}: control characters are not allowed in a path")
     for part in Path(str(template).format(date=_SAMPLE_DATE)).expanduser().parts:
-        if len(os.fsencode(part)) > MAX_COMPONENT_BYTES:
+        size = len(os.fsencode(part))
+        if size > MAX_COMPONENT_BYTES:
             raise ConfigError(
-                f"output directory {template!r}: the name {part[:37]!r}... is {len(os.fsencode(part))} bytes; "
+                f"output directory {quoted(str(template), 60)}: the name {quoted(part)} is {size} bytes; "
                 f"the filesystem takes at most {MAX_COMPONENT_BYTES}"
             )
 

@@ -63,7 +63,7 @@ def load_text(text: str, file: str = "<string>") -> Located:
         node = compose(text)
     except YamlLimitError as exc:
         line, col = _position(exc.problem_mark)
-        raise SequenceFileError(file, line, col, f"{exc.problem}") from None
+        raise SequenceFileError(file, line, col, str(exc.problem)) from None
     except yaml.MarkedYAMLError as exc:
         line, col = _position(exc.problem_mark or exc.context_mark)
         problem = exc.problem or exc.context or "invalid YAML"

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from drivers.errors import ConfigError
 from sequencer.output.filenames import NameFields, expand_pattern, validate_pattern
 from sequencer.output.keywords import FrameKind
-from sequencer.output.rundir import MAX_RUNS_PER_ID, validate_output_directory
+from sequencer.output.rundir import MAX_RUNS_PER_ID, expand_output_directory
 from sequencer.plan.loader import Located, SequenceFileError
 from sequencer.plan.model import FlatSet
 from sequencer.plan.schema import OutputModel
@@ -32,7 +31,7 @@ _LONGEST_RUN_ID = f"2026-11-24T031500Z-{MAX_RUNS_PER_ID}"
 def check_output(located: Located, output: OutputModel, sets: Iterable[FlatSet]) -> None:
     """Refuse, as `file:line:column: output.<field>: …`, a directory or pattern the run would refuse."""
     try:
-        validate_output_directory(output.directory)
+        directory = expand_output_directory(output.directory, at=0.0)  # any date: all are 10 characters
     except ConfigError as exc:
         raise _error(located, "directory", exc) from None
     try:
@@ -46,7 +45,6 @@ def check_output(located: Located, output: OutputModel, sets: Iterable[FlatSet])
                 longest = max(longest, len(os.fsencode(expand_pattern(output.pattern, fields))))
         except ConfigError as exc:  # this set's own values (its filter's name) make a name the disk refuses
             raise SequenceFileError(located.file, fs.line, fs.column, f"output.pattern: {exc}") from None
-    directory = Path(os.path.abspath(Path(output.directory.format(date=_SAMPLE_DATE)).expanduser()))
     size = len(os.fsencode(directory)) + 1 + len(_LONGEST_RUN_ID) + 1 + longest
     if size >= PATH_MAX:
         raise _error(
