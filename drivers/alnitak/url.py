@@ -81,21 +81,22 @@ def parse_alnitak_url(url: str, *, emulator_options: frozenset[str] = frozenset(
         is_path = True
     return AlnitakOptions(
         port=port,
-        baud=_number(url, ours, "baud", 9600, int, minimum=1, maximum=4_000_000),
-        timeout=_number(url, ours, "timeout", 2.0, float, minimum=0.001, maximum=60.0),
-        retries=_number(url, ours, "retries", 2, int, minimum=0, maximum=100),
+        baud=number_option(url, ours, "baud", 9600, int, minimum=1, maximum=4_000_000),
+        timeout=number_option(url, ours, "timeout", 2.0, float, minimum=0.001, maximum=60.0),
+        retries=number_option(url, ours, "retries", 2, int, minimum=0, maximum=100),
         eol=_choice(url, ours, "eol", "lf", tuple(TERMINATORS)),
         filler=_choice(url, ours, "filler", "000", FILLERS),
-        settle=_number(url, ours, "settle", 0.0, float, minimum=0.0, maximum=60.0),
+        settle=number_option(url, ours, "settle", 0.0, float, minimum=0.0, maximum=60.0),
         is_device_path=is_path,
         emulator=emulator,
     )
 
 
-def _number(
+def number_option(
     url: str, options: dict[str, str], key: str, default: Any, kind: type, *, minimum: float, maximum: float
 ) -> Any:
-    """An option's number, from `minimum` to `maximum` (NaN and infinity are neither)."""
+    """Option `key`'s number (`int` or `float`), `default` if absent, from `minimum` to `maximum` (NaN and
+    infinity are neither); the emulator's options are read with it too."""
     if key not in options:
         return default
     try:

@@ -11,8 +11,8 @@ import math
 from typing import Any
 
 from drivers.alnitak.panel import AlnitakPanel
-from drivers.alnitak.url import parse_alnitak_url
-from drivers.errors import ConfigError, quoted
+from drivers.alnitak.url import number_option, parse_alnitak_url
+from drivers.errors import ConfigError
 from drivers.registry import OpenContext, SchemeFunctions
 from drivers.urls import DeviceFacts, url_shown
 from simulators.alnitak.emulator import AlnitakEmulator
@@ -54,18 +54,8 @@ def emulator_settings(url: str, options: dict[str, str]) -> dict[str, Any]:
     as building the emulator would check it; ConfigError names the URL and the option."""
 
     def number(key: str, kind: type, default: Any) -> Any:
-        if key not in options:
-            return default
-        try:
-            value = kind(options[key]) if len(options[key]) <= 32 else None
-        except ValueError:
-            value = None
-        if value is None:
-            raise ConfigError(f"{url_shown(url)}: {key}={quoted(options[key])} is not a {kind.__name__}")
         low, high = _RANGES.get(key, (-math.inf, math.inf))
-        if not low <= value <= high:  # NaN fails too
-            raise ConfigError(f"{url_shown(url)}: {key}={options[key]!r} must be from {low:g} to {high:g}")
-        return value
+        return number_option(url, options, key, default, kind, minimum=low, maximum=high)
 
     fault = options.get("fault", "none").lower()
     if fault not in {f.value for f in Fault}:

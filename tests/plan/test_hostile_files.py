@@ -123,7 +123,7 @@ CASES: list[tuple[str, str, tuple[int, int], str]] = [
     ("alpaca-timeout-inf", with_url("panel", "alpaca://h/covercalibrator/0?timeout=inf"), (4, 10), "positive"),
     ("alnitak-baud", with_url("panel", "alnitak:///dev/ttyACM0?baud=fast"), (4, 10), "baud='fast' is not a int"),
     ("alnitak-timeout-nan", with_url("panel", "alnitak:///dev/ttyACM0?timeout=nan"), (4, 10), "must be a finite"),
-    ("emulator-motor-inf", with_url("panel", "alnitak+emulator://?motor_time=inf"), (4, 10), "from 0 to 600"),
+    ("emulator-motor-inf", with_url("panel", "alnitak+emulator://?motor_time=inf"), (4, 10), "must be a finite"),
 ]
 
 
