@@ -28,7 +28,7 @@ from sequencer.brightness.response import PanelResponse
 from sequencer.brightness.trials import Window
 from sequencer.core.atomicfile import replace_file
 from sequencer.core.jsonfields import FieldError, Fields, load_json
-from sequencer.core.units import MAX_SECONDS
+from sequencer.core.units import INT32_MAX, MAX_SECONDS
 
 __all__ = ["DATA_DIR_ENV", "FILE_NAME", "TrainedEntry", "TrainedKey", "TrainedTable", "default_path"]
 
@@ -37,7 +37,6 @@ FILE_NAME = "trained-brightness.json"
 VERSION = 1
 MAX_FILE_BYTES = 16_000_000
 """A table larger than this is damaged (a real one holds a few hundred entries of 300 bytes)."""
-_INT32_MAX = 2**31 - 1
 
 
 class TrainedKey(NamedTuple):
@@ -93,13 +92,13 @@ class TrainedEntry:
             camera=f.text("camera"),
             filter=f.text("filter"),
             exposure=f.number("exposure", 1e-6, MAX_SECONDS),
-            gain=f.integer("gain", 0, _INT32_MAX),
-            offset=f.integer("offset", 0, _INT32_MAX),
+            gain=f.integer("gain", 0, INT32_MAX),
+            offset=f.integer("offset", 0, INT32_MAX),
             binning=f.integer("binning", 1, 16),
         )
         return cls(
             key=key,
-            brightness=f.integer("brightness", 0, _INT32_MAX),
+            brightness=f.integer("brightness", 0, INT32_MAX),
             response=PanelResponse.from_dict(data["response"], f.path("response")) if f.has("response") else None,
             mean_adu=f.maybe_number("mean_adu"),
             recorded_at=f.maybe_number("recorded_at"),

@@ -24,6 +24,7 @@ from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
 from drivers.errors import ConfigError, quoted
+from sequencer.core.units import ABSOLUTE_ZERO
 from sequencer.output import keywords as kw
 from sequencer.output.keywords import FrameKind, kind_from_imagetyp
 
@@ -35,7 +36,6 @@ DEFAULT_TEMPERATURE_TOLERANCE = 1.0
 MAX_AXIS = 1_000_000
 """The widest image side a frame may claim (an IMX455 is 9576)."""
 MAX_BINNING = 64
-ABSOLUTE_ZERO = -273.15
 _BYTES_PER_PIXEL = {8: 1, 16: 2, 32: 4, 64: 8, -32: 4, -64: 8}
 
 

@@ -17,6 +17,10 @@ _DURATION = re.compile(
 )
 MAX_SECONDS = 3600.0
 """The longest exposure, wait or timeout a sequence file may ask for."""
+INT32_MAX = 2**31 - 1
+"""The largest gain, offset, readout mode or brightness: ASCOM carries them as 32-bit integers."""
+ABSOLUTE_ZERO = -273.15
+"""No sensor temperature is below it (°C)."""
 _UNIT_SECONDS = {
     None: 1.0,
     "ms": 0.001,

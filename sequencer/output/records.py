@@ -16,11 +16,11 @@ from typing import Any
 from drivers.base import CameraSettings
 from drivers.errors import quoted
 from sequencer.core.jsonfields import FieldError, Fields
+from sequencer.core.units import ABSOLUTE_ZERO, INT32_MAX
 from sequencer.output.header import StatValues
 from sequencer.output.keywords import FrameKind
 
 SET_STATUSES = ("running", "ok", "failed", "skipped")
-_INT32_MAX = 2**31 - 1
 
 
 def _num(value: float | None) -> float | None:
@@ -52,7 +52,7 @@ class TrialRecord:
         f = Fields(data, where)
         mean, sat = f.maybe_number("mean"), f.maybe_number("sat", 0.0, 1.0)  # null: not finite when recorded
         return cls(
-            f.integer("brightness", 0, _INT32_MAX),
+            f.integer("brightness", 0, INT32_MAX),
             math.nan if mean is None else mean,
             f.flag("in_window"),
             math.nan if sat is None else sat,
@@ -92,14 +92,14 @@ class FrameRecord:
         stats = f.maybe_object("stats")
         return cls(
             file=_relative_file(f),
-            frame_no=f.integer("frame_no", 0, _INT32_MAX),
+            frame_no=f.integer("frame_no", 0, INT32_MAX),
             kind=_kind(f),
             rejected=f.flag("rejected"),
             reason=f.maybe_text("reason"),
             stats=None if stats is None else _stats(stats),
             date_obs=f.maybe_text("date_obs"),
-            ccd_temp=f.maybe_number("ccd_temp", -273.15, 200.0),
-            brightness=f.maybe_integer("brightness", 0, _INT32_MAX),
+            ccd_temp=f.maybe_number("ccd_temp", ABSOLUTE_ZERO, 200.0),
+            brightness=f.maybe_integer("brightness", 0, INT32_MAX),
         )
 
 
@@ -202,17 +202,17 @@ class SetRecord:
             filter=f.maybe_text("filter"),
             exposure=f.number("exposure", 1e-9),
             settings=CameraSettings(
-                gain=s.integer("gain", 0, _INT32_MAX),
-                offset=s.integer("offset", 0, _INT32_MAX),
+                gain=s.integer("gain", 0, INT32_MAX),
+                offset=s.integer("offset", 0, INT32_MAX),
                 binning=s.integer("binning", 1, 16),
-                readout_mode=s.integer("readout_mode", 0, _INT32_MAX),
-                temperature=s.maybe_number("set_temp", -273.15, 200.0),
+                readout_mode=s.integer("readout_mode", 0, INT32_MAX),
+                temperature=s.maybe_number("set_temp", ABSOLUTE_ZERO, 200.0),
             ),
             readout_mode_name=s.maybe_text("readout_mode_name"),
-            flats_planned=f.maybe_integer("flats_planned", 0, _INT32_MAX),
-            dark_flats_planned=f.maybe_integer("dark_flats_planned", 0, _INT32_MAX),
-            brightness=f.maybe_integer("brightness", 0, _INT32_MAX),
-            panel_max=f.maybe_integer("panel_max", 0, _INT32_MAX),
+            flats_planned=f.maybe_integer("flats_planned", 0, INT32_MAX),
+            dark_flats_planned=f.maybe_integer("dark_flats_planned", 0, INT32_MAX),
+            brightness=f.maybe_integer("brightness", 0, INT32_MAX),
+            panel_max=f.maybe_integer("panel_max", 0, INT32_MAX),
             trials=[TrialRecord.from_json(t.data, t.where) for t in f.objects("trials")],
             status=status,
             reason=f.maybe_text("reason"),

@@ -8,12 +8,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sequencer.core.units import Duration, Exposure, Fraction
+from sequencer.core.units import INT32_MAX, Duration, Exposure, Fraction
 from sequencer.output.filenames import DEFAULT_PATTERN
 from sequencer.plan.kinds import StepKind
 
 OnError = Literal["skip_set", "abort"]
-INT32_MAX = 2**31 - 1
 DeviceInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
 """A gain, offset, readout mode or brightness: what ASCOM carries is a 32-bit integer."""
 
