@@ -15,11 +15,13 @@ keyword, never a crash.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
@@ -36,7 +38,8 @@ DEFAULT_TEMPERATURE_TOLERANCE = 1.0
 MAX_AXIS = 1_000_000
 """The widest image side a frame may claim (an IMX455 is 9576)."""
 MAX_BINNING = 64
-_BYTES_PER_PIXEL = {8: 1, 16: 2, 32: 4, 64: 8, -32: 4, -64: 8}
+BITPIX_DTYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+"""How each FITS BITPIX stores a pixel (big-endian, as FITS has it)."""
 
 
 class FrameError(ConfigError):
@@ -248,7 +251,9 @@ def read_info(path: Path) -> FrameInfo:
                 header = hdul[0].header
                 data_start = int(hdul.fileinfo(0)["datLoc"])
                 info = info_from_header(header, path)
-                _check_data_size(header, path, data_start)
+                if not path.name.lower().endswith(".gz"):  # compressed: checked when the pixels are read
+                    bitpix = _whole(header, path, "BITPIX", -64, 64)
+                    check_data_length(path, data_start, bitpix, info.shape)
     except FileNotFoundError:
         raise FrameError(f"{path}: no such file") from None
     except FrameError:
@@ -258,17 +263,16 @@ def read_info(path: Path) -> FrameInfo:
     return info
 
 
-def _check_data_size(header: fits.Header, path: Path, data_start: int) -> None:
-    """The file must be long enough for BITPIX × NAXIS1 × NAXIS2 after its header (compressed files are
-    checked when their pixels are read)."""
-    if path.name.lower().endswith(".gz"):
-        return
-    bitpix = _whole(header, path, "BITPIX", -64, 64)
-    if bitpix not in _BYTES_PER_PIXEL:
+def check_data_length(path: Path, data_start: int, bitpix: int, shape: tuple[int, int]) -> None:
+    """The file must hold BITPIX × NAXIS1 × NAXIS2 bytes of image after its header (which ends at
+    `data_start`): a truncated or header-only file is not a frame."""
+    if bitpix not in BITPIX_DTYPES:
         raise FrameError(f"{path}: BITPIX = {bitpix} is not a FITS image type")
-    rows, cols = _whole(header, path, "NAXIS2", 1, MAX_AXIS), _whole(header, path, "NAXIS1", 1, MAX_AXIS)
-    needed = data_start + rows * cols * _BYTES_PER_PIXEL[bitpix]
-    size = path.stat().st_size
+    rows, cols = shape
+    if not (1 <= rows <= MAX_AXIS and 1 <= cols <= MAX_AXIS):
+        raise FrameError(f"{path}: an image of {cols}×{rows} pixels is not a frame")
+    needed = data_start + rows * cols * np.dtype(BITPIX_DTYPES[bitpix]).itemsize
+    size = os.path.getsize(path)
     if size <= data_start:
         raise FrameError(f"{path}: a header with no image data ({cols}×{rows} expected)")
     if size < needed:
