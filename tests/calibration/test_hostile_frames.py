@@ -16,6 +16,7 @@ from astropy.io import fits
 from sequencer.calibration.frames import FrameError, read_info
 from sequencer.cli import main
 from sequencer.output.manifest import MANIFEST_NAME
+from tests.support.refusals import one_error_line
 from tests.support.runs import dry_run_directory
 
 
@@ -103,8 +104,8 @@ def test_master_refuses_a_folder_with_a_damaged_frame(
         write_frame(tmp_path / f"darkflat_{n}.fits", "DARK", DARKFLAT=True)
     bad = make(tmp_path / f"flat_{name}.fits")
     assert main(["master", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"flatseq: error: {bad}: ") and needle in err, err
+    error = one_error_line(capsys.readouterr())
+    assert error.startswith(f"flatseq: error: {bad}: ") and needle in error, error
     assert not (tmp_path / "masters").exists()
 
 
@@ -151,8 +152,8 @@ def test_master_refuses_a_manifest_naming_a_file_twice_or_outside_the_run(
 ) -> None:
     copy = damaged_copy(run_dir, tmp_path, edit)
     assert main(["master", str(copy)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"flatseq: error: {copy / MANIFEST_NAME}: ") and needle in err, err
+    error = one_error_line(capsys.readouterr())
+    assert error.startswith(f"flatseq: error: {copy / MANIFEST_NAME}: ") and needle in error, error
     assert not (copy / "masters").exists()
 
 
@@ -162,8 +163,8 @@ def test_master_refuses_a_frame_reached_by_two_names(tmp_path: Path, capsys: pyt
         write_frame(tmp_path / f"darkflat_{n}.fits", "DARK", DARKFLAT=True)
     os.symlink(tmp_path / "flat_0.fits", tmp_path / "flat_again.fits")
     assert main(["master", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "flat_again.fits and" in err and "are the same file" in err, err
+    error = one_error_line(capsys.readouterr())
+    assert "flat_again.fits and" in error and "are the same file" in error, error
     assert not (tmp_path / "masters").exists()
 
 
@@ -183,8 +184,8 @@ def test_absurd_numbers_on_the_command_line_are_one_line(
 ) -> None:
     before = sorted(p.name for p in run_dir.iterdir())
     assert main([str(run_dir) if a == "RUN" else a for a in argv]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and needle in err and "Traceback" not in err, err
+    error = one_error_line(capsys.readouterr())
+    assert needle in error, error
     assert sorted(p.name for p in run_dir.iterdir()) == before, "nothing written"
 
 

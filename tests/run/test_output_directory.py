@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sequencer.cli import main
+from tests.support.refusals import one_error_line
 from tests.support.runs import write_sequence
 
 
@@ -43,6 +44,6 @@ def test_a_bad_output_directory_is_refused_before_anything(
     sequence = write_sequence(tmp_path, "  - {filter: Ha, exposure: 2s, count: 2}")
     monkeypatch.chdir(tmp_path)
     assert main(["run", str(sequence), "--dry-run", "-o", output]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+    error = one_error_line(capsys.readouterr())
+    assert needle in error, error
     assert sorted(os.listdir(tmp_path)) == [sequence.name], "nothing written"
