@@ -6,6 +6,13 @@ The CLI prints `str(error)` and exits non-zero; it never shows a traceback for t
 from __future__ import annotations
 
 
+def quoted(value: object, limit: int = 40) -> str:
+    """A value as a message quotes it: its repr, cut short and its length given when long, so a 5000-digit
+    number or a megabyte of text from a file is never printed whole."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: max(limit - 20, 8)]}... ({len(text)} characters)"
+
+
 class FlatseqError(Exception):
     """Root of flatseq's own errors."""
 

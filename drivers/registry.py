@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 from drivers.base import Camera, Equipment, FilterWheel, FlatPanel
 from drivers.clock import Clock, SystemClock
 from drivers.errors import ConfigError, UnknownScheme
-from drivers.urls import DeviceFacts, scheme_of, url_head
+from drivers.urls import DeviceFacts, scheme_of, url_head, url_shown
 
 BUILTIN_SCHEMES: Mapping[str, str] = {
     "alnitak": "drivers.alnitak.panel:ALNITAK",
@@ -173,4 +173,4 @@ def open_equipment(
 
 def _expect(url: str, device: object, protocol: type, what: str) -> None:
     if not isinstance(device, protocol):
-        raise ConfigError(f"{url!r} is not a {what}")
+        raise ConfigError(f"{url_shown(url)} is not a {what}")

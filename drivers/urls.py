@@ -8,9 +8,9 @@ registry, which asks the scheme) instead of opening the device, so a sequence is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, quote, urlsplit
 
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 
 SIM_SCHEME = "sim"
 """The simulators' scheme: `sim://camera`, `sim://panel`, `sim://filterwheel` (see the simulators package)."""
@@ -32,11 +32,16 @@ class DeviceFacts:
     has_cover: bool | None = None
 
 
+def url_shown(url: str) -> str:
+    """A URL as a message quotes it (`quoted`, up to 100 characters)."""
+    return quoted(url, 100)
+
+
 def url_head(url: str) -> str:
     """The part before "://", lower-cased: the scheme with its transport (`alnitak+socket`)."""
     head, sep, _ = url.partition("://")
     if not sep or not head:
-        raise ConfigError(f"equipment URL {url!r} has no scheme (expected e.g. sim://camera)")
+        raise ConfigError(f"equipment URL {url_shown(url)} has no scheme (expected e.g. sim://camera)")
     return head.lower()
 
 
@@ -45,9 +50,17 @@ def scheme_of(url: str) -> str:
     return url_head(url).split("+", 1)[0]
 
 
+def split_url(url: str) -> SplitResult:
+    """`urllib.parse.urlsplit`, with a URL it cannot split (an unclosed `[`) a ConfigError naming it."""
+    try:
+        return urlsplit(url)
+    except ValueError as exc:
+        raise ConfigError(f"equipment URL {url_shown(url)} is malformed: {exc}") from None
+
+
 def query_options(url: str) -> dict[str, str]:
     """The URL's query as a dict, keys lower-cased (sim://camera?sensor=small&seed=3)."""
-    return {k.lower(): v for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+    return {k.lower(): v for k, v in parse_qsl(split_url(url).query, keep_blank_values=True)}
 
 
 def sim_url(device: str, **options: str) -> str:

@@ -58,10 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.execute(args)
     except ConfigError as exc:
-        print(f"flatseq: error: {exc}", file=sys.stderr)
+        print(f"flatseq: error: {one_line(str(exc))}", file=sys.stderr)
         return ExitStatus.INVALID
     except FlatseqError as exc:
-        print(f"flatseq: error: {exc}", file=sys.stderr)
+        print(f"flatseq: error: {one_line(str(exc))}", file=sys.stderr)
         return ExitStatus.FAILED
     except KeyboardInterrupt:
         print("flatseq: interrupted", file=sys.stderr)
@@ -73,12 +73,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("FLATSEQ_DEBUG"):
             raise
         print(
-            f"flatseq: internal error: {type(exc).__name__}: {exc} (a bug: please report it; "
+            f"flatseq: internal error: {type(exc).__name__}: {one_line(str(exc))} (a bug: please report it; "
             "FLATSEQ_DEBUG=1 shows the traceback)",
             file=sys.stderr,
         )
         return ExitStatus.SOFTWARE
     return code
+
+
+def one_line(text: str) -> str:
+    """A message as one printable line: a newline, a tab or a terminal escape that came from a file's
+    content (a key, a filter name, a FITS card) is shown escaped, never obeyed."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 if __name__ == "__main__":

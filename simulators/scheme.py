@@ -12,13 +12,11 @@ driver would: the sequencer never imports the simulators, it asks the registry f
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from drivers.errors import ConfigError
 from drivers.registry import OpenContext, SchemeFunctions
-from drivers.urls import SIM_SCHEME, DeviceFacts, query_options, scheme_of
+from drivers.urls import SIM_SCHEME, DeviceFacts, query_options, scheme_of, split_url, url_shown
 from simulators.devices.bench import Bench
-from simulators.physics.options import DEFAULT_FILTERS, FAULTS, KNOWN_OPTIONS, parse_options
+from simulators.physics.options import FAULTS, KNOWN_OPTIONS, BenchOptions, parse_options, parse_seed
 from simulators.physics.sensor import SENSORS
 
 KINDS = {
@@ -40,34 +38,42 @@ _URL_OPTIONS = sorted(
 
 def sim_kind(url: str) -> str:
     """The device kind a sim URL names (camera, panel or wheel)."""
-    host = (urlsplit(url).hostname or "").lower()
+    host = (split_url(url).hostname or "").lower()
     kind = KINDS.get(host)
     if kind is None:
         known = ", ".join(sorted(KINDS))
-        raise ConfigError(f"{url!r}: unknown sim device {host!r} (known: {known})")
+        raise ConfigError(f"{url_shown(url)}: unknown sim device {host!r} (known: {known})")
     return kind
 
 
 def sim_options(url: str) -> dict[str, str]:
     """The URL's options, checked, with `fault=` renamed to its device's `<kind>_fault`."""
+    return _checked(url)[0]
+
+
+def _checked(url: str) -> tuple[dict[str, str], BenchOptions]:
+    """The URL's options as given (`fault=` renamed) and parsed: a ConfigError names the URL and the option."""
     kind = sim_kind(url)
     options: dict[str, str] = {}
     for key, value in query_options(url).items():
         if key == "fault":
             if FAULTS.get(value.strip().lower()) != kind:
                 known = ", ".join(v for v, k in FAULTS.items() if k == kind)
-                raise ConfigError(f"{url!r}: fault={value!r} is not a {kind} fault (known: {known})")
+                raise ConfigError(f"{url_shown(url)}: fault={value!r} is not a {kind} fault (known: {known})")
             options[f"{kind}_fault"] = value
         elif key in KNOWN_OPTIONS or key in _BENCH_KEYS or key.startswith("transmission."):
             options[key] = value
         else:
             known = ", ".join(_URL_OPTIONS)
-            raise ConfigError(f"{url!r}: unknown sim option {key!r} (known: {known})")
+            raise ConfigError(f"{url_shown(url)}: unknown sim option {key!r} (known: {known})")
     try:
-        parse_options({k: v for k, v in options.items() if k not in _BENCH_KEYS})
+        if options.get("sensor", "small").lower() not in SENSORS:
+            raise ConfigError(f"unknown sim sensor {options['sensor']!r} (known: {', '.join(SENSORS)})")
+        parse_seed(options.get("seed", "0"))
+        parsed = parse_options({k: v for k, v in options.items() if k not in _BENCH_KEYS})
     except ConfigError as exc:
-        raise ConfigError(f"{url!r}: {exc}") from None
-    return options
+        raise ConfigError(f"{url_shown(url)}: {exc}") from None
+    return options, parsed
 
 
 def merged_options(urls: list[str]) -> dict[str, str]:
@@ -77,9 +83,8 @@ def merged_options(urls: list[str]) -> dict[str, str]:
     for url in urls:
         for key, value in sim_options(url).items():
             if key in merged and merged[key] != value:
-                raise ConfigError(
-                    f"conflicting sim option {key}: {merged[key]!r} in {source[key]!r} but {value!r} in {url!r}"
-                )
+                first, second = url_shown(source[key]), url_shown(url)
+                raise ConfigError(f"conflicting sim option {key}: {merged[key]!r} in {first} but {value!r} in {second}")
             merged[key] = value
             source[key] = url
     return merged
@@ -96,7 +101,7 @@ def open_sim(url: str, ctx: OpenContext) -> object:
             ctx.bench = Bench.from_options(merged_options(urls), ctx.clock)
         except ConfigError as exc:
             text = str(exc)
-            raise (exc if "sim://" in text else ConfigError(f"{url!r}: {text}")) from None
+            raise (exc if "sim://" in text else ConfigError(f"{url_shown(url)}: {text}")) from None
     bench: Bench = ctx.bench
     if kind == "camera":
         return bench.camera
@@ -107,23 +112,17 @@ def open_sim(url: str, ctx: OpenContext) -> object:
 
 def sim_facts(url: str) -> DeviceFacts:
     """What a sim URL tells without building the bench: the sensor's size and readout, the wheel's filters,
-    whether the panel has a cover. Options are not checked here (opening the device checks them)."""
-    options = query_options(url)
-    host = (urlsplit(url).hostname or "").lower()
-    kind = KINDS.get(host)
+    whether the panel has a cover. Its options are checked as opening the device checks them, so
+    `flatseq check` refuses a URL the run would."""
+    options, parsed = _checked(url)
+    kind = sim_kind(url)
     if kind == "camera":
-        sensor = SENSORS.get(options.get("sensor", "small"))
-        if sensor is None:
-            return DeviceFacts(simulated=True)
-        readout = float(options.get("readout", sensor.readout_time))
+        sensor = SENSORS[options.get("sensor", "small").lower()]
+        readout = parsed.readout if parsed.readout is not None else sensor.readout_time
         return DeviceFacts(simulated=True, sensor=(sensor.width, sensor.height), readout_time=readout)
     if kind == "wheel":
-        filters = options.get("filters")
-        names = [f.strip() for f in filters.split(",") if f.strip()] if filters else list(DEFAULT_FILTERS)
-        return DeviceFacts(simulated=True, filter_names=tuple(names))
-    if kind == "panel":
-        return DeviceFacts(simulated=True, has_cover=options.get("cover", "0") not in ("0", "", "false"))
-    return DeviceFacts(simulated=True)
+        return DeviceFacts(simulated=True, filter_names=parsed.filters)
+    return DeviceFacts(simulated=True, has_cover=parsed.cover)
 
 
 SIM = SchemeFunctions(open_sim, sim_facts)

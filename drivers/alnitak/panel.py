@@ -43,6 +43,7 @@ from drivers.errors import (
     NotSupported,
 )
 from drivers.registry import OpenContext, SchemeFunctions
+from drivers.urls import DeviceFacts, url_shown
 
 __all__ = ["AlnitakOptions", "AlnitakPanel", "open_alnitak", "parse_alnitak_url"]
 
@@ -55,15 +56,25 @@ _COVER_STATES = {
 }
 
 
-def open_alnitak(url: str, ctx: OpenContext) -> AlnitakPanel:
-    """Registry opener for `alnitak://` URLs (not connected yet)."""
+def _serial_options(url: str) -> AlnitakOptions:
     options = parse_alnitak_url(url)
     if options.emulator is not None:
-        raise ConfigError(f"{url!r}: alnitak+emulator:// is the simulators' scheme; open it with drivers.open")
-    return AlnitakPanel(options, clock=ctx.clock)
+        raise ConfigError(f"{url_shown(url)}: alnitak+emulator:// is the simulators' scheme; open it with drivers.open")
+    return options
 
 
-ALNITAK = SchemeFunctions(open_alnitak)
+def open_alnitak(url: str, ctx: OpenContext) -> AlnitakPanel:
+    """Registry opener for `alnitak://` URLs (not connected yet)."""
+    return AlnitakPanel(_serial_options(url), clock=ctx.clock)
+
+
+def alnitak_facts(url: str) -> DeviceFacts:
+    """A serial panel is real hardware; the URL is checked as opening it would (no port is opened)."""
+    _serial_options(url)
+    return DeviceFacts()
+
+
+ALNITAK = SchemeFunctions(open_alnitak, alnitak_facts)
 """The `alnitak` scheme (the simulators add `alnitak+emulator`, which hands this driver an emulator's pty)."""
 
 

@@ -9,12 +9,14 @@ options). Our own query options are stripped before the URL reaches pyserial; py
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from drivers.alnitak.protocol import FILLERS, TERMINATORS
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
+from drivers.urls import split_url, url_shown
 
 _OUR_OPTIONS = frozenset({"baud", "timeout", "retries", "eol", "filler", "settle"})
 
@@ -42,10 +44,10 @@ def parse_alnitak_url(url: str, *, emulator_options: frozenset[str] = frozenset(
     `emulator_options`: for `alnitak+emulator://`, the query keys that configure the emulator (its opener
     passes them); they come back in `AlnitakOptions.emulator`.
     """
-    parts = urlsplit(url)
+    parts = split_url(url)
     scheme, plus, transport = parts.scheme.partition("+")
     if scheme.lower() != "alnitak":
-        raise ConfigError(f"{url!r} is not an alnitak:// URL")
+        raise ConfigError(f"{url_shown(url)} is not an alnitak:// URL")
     ours: dict[str, str] = {}
     theirs: list[tuple[str, str]] = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
@@ -59,12 +61,12 @@ def parse_alnitak_url(url: str, *, emulator_options: frozenset[str] = frozenset(
         unknown = [k for k, _ in theirs if k.lower() not in emulator_options]
         if unknown:
             known = ", ".join(sorted(_OUR_OPTIONS | emulator_options))
-            raise ConfigError(f"{url!r}: unknown option(s) {', '.join(unknown)} (known: {known})")
+            raise ConfigError(f"{url_shown(url)}: unknown option(s) {', '.join(unknown)} (known: {known})")
         port = "alnitak+emulator://"
         is_path = True
     elif plus:
         if not transport:
-            raise ConfigError(f"{url!r}: nothing after '+' (expected e.g. alnitak+socket://host:port)")
+            raise ConfigError(f"{url_shown(url)}: nothing after '+' (expected e.g. alnitak+socket://host:port)")
         port = f"{transport.lower()}://{parts.netloc}{parts.path}"
         if theirs:
             port += "?" + urlencode(theirs)
@@ -72,33 +74,43 @@ def parse_alnitak_url(url: str, *, emulator_options: frozenset[str] = frozenset(
     else:
         port = unquote(parts.netloc + parts.path)
         if not port:
-            raise ConfigError(f"{url!r} names no serial port (expected e.g. alnitak:///dev/ttyACM0)")
+            raise ConfigError(f"{url_shown(url)} names no serial port (expected e.g. alnitak:///dev/ttyACM0)")
         if theirs:
             names = ", ".join(k for k, _ in theirs)
-            raise ConfigError(f"{url!r}: unknown option(s) {names} (known: {', '.join(sorted(_OUR_OPTIONS))})")
+            raise ConfigError(f"{url_shown(url)}: unknown option(s) {names} (known: {', '.join(sorted(_OUR_OPTIONS))})")
         is_path = True
     return AlnitakOptions(
         port=port,
-        baud=_number(url, ours, "baud", 9600, int, minimum=1),
-        timeout=_number(url, ours, "timeout", 2.0, float, minimum=0.001),
-        retries=_number(url, ours, "retries", 2, int, minimum=0),
+        baud=number_option(url, ours, "baud", 9600, int, minimum=1, maximum=4_000_000),
+        timeout=number_option(url, ours, "timeout", 2.0, float, minimum=0.001, maximum=60.0),
+        retries=number_option(url, ours, "retries", 2, int, minimum=0, maximum=100),
         eol=_choice(url, ours, "eol", "lf", tuple(TERMINATORS)),
         filler=_choice(url, ours, "filler", "000", FILLERS),
-        settle=_number(url, ours, "settle", 0.0, float, minimum=0.0),
+        settle=number_option(url, ours, "settle", 0.0, float, minimum=0.0, maximum=60.0),
         is_device_path=is_path,
         emulator=emulator,
     )
 
 
-def _number(url: str, options: dict[str, str], key: str, default: Any, kind: type, *, minimum: float) -> Any:
+def number_option(
+    url: str, options: dict[str, str], key: str, default: Any, kind: type, *, minimum: float, maximum: float
+) -> Any:
+    """Option `key`'s number (`int` or `float`), `default` if absent, from `minimum` to `maximum` (NaN and
+    infinity are neither); the emulator's options are read with it too."""
     if key not in options:
         return default
     try:
-        value = kind(options[key])
+        value = kind(options[key]) if len(options[key]) <= 32 else None
     except ValueError:
-        raise ConfigError(f"{url!r}: {key}={options[key]!r} is not a {kind.__name__}") from None
+        value = None
+    if value is None:
+        raise ConfigError(f"{url_shown(url)}: {key}={quoted(options[key])} is not a {kind.__name__}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{url_shown(url)}: {key}={options[key]!r} must be a finite number")
     if value < minimum:
-        raise ConfigError(f"{url!r}: {key}={options[key]!r} must be at least {minimum}")
+        raise ConfigError(f"{url_shown(url)}: {key}={options[key]!r} must be at least {minimum}")
+    if value > maximum:
+        raise ConfigError(f"{url_shown(url)}: {key}={options[key]!r} must be at most {maximum:g}")
     return value
 
 
@@ -106,4 +118,4 @@ def _choice(url: str, options: dict[str, str], key: str, default: str, allowed: 
     value = options.get(key, default)
     if value.lower() in (a.lower() for a in allowed):
         return next(a for a in allowed if a.lower() == value.lower())
-    raise ConfigError(f"{url!r}: {key}={value!r} must be one of {', '.join(allowed)}")
+    raise ConfigError(f"{url_shown(url)}: {key}={value!r} must be one of {', '.join(allowed)}")

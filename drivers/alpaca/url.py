@@ -10,16 +10,15 @@ in `imagebytes` / `jsonimage`, one module per device type.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from drivers.alpaca.camera import AlpacaCamera
 from drivers.alpaca.device import AlpacaLink
 from drivers.alpaca.panel import AlpacaCoverCalibrator
 from drivers.alpaca.transport import AlpacaAddress, AlpacaTransport, TransportOptions
 from drivers.alpaca.wheel import AlpacaFilterWheel
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 from drivers.registry import OpenContext, SchemeFunctions
-from drivers.urls import query_options
+from drivers.urls import DeviceFacts, query_options, split_url, url_shown
 
 __all__ = [
     "AlpacaCamera",
@@ -32,6 +31,9 @@ __all__ = [
 
 DEFAULT_PORT = 11111
 DEVICE_TYPES = ("camera", "covercalibrator", "filterwheel")
+MAX_SECONDS = 3600.0
+"""The longest timeout a URL may set: an hour is longer than any download, and a timeout must end."""
+INT32_MAX = 2**31 - 1
 _OPTIONS = ("timeout", "download_timeout", "connect_timeout", "client_id", "imagebytes")
 _USAGE = "expected alpaca://host:port/camera/0 (or /covercalibrator/N, /filterwheel/N)"
 
@@ -45,18 +47,18 @@ class AlpacaOptions:
 
 def parse_alpaca_url(url: str) -> tuple[AlpacaAddress, AlpacaOptions]:
     """The device address and options an `alpaca://` URL names; ConfigError says what is wrong."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     if parts.scheme.lower() != "alpaca":
-        raise ConfigError(f"{url!r} is not an alpaca:// URL; {_USAGE}")
+        raise ConfigError(f"{url_shown(url)} is not an alpaca:// URL; {_USAGE}")
     if not parts.hostname:
-        raise ConfigError(f"{url!r} names no host; {_USAGE}")
+        raise ConfigError(f"{url_shown(url)} names no host; {_USAGE}")
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:
-        raise ConfigError(f"{url!r} has an invalid port; {_USAGE}") from None
+        raise ConfigError(f"{url_shown(url)} has an invalid port; {_USAGE}") from None
     segments = [segment for segment in parts.path.split("/") if segment]
-    if len(segments) != 2 or segments[0].lower() not in DEVICE_TYPES or not segments[1].isdigit():
-        raise ConfigError(f"{url!r}: {_USAGE}")
+    if len(segments) != 2 or segments[0].lower() not in DEVICE_TYPES or not _whole(segments[1], INT32_MAX):
+        raise ConfigError(f"{url_shown(url)}: {_USAGE}")
     address = AlpacaAddress(parts.hostname, port, segments[0].lower(), int(segments[1]))
     return address, _options(url, query_options(url))
 
@@ -64,7 +66,7 @@ def parse_alpaca_url(url: str) -> tuple[AlpacaAddress, AlpacaOptions]:
 def _options(url: str, raw: dict[str, str]) -> AlpacaOptions:
     unknown = sorted(set(raw) - set(_OPTIONS))
     if unknown:
-        raise ConfigError(f"{url!r}: unknown option {', '.join(unknown)} (known: {', '.join(_OPTIONS)})")
+        raise ConfigError(f"{url_shown(url)}: unknown option {', '.join(unknown)} (known: {', '.join(_OPTIONS)})")
 
     def seconds(name: str, default: float) -> float:
         if name not in raw:
@@ -73,18 +75,23 @@ def _options(url: str, raw: dict[str, str]) -> AlpacaOptions:
             value = float(raw[name])
         except ValueError:
             value = -1.0
-        if not value > 0:
-            raise ConfigError(f"{url!r}: {name} must be a positive number of seconds, not {raw[name]!r}")
+        if not 0 < value <= MAX_SECONDS:  # NaN fails both
+            raise ConfigError(
+                f"{url_shown(url)}: {name} must be a positive number of seconds (at most {MAX_SECONDS:g}), "
+                f"not {quoted(raw[name])}"
+            )
         return value
 
     client_id = None
     if "client_id" in raw:
-        if not raw["client_id"].isdigit() or int(raw["client_id"]) > 0xFFFFFFFF:
-            raise ConfigError(f"{url!r}: client_id must be a whole number 0..4294967295, not {raw['client_id']!r}")
+        if not _whole(raw["client_id"], 0xFFFFFFFF):
+            raise ConfigError(
+                f"{url_shown(url)}: client_id must be a whole number 0..4294967295, not {quoted(raw['client_id'])}"
+            )
         client_id = int(raw["client_id"])
     flag = raw.get("imagebytes", "1").lower()
     if flag not in ("0", "1", "true", "false", "yes", "no"):
-        raise ConfigError(f"{url!r}: imagebytes must be 0 or 1, not {raw['imagebytes']!r}")
+        raise ConfigError(f"{url_shown(url)}: imagebytes must be 0 or 1, not {raw['imagebytes']!r}")
     transport = TransportOptions(
         timeout=seconds("timeout", 5.0),
         download_timeout=seconds("download_timeout", 120.0),
@@ -95,6 +102,17 @@ def _options(url: str, raw: dict[str, str]) -> AlpacaOptions:
         connect_timeout=seconds("connect_timeout", 30.0),
         imagebytes=flag in ("1", "true", "yes"),
     )
+
+
+def _whole(text: str, largest: int) -> bool:
+    """Whether `text` is a plain decimal number from 0 to `largest` (no sign, no Unicode digits)."""
+    return 0 < len(text) <= len(str(largest)) and text.isascii() and text.isdigit() and int(text) <= largest
+
+
+def alpaca_facts(url: str) -> DeviceFacts:
+    """An Alpaca device is real hardware (or someone's server); the URL is checked as opening it would."""
+    parse_alpaca_url(url)
+    return DeviceFacts()
 
 
 def open_alpaca(url: str, ctx: OpenContext) -> AlpacaCamera | AlpacaCoverCalibrator | AlpacaFilterWheel:
@@ -109,5 +127,5 @@ def open_alpaca(url: str, ctx: OpenContext) -> AlpacaCamera | AlpacaCoverCalibra
     return AlpacaFilterWheel(link)
 
 
-ALPACA = SchemeFunctions(open_alpaca)
+ALPACA = SchemeFunctions(open_alpaca, alpaca_facts)
 """The `alpaca` scheme."""

@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from sequencer.core.jsonfields import Fields
+
 __all__ = ["LINEAR", "PanelResponse", "PanelShape"]
 
 
@@ -98,13 +100,15 @@ class PanelResponse:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PanelResponse:
+    def from_dict(cls, data: dict[str, Any], where: str = "response") -> PanelResponse:
+        """Read back `to_dict`'s output, every value checked (a `FieldError` names the key)."""
+        f = Fields(data, where)
         return cls(
-            pedestal=float(data["pedestal"]),
-            scale=float(data["scale"]),
-            threshold=float(data.get("threshold", 0.0)),
-            gamma=float(data.get("gamma", 1.0)),
-            levels=int(data.get("levels", 2)),  # tables written before `levels` kept fitted shapes
+            pedestal=f.number("pedestal"),
+            scale=f.number("scale"),
+            threshold=f.number("threshold") if "threshold" in data else 0.0,
+            gamma=f.number("gamma", 1e-3, 1e3) if "gamma" in data else 1.0,
+            levels=f.integer("levels", 0, 1_000_000) if "levels" in data else 2,  # older tables: fitted shapes
         )
 
     @classmethod

@@ -6,8 +6,10 @@ centre (not at whatever edge of the window last time's trial happened to land on
 exposure can start from a sibling entry rescaled by the exposure ratio.
 
 One JSON file in the user's data directory (`FLATSEQ_DATA_DIR` overrides it, for tests and CI), written
-atomically (temp file, fsync, rename). A corrupt or unreadable file is reported once and ignored: losing the
-table costs a few trials, never a run.
+atomically (temp file, fsync, rename). The file is untrusted (anyone may edit it): every value is checked as
+it is read (finite, in range, of the right type). A corrupt or unreadable file is reported once, in one line
+naming the file and the key, and ignored; the next save sets it aside as `.corrupt` and writes a new table.
+Losing the table costs a few trials, never a run.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ import platformdirs
 from sequencer.brightness.response import PanelResponse
 from sequencer.brightness.trials import Window
 from sequencer.core.atomicfile import replace_file
+from sequencer.core.jsonfields import FieldError, Fields, load_json
+from sequencer.core.units import INT32_MAX, MAX_SECONDS
 
 __all__ = ["DATA_DIR_ENV", "FILE_NAME", "TrainedEntry", "TrainedKey", "TrainedTable", "default_path"]
 
 DATA_DIR_ENV = "FLATSEQ_DATA_DIR"
 FILE_NAME = "trained-brightness.json"
 VERSION = 1
+MAX_FILE_BYTES = 16_000_000
+"""A table larger than this is damaged (a real one holds a few hundred entries of 300 bytes)."""
 
 
 class TrainedKey(NamedTuple):
@@ -78,15 +84,24 @@ class TrainedEntry:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainedEntry:
-        key = TrainedKey.of([data[name] for name in TrainedKey._fields])
-        response = data.get("response")
+    def from_dict(cls, data: dict[str, Any], where: str = "") -> TrainedEntry:
+        """Read back `to_dict`'s output, every value checked: a `FieldError` names the key (`where` is the
+        entry's own key path) and says what is wrong with it."""
+        f = Fields(data, where)
+        key = TrainedKey(
+            camera=f.text("camera"),
+            filter=f.text("filter"),
+            exposure=f.number("exposure", 1e-6, MAX_SECONDS),
+            gain=f.integer("gain", 0, INT32_MAX),
+            offset=f.integer("offset", 0, INT32_MAX),
+            binning=f.integer("binning", 1, 16),
+        )
         return cls(
             key=key,
-            brightness=int(data["brightness"]),
-            response=PanelResponse.from_dict(response) if response else None,
-            mean_adu=float(data["mean_adu"]) if data.get("mean_adu") is not None else None,
-            recorded_at=float(data["recorded_at"]) if data.get("recorded_at") is not None else None,
+            brightness=f.integer("brightness", 0, INT32_MAX),
+            response=PanelResponse.from_dict(data["response"], f.path("response")) if f.has("response") else None,
+            mean_adu=f.maybe_number("mean_adu"),
+            recorded_at=f.maybe_number("recorded_at"),
         )
 
 
@@ -112,20 +127,20 @@ class TrainedTable:
         """The table at `path` (default: `default_path()`); empty if the file is missing or unusable."""
         table = cls(Path(path) if path is not None else default_path())
         try:
-            text = table.path.read_text(encoding="utf-8")
+            data = load_json(table.path, MAX_FILE_BYTES)
         except FileNotFoundError:
             return table
         except OSError as exc:
             table.problem = f"trained brightness table {table.path}: cannot read it ({exc.strerror}); ignored"
             return table
+        except FieldError as exc:
+            table._reject(str(exc))
+            return table
         try:
-            data = json.loads(text)
-            if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-                raise ValueError("expected an object with an 'entries' list")
-            entries = [TrainedEntry.from_dict(item) for item in data["entries"]]
-        except json.JSONDecodeError as exc:
-            table._reject(f"not valid JSON (line {exc.lineno} column {exc.colno})")
-        except (ValueError, TypeError, KeyError) as exc:
+            top = Fields(data, "")
+            top.raw("entries")  # an object without entries is not a table
+            entries = [TrainedEntry.from_dict(item.data, item.where) for item in top.objects("entries")]
+        except FieldError as exc:
             table._reject(f"unexpected content ({exc})")
         else:
             table.entries = {entry.key: entry for entry in entries}

@@ -31,6 +31,7 @@ from sequencer.calibration.frames import (
     DEFAULT_TEMPERATURE_TOLERANCE,
     FrameInfo,
     Unreadable,
+    check_temperature_tolerance,
     format_seconds,
     scan,
 )
@@ -325,6 +326,7 @@ def _mixing(sets: Sequence[SetReport]) -> list[Finding]:
 
 def audit(paths: Sequence[Path], *, temperature_tolerance: float = DEFAULT_TEMPERATURE_TOLERANCE) -> AuditReport:
     """Audit every FITS file under the given folders (or files)."""
+    check_temperature_tolerance(temperature_tolerance)
     infos, unreadable = scan(paths)
     infos = [i for i in infos if i.kind is not FrameKind.MASTER]
     darks = [i for i in infos if i.kind.is_dark]

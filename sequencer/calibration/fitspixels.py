@@ -15,12 +15,9 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from sequencer.calibration.frames import FrameError
+from sequencer.calibration.frames import BITPIX_DTYPES, FrameError, check_data_length
 
 FITS_BLOCK = 2880
-
-
-_BITPIX_DTYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
 
 
 class FitsPixels:
@@ -48,9 +45,8 @@ class FitsPixels:
             raise FrameError(f"{path}: missing keyword {exc.args[0]}") from None
         except ValueError as exc:
             raise FrameError(f"{path}: bad image keyword ({exc})") from None
-        if bitpix not in _BITPIX_DTYPES:
-            raise FrameError(f"{path}: BITPIX = {bitpix} is not a FITS image type")
-        self._stored = np.dtype(_BITPIX_DTYPES[bitpix])
+        check_data_length(self.path, data_offset, bitpix, (rows, cols))
+        self._stored = np.dtype(BITPIX_DTYPES[bitpix])
         self._offset = data_offset
         self.shape = (rows, cols)
         self._bzero, self._bscale = bzero, bscale
@@ -61,10 +57,6 @@ class FitsPixels:
             self.dtype = self._stored.newbyteorder("=")
         else:
             self.dtype = np.dtype(np.float64)
-        size = os.path.getsize(self.path)
-        needed = data_offset + rows * cols * self._stored.itemsize
-        if size < needed:
-            raise FrameError(f"{path}: truncated ({size} bytes, the image needs {needed})")
         self._fd: int | None = None
 
     def open(self) -> FitsPixels:

@@ -6,18 +6,27 @@ SET-TEMP, FILTER) plus flatseq's FLATSET (the set id a set's flats and dark-flat
 REJECTED: the vocabulary of `sequencer.output.keywords`, which the writer uses too.
 `sequencer.calibration.framesets` groups them into flat sets; `sequencer.calibration.fitspixels` reads their
 pixels.
+
+Every file is untrusted: a card astropy cannot parse, a non-finite or negative exposure, a binning of 1e300,
+a file shorter than its header says (truncated, or a header alone) is a `FrameError` naming the file and the
+keyword, never a crash.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyWarning
 
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
+from sequencer.core.units import ABSOLUTE_ZERO
 from sequencer.output import keywords as kw
 from sequencer.output.keywords import FrameKind, kind_from_imagetyp
 
@@ -26,6 +35,11 @@ EXPOSURE_REL_TOLERANCE = 1e-3
 """Exposures within 0.1 % are the same exposure (cameras report 3.99999 for 4 s)."""
 DEFAULT_TEMPERATURE_TOLERANCE = 1.0
 """Dark-flats within ±1 °C of their flats' sensor temperature match (the sequencer's default)."""
+MAX_AXIS = 1_000_000
+"""The widest image side a frame may claim (an IMX455 is 9576)."""
+MAX_BINNING = 64
+BITPIX_DTYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+"""How each FITS BITPIX stores a pixel (big-endian, as FITS has it)."""
 
 
 class FrameError(ConfigError):
@@ -86,15 +100,40 @@ _DEFAULT_KEYWORDS = {
 }
 
 
+MAX_TEMPERATURE_TOLERANCE = 50.0
+
+
+def check_temperature_tolerance(tolerance: float) -> float:
+    """The tolerance a refusal is measured against must be a real number of degrees (NaN would match
+    any temperature, a negative one none)."""
+    if not 0 <= tolerance <= MAX_TEMPERATURE_TOLERANCE:
+        raise ConfigError(
+            f"temperature tolerance {tolerance:g} °C: expected a number from 0 to {MAX_TEMPERATURE_TOLERANCE:g}"
+        )
+    return tolerance
+
+
 def format_seconds(seconds: float) -> str:
     """4 → '4 s', 0.05 → '0.05 s', 1.5 → '1.5 s'."""
     return f"{seconds:g} s"
 
 
-def _number(header: fits.Header, path: Path, *names: str) -> tuple[float | None, str | None]:
+def _card(header: fits.Header, path: Path, name: str) -> object:
+    """A card's value; a card astropy cannot parse (`EXPTIME = NaN`) is a FrameError naming it."""
+    try:
+        return header[name]
+    except (fits.VerifyError, ValueError, TypeError):
+        image = str(header.cards[name].image).strip() if name in header else name
+        raise FrameError(f"{path}: {name}: the card {quoted(image, 100)} cannot be read") from None
+
+
+def _number(
+    header: fits.Header, path: Path, *names: str, low: float = -math.inf, what: str = ""
+) -> tuple[float | None, str | None]:
+    """The first of `names` the header has, as a finite number of at least `low`."""
     for name in names:
         if name in header:
-            value = header[name]
+            value = _card(header, path, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 try:
                     value = float(str(value).strip())
@@ -103,14 +142,35 @@ def _number(header: fits.Header, path: Path, *names: str) -> tuple[float | None,
             number = float(value)
             if not math.isfinite(number):
                 raise FrameError(f"{path}: {name} = {value!r} is not a number")
+            if number < low:
+                raise FrameError(f"{path}: {name} = {number:g} {what or f'is below {low:g}'}")
             return number, name
     return None, None
 
 
-def _text(header: fits.Header, *names: str) -> tuple[str | None, str | None]:
+def _whole(header: fits.Header, path: Path, name: str, low: int, high: int) -> int:
+    """A required integer card (NAXISn, BITPIX) within [low, high]."""
+    if name not in header:
+        raise FrameError(f"{path}: missing keyword {name}")
+    value = _card(header, path, name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise FrameError(f"{path}: {name} = {value!r} is not a whole number from {low} to {high}")
+    return value
+
+
+def _binning(header: fits.Header, path: Path, name: str) -> int | None:
+    value, _ = _number(header, path, name, low=1, what="is not a binning factor")
+    if value is None:
+        return None
+    if not value.is_integer() or value > MAX_BINNING:
+        raise FrameError(f"{path}: {name} = {value:g} is not a binning factor (1 to {MAX_BINNING})")
+    return int(value)
+
+
+def _text(header: fits.Header, path: Path, *names: str) -> tuple[str | None, str | None]:
     for name in names:
         if name in header:
-            value = header[name]
+            value = _card(header, path, name)
             if value is None or isinstance(value, fits.card.Undefined):
                 continue
             text = str(value).strip()
@@ -119,8 +179,8 @@ def _text(header: fits.Header, *names: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _flag(header: fits.Header, name: str) -> bool:
-    value = header.get(name, False)
+def _flag(header: fits.Header, path: Path, name: str) -> bool:
+    value = _card(header, path, name) if name in header else False
     if isinstance(value, str):
         return value.strip().upper() in ("T", "TRUE", "YES", "1")
     return bool(value)
@@ -128,71 +188,95 @@ def _flag(header: fits.Header, name: str) -> bool:
 
 def info_from_header(header: fits.Header, path: Path) -> FrameInfo:
     """Turn a primary header into a `FrameInfo`; raises `FrameError` naming the file and keyword."""
-    naxis = int(header.get("NAXIS", 0))
+    naxis = _whole(header, path, "NAXIS", 0, 999) if "NAXIS" in header else 0
     if naxis != 2:
         raise FrameError(f"{path}: NAXIS = {naxis}, expected a 2-D image")
-    shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
+    shape = (_whole(header, path, "NAXIS2", 1, MAX_AXIS), _whole(header, path, "NAXIS1", 1, MAX_AXIS))
     keywords: dict[str, str] = {}
-    imagetyp, _ = _text(header, *kw.IMAGETYP_KEYS)
+    imagetyp, _ = _text(header, path, *kw.IMAGETYP_KEYS)
     kind = kind_from_imagetyp(imagetyp or "")
-    if kind is FrameKind.DARK and _flag(header, kw.DARKFLAT):
+    if kind is FrameKind.DARK and _flag(header, path, kw.DARKFLAT):
         kind = FrameKind.DARK_FLAT
-    if _flag(header, kw.MASTER):
+    if _flag(header, path, kw.MASTER):
         kind = FrameKind.MASTER
 
-    def num(name: str, *keys: str) -> float | None:
-        value, key = _number(header, path, *keys)
+    def num(name: str, *keys: str, low: float = -math.inf, what: str = "") -> float | None:
+        value, key = _number(header, path, *keys, low=low, what=what)
         if key:
             keywords[name] = key
         return value
 
     def txt(name: str, *keys: str) -> str | None:
-        value, key = _text(header, *keys)
+        value, key = _text(header, path, *keys)
         if key:
             keywords[name] = key
         return value
 
-    exposure = num("exposure", *kw.EXPOSURE_KEYS)
-    gain = num("gain", kw.GAIN)
-    offset = num("offset", kw.OFFSET)
-    xbin = num("xbinning", kw.XBINNING)
-    ybin = num("ybinning", kw.YBINNING)
+    for name in (kw.XBINNING, kw.YBINNING):
+        if name in header:
+            keywords["xbinning" if name == kw.XBINNING else "ybinning"] = name
+    xbin, ybin = _binning(header, path, kw.XBINNING), _binning(header, path, kw.YBINNING)
+    cold = "is below absolute zero"
     return FrameInfo(
         path=path,
         kind=kind,
         imagetyp=imagetyp or "",
         shape=shape,
-        exposure=exposure,
-        gain=gain,
-        offset=offset,
-        xbinning=None if xbin is None else int(xbin),
-        ybinning=None if ybin is None else int(ybin),
+        exposure=num("exposure", *kw.EXPOSURE_KEYS, low=0.0, what="is negative: not an exposure"),
+        gain=num("gain", kw.GAIN),
+        offset=num("offset", kw.OFFSET),
+        xbinning=xbin,
+        ybinning=ybin,
         readout=txt("readout", kw.READOUTM),
-        ccd_temp=num("ccd_temp", *kw.CCD_TEMP_KEYS),
-        set_temp=num("set_temp", *kw.SET_TEMP_KEYS),
+        ccd_temp=num("ccd_temp", *kw.CCD_TEMP_KEYS, low=ABSOLUTE_ZERO, what=cold),
+        set_temp=num("set_temp", *kw.SET_TEMP_KEYS, low=ABSOLUTE_ZERO, what=cold),
         filter=txt("filter", kw.FILTER),
         instrument=txt("instrument", kw.INSTRUME),
         flat_set=txt("flat_set", kw.FLATSET),
         run_id=txt("run_id", kw.RUNID),
         date_obs=txt("date_obs", kw.DATE_OBS),
-        rejected=_flag(header, kw.REJECTED),
+        rejected=_flag(header, path, kw.REJECTED),
         reject_reason=txt("reject_reason", kw.REJREASN),
         keywords=keywords,
     )
 
 
 def read_info(path: Path) -> FrameInfo:
-    """Read one file's primary header (pixels untouched)."""
+    """Read one file's primary header (pixels untouched) and check that the file holds the whole image its
+    header describes: a truncated or header-only file is not a frame. Anything wrong is a `FrameError`."""
     try:
-        header = fits.getheader(path, 0)
+        with warnings.catch_warnings():  # astropy's notes on a damaged header: the FrameError says it in one line
+            warnings.simplefilter("ignore", AstropyWarning)
+            with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+                header = hdul[0].header
+                data_start = int(hdul.fileinfo(0)["datLoc"])
+                info = info_from_header(header, path)
+                if not path.name.lower().endswith(".gz"):  # compressed: checked when the pixels are read
+                    bitpix = _whole(header, path, "BITPIX", -64, 64)
+                    check_data_length(path, data_start, bitpix, info.shape)
     except FileNotFoundError:
         raise FrameError(f"{path}: no such file") from None
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise FrameError(f"{path}: not a readable FITS file ({exc})") from None
-    try:
-        return info_from_header(header, path)
-    except KeyError as exc:
-        raise FrameError(f"{path}: missing keyword {exc.args[0]}") from None
+    except FrameError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, IndexError, fits.VerifyError) as exc:
+        raise FrameError(f"{path}: not a readable FITS file ({' '.join(str(exc).split())})") from None
+    return info
+
+
+def check_data_length(path: Path, data_start: int, bitpix: int, shape: tuple[int, int]) -> None:
+    """The file must hold BITPIX × NAXIS1 × NAXIS2 bytes of image after its header (which ends at
+    `data_start`): a truncated or header-only file is not a frame."""
+    if bitpix not in BITPIX_DTYPES:
+        raise FrameError(f"{path}: BITPIX = {bitpix} is not a FITS image type")
+    rows, cols = shape
+    if not (1 <= rows <= MAX_AXIS and 1 <= cols <= MAX_AXIS):
+        raise FrameError(f"{path}: an image of {cols}×{rows} pixels is not a frame")
+    needed = data_start + rows * cols * np.dtype(BITPIX_DTYPES[bitpix]).itemsize
+    size = os.path.getsize(path)
+    if size <= data_start:
+        raise FrameError(f"{path}: a header with no image data ({cols}×{rows} expected)")
+    if size < needed:
+        raise FrameError(f"{path}: truncated ({size} bytes, the {cols}×{rows} image needs {needed})")
 
 
 def is_fits_name(path: Path) -> bool:

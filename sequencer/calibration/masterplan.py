@@ -20,6 +20,7 @@ from sequencer.calibration.frames import (
     DEFAULT_TEMPERATURE_TOLERANCE,
     FrameError,
     FrameInfo,
+    check_temperature_tolerance,
     fits_files,
     format_seconds,
     read_info,
@@ -184,6 +185,7 @@ def _from_manifest(manifest_path: Path) -> tuple[list[_Found], list[str]]:
     from sequencer.output.manifest import Manifest
 
     manifest = Manifest.load(manifest_path)
+    _each_file_once([manifest.path_of(r) for s in manifest.sets for r in s.flats + s.dark_flats], manifest_path)
     found: list[_Found] = []
     notes: list[str] = []
     for record in manifest.sets:
@@ -198,8 +200,21 @@ def _from_manifest(manifest_path: Path) -> tuple[list[_Found], list[str]]:
     return found, notes
 
 
+def _each_file_once(paths: Sequence[Path], source: Path) -> None:
+    """Refuse two names for one file (a symbolic link to a frame listed beside the frame): combining it twice
+    would weigh that frame double."""
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        resolved = path.resolve()
+        if resolved in seen:
+            raise MasterError(f"{source}: {path} and {seen[resolved]} are the same file; one file is one frame")
+        seen[resolved] = path
+
+
 def _from_headers(run_dir: Path, tolerance: float) -> tuple[list[_Found], list[str], list[FrameInfo]]:
-    infos = [read_info(p) for p in fits_files(run_dir)]
+    files = fits_files(run_dir)
+    _each_file_once(files, run_dir)
+    infos = [read_info(p) for p in files]
     infos = [i for i in infos if i.kind is not FrameKind.MASTER]
     darks = [i for i in infos if i.kind.is_dark]
     linked_bias = [i for i in infos if i.kind is FrameKind.BIAS and i.flat_set]
@@ -241,6 +256,7 @@ def plan_masters(
     select: Sequence[str] = (),
 ) -> MasterPlan:
     """Find every flat set under `run` and what calibrates it; raises `MasterError` on the first problem."""
+    check_temperature_tolerance(temperature_tolerance)
     run_dir, manifest = find_run(run)
     all_darks: list[FrameInfo] = []
     if manifest is not None:

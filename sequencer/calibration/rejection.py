@@ -19,6 +19,7 @@ their own uint16 type.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ WINSOR_CORRECTION = 1.134
 """σ of a normal sample winsorized at ±1.5σ is 1/1.134 of the true σ."""
 WINSOR_MAX_ITERATIONS = 10
 WINSOR_TOLERANCE = 5e-4
+MAX_ITERATIONS = 100
+"""Rejection passes at most (each pass drops outliers; a handful converge)."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,14 @@ class Rejection:
     def __post_init__(self) -> None:
         if self.method not in ("sigma", "winsorized", "none"):
             raise ConfigError(f"rejection {self.method!r}: expected sigma, winsorized or none")
-        if self.low <= 0 or self.high <= 0:
-            raise ConfigError(f"rejection thresholds must be positive (got {self.low}, {self.high})")
+        if not (0 < self.low < math.inf and 0 < self.high < math.inf):  # NaN fails too
+            raise ConfigError(
+                f"rejection thresholds must be positive, finite numbers of sigma (got {self.low}, {self.high})"
+            )
         if self.iterations < 1:
             raise ConfigError(f"rejection iterations must be at least 1 (got {self.iterations})")
+        if self.iterations > MAX_ITERATIONS:
+            raise ConfigError(f"rejection iterations must be at most {MAX_ITERATIONS} (got {self.iterations})")
 
     def describe(self) -> str:
         if self.method == "none":

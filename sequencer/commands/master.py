@@ -42,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set", action="append", default=[], metavar="ID", help="only this flat set (id or filter); repeatable"
     )
-    parser.add_argument("--workers", type=int, default=None, help="threads for combining (default: CPUs, max 4)")
+    parser.add_argument(
+        "--workers", type=worker_count, default=None, help="threads for combining (default: CPUs, max 4)"
+    )
     parser.add_argument(
         "--max-memory",
         type=memory_size,
@@ -52,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "if less). Each flat is read once into memory; a set that does not fit has some flats read twice, "
         "with a note",
     )
+
+
+def worker_count(text: str) -> int:
+    """A number of threads from 1 to 64."""
+    if not (text.strip().isascii() and text.strip().isdigit() and 1 <= int(text) <= 64):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of threads from 1 to 64")
+    return int(text)
 
 
 def memory_size(text: str) -> int:

@@ -29,9 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from drivers.errors import ConfigError
+    from sequencer.output.rundir import validate_output_directory
     from sequencer.run.context import RunContext
     from sequencer.run.runner import run_file
 
+    if args.resume and args.output:
+        raise ConfigError("--resume and --output: a resumed run stays in its own directory; give only --resume")
+    if args.output is not None:
+        try:
+            validate_output_directory(args.output)  # refused before any device is opened
+        except ConfigError as exc:
+            raise ConfigError(f"--output: {exc}") from None
     context = RunContext(
         dry_run=args.dry_run,
         output_dir=args.output,

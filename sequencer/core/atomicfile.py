@@ -25,6 +25,9 @@ from drivers.errors import FlatseqError
 
 MAX_SUFFIX = 9999
 """How many ``_N`` names `write_new_file` tries before giving up."""
+TEMPORARY_NAME_EXTRA = len(".") + len(".") + 8 + len(".part")
+"""Bytes a temporary name (``.NAME.XXXXXXXX.part``) adds to its file's name: a name that the filesystem
+takes must leave room for them."""
 
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
 

@@ -1,4 +1,8 @@
-"""Durations (`4s`, `1.5`, `500ms`, `2min`) and fractions (`50%`, `0.5`) as users write them."""
+"""Durations (`4s`, `1.5`, `500ms`, `2min`) and fractions (`50%`, `0.5`) as users write them.
+
+Every duration is finite and at most `MAX_SECONDS` (an hour): a flat takes seconds, a settle a few, a cooler
+minutes, and `exposure: 1e9s` (31 years) is a typo, not a plan. The bound holds whatever the camera.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,12 @@ from pydantic import AfterValidator, BeforeValidator
 _DURATION = re.compile(
     r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|sec|secs|seconds?|m|min|mins|minutes?|h)?\s*$"
 )
+MAX_SECONDS = 3600.0
+"""The longest exposure, wait or timeout a sequence file may ask for."""
+INT32_MAX = 2**31 - 1
+"""The largest gain, offset, readout mode or brightness: ASCOM carries them as 32-bit integers."""
+ABSOLUTE_ZERO = -273.15
+"""No sensor temperature is below it (°C)."""
 _UNIT_SECONDS = {
     None: 1.0,
     "ms": 0.001,
@@ -48,6 +58,8 @@ def parse_duration(value: Any) -> float:
         raise ValueError(f"a duration must be finite, got {value!r}")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative: {value!r}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{value!r} is longer than {format_duration(MAX_SECONDS)}, the most a sequence may ask for")
     return seconds
 
 

@@ -19,14 +19,20 @@ run       the run id
 A pattern must contain ``{kind}`` and ``{n}`` so a set's flats and dark-flats cannot share names, and may
 not leave the run directory (no absolute path, no ``..``). Values are cleaned so a filter called
 ``Ha/OIII`` cannot create a directory. ``.fits`` is appended when the pattern has no FITS extension.
+Every name must fit the filesystem (`MAX_COMPONENT_BYTES` a directory, less the temporary name's extra
+bytes for a file), and a format width or precision is at most `MAX_FORMAT_WIDTH` (``{n:0300d}`` is refused
+before a 300-character name is built).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import string
 from dataclasses import dataclass
 
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
+from sequencer.core.atomicfile import TEMPORARY_NAME_EXTRA
 from sequencer.core.timestamps import local_date, local_time
 from sequencer.output.header import FrameHeader
 
@@ -36,6 +42,12 @@ PLACEHOLDERS = ("set", "kind", "filter", "exposure", "n", "gain", "offset", "bin
 REQUIRED = ("kind", "n")
 FITS_EXTENSIONS = (".fits", ".fit", ".fts")
 _UNSAFE = set('/\\:*?"<>|')
+MAX_COMPONENT_BYTES = 255
+"""The longest file or directory name the usual filesystems (ext4, XFS, APFS, NTFS) take, in bytes."""
+MAX_FORMAT_WIDTH = 32
+"""The widest format width or precision a placeholder may ask for."""
+MAX_PATTERN_LENGTH = 1024
+"""A pattern's longest text (a path is at most 4096 bytes, its names 255 each)."""
 
 
 class Seconds(float):
@@ -131,6 +143,12 @@ def _fields(pattern: str) -> list[tuple[str, str, str]]:
             )
         if conversion or (spec and "{" in spec):
             raise ConfigError(f"file-name pattern {pattern!r}: {shown} may only carry a plain format spec")
+        widths = [int(digits) for digits in re.findall(r"[0-9]+", spec or "")]
+        if any(width > MAX_FORMAT_WIDTH for width in widths):
+            raise ConfigError(
+                f"file-name pattern {pattern!r}: {shown} asks for a width of {max(widths)}; "
+                f"at most {MAX_FORMAT_WIDTH} characters"
+            )
         out.append((literal, name, spec or ""))
     return out
 
@@ -140,11 +158,31 @@ def _check_path(pattern: str, text: str) -> None:
         raise ConfigError(f"file-name pattern {pattern!r}: must be relative to the run directory")
     if "\\" in text:
         raise ConfigError(f"file-name pattern {pattern!r}: separate directories with '/', not '\\'")
+    if has_control_characters(text):
+        raise ConfigError(f"file-name pattern {pattern!r}: control characters are not allowed in file names")
     for part in text.split("/"):
         if part in ("", ".", ".."):
             raise ConfigError(
                 f"file-name pattern {pattern!r}: {part or 'an empty'!r} path component would leave "
                 "or blur the run directory"
+            )
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether a path holds a character below space or DEL: legal on Linux, a trap in every shell and viewer."""
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
+def _check_lengths(pattern: str, text: str) -> None:
+    """Every name within what the filesystem takes; the file's own leaves room for its temporary name."""
+    parts = text.split("/")
+    for i, part in enumerate(parts):
+        limit = MAX_COMPONENT_BYTES - (TEMPORARY_NAME_EXTRA if i == len(parts) - 1 else 0)
+        size = len(os.fsencode(part))
+        if size > limit:
+            raise ConfigError(
+                f"file-name pattern {pattern!r}: the name {quoted(part)} is {size} bytes; "
+                f"the filesystem takes at most {limit} there"
             )
 
 
@@ -156,12 +194,13 @@ def _expand(pattern: str, fields: NameFields) -> str:
         if name:
             try:
                 pieces.append(_clean(format(values[name], spec)))
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, OverflowError) as exc:
                 raise ConfigError(f"file-name pattern {pattern!r}: {{{name}:{spec}}}: {exc}") from exc
     text = "".join(pieces)
     _check_path(pattern, text)
     if not text.lower().endswith(FITS_EXTENSIONS):
         text += ".fits"
+    _check_lengths(pattern, text)
     return text
 
 
@@ -169,6 +208,8 @@ def validate_pattern(pattern: str) -> None:
     """Raise ConfigError naming the offending placeholder or path part; for ``flatseq check``."""
     if not pattern.strip():
         raise ConfigError("file-name pattern is empty")
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise ConfigError(f"file-name pattern is {len(pattern)} characters long; at most {MAX_PATTERN_LENGTH}")
     names = {name for _, name, _ in _fields(pattern)}
     missing = [name for name in REQUIRED if name not in names]
     if missing:

@@ -51,17 +51,18 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from drivers.base import CameraSettings
 from drivers.clock import Clock
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 from sequencer.core.atomicfile import OutputError, describe_os_error, replace_file
+from sequencer.core.jsonfields import FieldError, Fields, describe, load_json
 from sequencer.core.timestamps import iso_utc
 from sequencer.output.header import FrameHeader, software_version
 from sequencer.output.keywords import FrameKind
-from sequencer.output.records import FrameRecord, SetRecord, TrialRecord
+from sequencer.output.records import SET_STATUSES, FrameRecord, SetRecord, TrialRecord
 
 __all__ = ["FORMAT", "MANIFEST_NAME", "VERSION", "Manifest", "sha256_of"]
 
@@ -69,7 +70,8 @@ MANIFEST_NAME = "manifest.json"
 FORMAT = "flatseq-manifest"
 VERSION = 1
 RUN_STATUSES = ("running", "finished", "failed", "interrupted", "crashed")
-SET_STATUSES = ("running", "ok", "failed", "skipped")
+MAX_MANIFEST_BYTES = 64_000_000
+"""A manifest larger than this is not one (10 000 frames take about 6 MB)."""
 
 
 class Manifest:
@@ -130,22 +132,28 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
-        """Read a manifest back (for ``flatseq master``); ConfigError if it is not one."""
+        """Read a manifest back (for ``flatseq master``); ConfigError, naming the file and the key, if it is
+        not one or any value in it is wrong (a manifest is a file anyone may have edited)."""
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = load_json(Path(path), MAX_MANIFEST_BYTES)
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read the manifest: {describe_os_error(exc)}") from exc
-        except ValueError as exc:
-            raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
+        except FieldError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ConfigError(f'{path}: not a flatseq manifest (no "format": "{FORMAT}")')
         if data.get("version") != VERSION:
-            raise ConfigError(f"{path}: manifest version {data.get('version')!r}, expected {VERSION}")
+            raise ConfigError(f"{path}: manifest version {describe(data.get('version'))}, expected {VERSION}")
+        top = Fields(data, "")
         try:
-            sets = [SetRecord.from_json(s) for s in data.get("sets", [])]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{path}: malformed flat set in the manifest: {exc!r}") from exc
-        header = {k: v for k, v in data.items() if k not in ("sets", "files")}
+            sets = [SetRecord.from_json(s.data, s.where) for s in top.objects("sets")]
+        except FieldError as exc:
+            raise ConfigError(f"{path}: malformed flat set in the manifest: {exc}") from None
+        try:
+            header = _checked_header(top)
+        except FieldError as exc:
+            raise ConfigError(f"{path}: malformed manifest: {exc}") from None
+        _refuse_duplicates(Path(path), sets)
         return cls(Path(path), header, sets, None)
 
     # ---- reading --------------------------------------------------------------------------------
@@ -380,6 +388,40 @@ class Manifest:
             raise ValueError(f"{self.path}: a loaded manifest is read-only")
         text = json.dumps(self._document(), indent=1, allow_nan=False)
         replace_file(self.path, (text + "\n").encode("utf-8"))
+
+
+def _checked_header(f: Fields) -> dict[str, Any]:
+    """The manifest's run fields, each of the type the schema gives it."""
+    status = f.text("status")
+    if status not in RUN_STATUSES:
+        raise FieldError(f"status: {quoted(status)} is not one of {', '.join(RUN_STATUSES)}")
+    for key in ("run_id", "started"):
+        f.text(key)
+    for key in ("finished", "reason", "camera", "software"):
+        f.maybe_text(key)
+    sequence = f.maybe_object("sequence")
+    if sequence is not None:
+        sequence.text("path")
+        sequence.maybe_text("sha256")
+    equipment = f.maybe_object("equipment")
+    if equipment is not None:
+        for role in equipment.data:
+            equipment.text(role)
+    return {k: v for k, v in f.data.items() if k not in ("sets", "files")}
+
+
+def _refuse_duplicates(path: Path, sets: Sequence[SetRecord]) -> None:
+    """One file is one frame: a flat listed three times must not be combined as three flats."""
+    seen: dict[PurePosixPath, str] = {}
+    for record in sets:
+        for frame in record.flats + record.dark_flats:
+            where, name = f"set {record.id}", PurePosixPath(frame.file)  # ./a.fits and a.fits are one file
+            if name in seen:
+                raise ConfigError(
+                    f"{path}: {frame.file!r} is listed twice in the manifest ({seen[name]} and {where}); "
+                    "one file is one frame"
+                )
+            seen[name] = where
 
 
 def sha256_of(path: Path) -> str:

@@ -1,19 +1,26 @@
 """The records a manifest is made of: a flat set, its frames, its brightness trials; to and from JSON.
 
 `sequencer.output.manifest` documents the JSON schema; ``flatseq master`` works with these typed records rather
-than with raw dictionaries.
+than with raw dictionaries. Reading one back checks every value as it is read (`sequencer.core.jsonfields`): a
+manifest is a file anyone may have edited, and a wrong value is a `FieldError` naming its key path
+(``sets[0].flats[2].stats``), never a KeyError or a TypeError later.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from drivers.base import CameraSettings
+from drivers.errors import quoted
+from sequencer.core.jsonfields import FieldError, Fields
+from sequencer.core.units import ABSOLUTE_ZERO, INT32_MAX, MAX_SECONDS
 from sequencer.output.header import StatValues
 from sequencer.output.keywords import FrameKind
+
+SET_STATUSES = ("running", "ok", "failed", "skipped")
 
 
 def _num(value: float | None) -> float | None:
@@ -41,8 +48,15 @@ class TrialRecord:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TrialRecord:
-        return cls(int(data["brightness"]), float(data["mean"]), bool(data["in_window"]), float(data["sat"]))
+    def from_json(cls, data: object, where: str = "trial") -> TrialRecord:
+        f = Fields(data, where)
+        mean, sat = f.maybe_number("mean"), f.maybe_number("sat", 0.0, 1.0)  # null: not finite when recorded
+        return cls(
+            f.integer("brightness", 0, INT32_MAX),
+            math.nan if mean is None else mean,
+            f.flag("in_window"),
+            math.nan if sat is None else sat,
+        )
 
 
 @dataclass(frozen=True)
@@ -81,41 +95,71 @@ class FrameRecord:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> FrameRecord:
-        stats = data.get("stats")
+    def from_json(cls, data: object, where: str = "frame") -> FrameRecord:
+        f = Fields(data, where)
+        stats = f.maybe_object("stats")
         return cls(
-            file=str(data["file"]),
-            frame_no=int(data["frame_no"]),
-            kind=FrameKind(data["kind"]),
-            rejected=bool(data["rejected"]),
-            reason=data.get("reason"),
-            stats=None if stats is None else StatValues.of(stats),
-            date_obs=data.get("date_obs"),
-            ccd_temp=data.get("ccd_temp"),
-            brightness=data.get("brightness"),
-            exposure=data.get("exposure"),
-            exposure_requested=data.get("exposure_requested"),
-            exposure_reported=bool(data.get("exposure_reported", False)),
+            file=_relative_file(f),
+            frame_no=f.integer("frame_no", 0, INT32_MAX),
+            kind=_kind(f),
+            rejected=f.flag("rejected"),
+            reason=f.maybe_text("reason"),
+            stats=None if stats is None else _stats(stats),
+            date_obs=f.maybe_text("date_obs"),
+            ccd_temp=f.maybe_number("ccd_temp", ABSOLUTE_ZERO, 200.0),
+            brightness=f.maybe_integer("brightness", 0, INT32_MAX),
+            exposure=f.maybe_number("exposure", 0.0, 2 * MAX_SECONDS),
+            exposure_requested=f.maybe_number("exposure_requested", 0.0, MAX_SECONDS),
+            exposure_reported=f.flag("exposure_reported") if f.has("exposure_reported") else False,
         )
 
 
 def settings_json(s: CameraSettings) -> dict[str, Any]:
-    return {
-        "gain": s.gain,
-        "offset": s.offset,
-        "binning": s.binning,
-        "readout_mode": s.readout_mode,
-        "set_temp": s.temperature,
-    }
+    return {"gain": s.gain, "offset": s.offset, "binning": s.binning, "readout_mode": s.readout_mode,
+            "set_temp": s.temperature}  # fmt: skip
 
 
-def settings_from_json(s: Mapping[str, Any]) -> CameraSettings:
+def settings_from_json(s: Fields) -> CameraSettings:
     return CameraSettings(
-        gain=int(s["gain"]),
-        offset=int(s["offset"]),
-        binning=int(s["binning"]),
-        readout_mode=int(s["readout_mode"]),
-        temperature=None if s.get("set_temp") is None else float(s["set_temp"]),
+        gain=s.integer("gain", 0, INT32_MAX),
+        offset=s.integer("offset", 0, INT32_MAX),
+        binning=s.integer("binning", 1, 16),
+        readout_mode=s.integer("readout_mode", 0, INT32_MAX),
+        temperature=s.maybe_number("set_temp", ABSOLUTE_ZERO, 200.0),
+    )
+
+
+def _relative_file(f: Fields) -> str:
+    """A frame's file: a path inside the run directory, as the manifest's schema has it."""
+    text = f.text("file")
+    path = PurePosixPath(text)
+    if not text or path.is_absolute() or "\\" in text or ".." in path.parts or (len(text) > 1 and text[1] == ":"):
+        raise FieldError(f"{f.path('file')}: {quoted(text, 100)} is not a path inside the run directory")
+    return text
+
+
+_WRITTEN_KINDS = (FrameKind.FLAT, FrameKind.DARK_FLAT, FrameKind.BIAS)
+
+
+def _kind(f: Fields) -> FrameKind:
+    """One of the kinds flatseq writes (a manifest lists its own frames, never lights or masters)."""
+    text = f.text("kind")
+    for kind in _WRITTEN_KINDS:
+        if kind.value == text:
+            return kind
+    known = ", ".join(k.value for k in _WRITTEN_KINDS)
+    raise FieldError(f"{f.path('kind')}: {quoted(text)} is not a frame kind ({known})")
+
+
+def _stats(f: Fields) -> StatValues:
+    sat = "saturated_fraction" if "saturated_fraction" in f.data else "sat"
+    return StatValues(
+        mean=f.number("mean"),
+        median=f.number("median"),
+        std=f.number("std", 0.0),
+        min=round(f.number("min")),
+        max=round(f.number("max")),
+        saturated_fraction=f.number(sat, 0.0, 1.0),
     )
 
 
@@ -169,24 +213,28 @@ class SetRecord:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SetRecord:
-        s = data["settings"]
+    def from_json(cls, data: object, where: str = "set") -> SetRecord:
+        f = Fields(data, where)
+        s = f.object("settings")
+        status = f.text("status")
+        if status not in SET_STATUSES:
+            raise FieldError(f"{f.path('status')}: {quoted(status)} is not one of {', '.join(SET_STATUSES)}")
         return cls(
-            id=str(data["id"]),
-            filter=data.get("filter"),
-            exposure=float(data["exposure"]),
+            id=f.text("id"),
+            filter=f.maybe_text("filter"),
+            exposure=f.number("exposure", 1e-9),
             settings=settings_from_json(s),
-            settings_read=None if data.get("settings_read") is None else settings_from_json(data["settings_read"]),
-            readout_mode_name=s.get("readout_mode_name"),
-            flats_planned=data.get("flats_planned"),
-            dark_flats_planned=data.get("dark_flats_planned"),
-            brightness=data.get("brightness"),
-            panel_max=data.get("panel_max"),
-            trials=[TrialRecord.from_json(t) for t in data.get("trials", [])],
-            status=str(data["status"]),
-            reason=data.get("reason"),
-            started=data.get("started"),
-            finished=data.get("finished"),
-            flats=[FrameRecord.from_json(f) for f in data.get("flats", [])],
-            dark_flats=[FrameRecord.from_json(f) for f in data.get("dark_flats", [])],
+            settings_read=settings_from_json(read) if (read := f.maybe_object("settings_read")) else None,
+            readout_mode_name=s.maybe_text("readout_mode_name"),
+            flats_planned=f.maybe_integer("flats_planned", 0, INT32_MAX),
+            dark_flats_planned=f.maybe_integer("dark_flats_planned", 0, INT32_MAX),
+            brightness=f.maybe_integer("brightness", 0, INT32_MAX),
+            panel_max=f.maybe_integer("panel_max", 0, INT32_MAX),
+            trials=[TrialRecord.from_json(t.data, t.where) for t in f.objects("trials")],
+            status=status,
+            reason=f.maybe_text("reason"),
+            started=f.maybe_text("started"),
+            finished=f.maybe_text("finished"),
+            flats=[FrameRecord.from_json(r.data, r.where) for r in f.objects("flats")],
+            dark_flats=[FrameRecord.from_json(r.data, r.where) for r in f.objects("dark_flats")],
         )

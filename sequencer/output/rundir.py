@@ -5,21 +5,28 @@ the run starts, YYYY-MM-DD, so a night's flats land in that night's folder even 
 it, each run gets a directory named by its run id (``2026-11-24T031500Z``), created exclusively: a second
 run started in the same second (or every dry run on the virtual clock, which always starts at the same
 instant) gets ``…Z-2``, ``…Z-3``, and so two runs never share a manifest or a file.
+
+The output directory is made absolute once, when the run starts (`expand_output_directory`): every path
+the run writes is built from that one absolute directory, so a relative ``--output .`` cannot be joined
+twice (``RUN/RUN/…``) nor follow a change of working directory.
 """
 
 from __future__ import annotations
 
+import os
 import string
 from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.clock import Clock
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 from sequencer.core.atomicfile import OutputError, describe_os_error, fsync_directory
 from sequencer.core.timestamps import local_date, run_id_at
+from sequencer.output.filenames import MAX_COMPONENT_BYTES, has_control_characters
 
 DIRECTORY_PLACEHOLDERS = ("date",)
 MAX_RUNS_PER_ID = 9999
+_SAMPLE_DATE = "2026-11-24"
 
 
 def validate_output_directory(template: str) -> None:
@@ -38,13 +45,23 @@ def validate_output_directory(template: str) -> None:
                 f"output directory {template!r}: placeholder {{{name}}} is not allowed here; "
                 "only {date} (the local date the run starts)"
             )
+    if has_control_characters(str(template)):
+        raise ConfigError(f"output directory {template!r}: control characters are not allowed in a path")
+    for part in Path(str(template).format(date=_SAMPLE_DATE)).expanduser().parts:
+        size = len(os.fsencode(part))
+        if size > MAX_COMPONENT_BYTES:
+            raise ConfigError(
+                f"output directory {quoted(str(template), 60)}: the name {quoted(part)} is {size} bytes; "
+                f"the filesystem takes at most {MAX_COMPONENT_BYTES}"
+            )
 
 
 def expand_output_directory(template: str | Path, *, at: float) -> Path:
-    """The output directory for a run starting at clock time `at`: ``~`` and ``{date}`` expanded."""
+    """The output directory for a run starting at clock time `at`: ``~`` and ``{date}`` expanded, made
+    absolute (relative to the working directory now)."""
     text = str(template)
     validate_output_directory(text)
-    return Path(text.format(date=local_date(at))).expanduser()
+    return Path(os.path.abspath(Path(text.format(date=local_date(at))).expanduser()))
 
 
 @dataclass(frozen=True)
@@ -59,7 +76,12 @@ class RunDirectory:
 def create_run_directory(template: str | Path, *, clock: Clock) -> RunDirectory:
     """Create the output directory if needed and a new, empty directory for this run inside it."""
     started = clock.now()
-    parent = expand_output_directory(template, at=started)
+    return make_run_directory(expand_output_directory(template, at=started), started=started)
+
+
+def make_run_directory(parent: Path, *, started: float) -> RunDirectory:
+    """A new, empty directory for a run started at clock time `started`, inside the output directory
+    `parent` (already expanded and absolute; created if needed)."""
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -1,6 +1,8 @@
 """Compile a sequence file into the plan: a flat list of Steps, defaults resolved, every dark-flat step bound
 to its flat set, then run through the state machine with no devices. Nothing below the plan reads YAML;
-nothing here touches a device (the registry tells what the equipment URLs say, e.g. a wheel's filters).
+nothing here touches a device (the registry tells what the equipment URLs say, e.g. a wheel's filters, and
+refuses a malformed URL as opening it would). Whatever the run would refuse for the file's own sake (its
+URLs, its output directory and file names) is refused here, so `flatseq check` catches it.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from pathlib import Path
 
 from drivers.errors import ConfigError
 from drivers.registry import Registry, default_registry
-from drivers.urls import scheme_of
+from drivers.urls import scheme_of, url_shown
 from sequencer.plan.compact import compact_steps
 from sequencer.plan.explicit import ExplicitCompiler
-from sequencer.plan.loader import Located, load_file, load_text
+from sequencer.plan.loader import Located, SequenceFileError, load_file, load_text
 from sequencer.plan.machine import validate_plan
 from sequencer.plan.model import Plan
+from sequencer.plan.naming import check_output
 from sequencer.plan.schema import SequenceModel
 from sequencer.plan.sets import SetBuilder
 from sequencer.plan.validation import validate
@@ -39,6 +42,7 @@ def compile_located(located: Located, text: str = "", registry: Registry | None 
     wheel = model.equipment.filter_wheel
     builder = SetBuilder(located, model, registry.facts(wheel).filter_names if wheel else None)
     steps = compact_steps(builder) if model.flat_sets is not None else ExplicitCompiler(builder).steps()
+    check_output(located, model.output, builder.sets.values())
     plan = Plan(
         name=model.name,
         file=located.file,
@@ -57,17 +61,21 @@ def compile_located(located: Located, text: str = "", registry: Registry | None 
 
 
 def _check_equipment(located: Located, model: SequenceModel, registry: Registry) -> None:
+    """Every URL has a known scheme, and its scheme finds nothing wrong with it (`Scheme.facts`)."""
     for role, url in model.equipment.model_dump().items():
         if not url:
             continue
         path = ("equipment", role)
+        line, column = located.where(path, value=True)
         try:
             known = registry.knows(url)
-        except ConfigError as exc:  # no scheme at all
-            raise located.error(path, f"equipment.{role}: {exc}") from None
+            if known:
+                registry.facts(url)
+        except ConfigError as exc:  # no scheme at all, or a URL its scheme refuses
+            raise SequenceFileError(located.file, line, column, f"equipment.{role}: {exc}") from None
         if not known:
             raise located.error(
                 path,
-                f"equipment.{role}: unknown equipment scheme {scheme_of(url)!r} in {url!r} "
+                f"equipment.{role}: unknown equipment scheme {scheme_of(url)!r} in {url_shown(url)} "
                 f"(known: {', '.join(registry.schemes())})",
             )

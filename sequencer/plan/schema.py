@@ -6,17 +6,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sequencer.core.units import Duration, Exposure, Fraction
+from sequencer.core.units import INT32_MAX, Duration, Exposure, Fraction
 from sequencer.output.filenames import DEFAULT_PATTERN
 from sequencer.plan.kinds import StepKind
 
 OnError = Literal["skip_set", "abort"]
+DeviceInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
+"""A gain, offset, readout mode or brightness: what ASCOM carries is a 32-bit integer."""
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys refused; numbers finite (NaN and infinity are never a setting)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class EquipmentModel(Strict):
@@ -28,43 +32,50 @@ class EquipmentModel(Strict):
 class CameraModel(Strict):
     """Settings shared by a flat set and its dark-flats; the run reads them back before the dark-flats."""
 
-    gain: Annotated[int, Field(ge=0)]
-    offset: Annotated[int, Field(ge=0)]
+    gain: DeviceInt
+    offset: DeviceInt
     binning: Annotated[int, Field(ge=1, le=16)] = 1
-    readout_mode: Annotated[int, Field(ge=0)] | str = 0
+    readout_mode: DeviceInt | str = 0
     temperature: Annotated[float, Field(ge=-60, le=40)] | None = None
     temperature_tolerance: Annotated[float, Field(gt=0, le=10)] = 1.0
     cooling_timeout: Duration = 900.0
 
 
+def _target_in_range(v: float) -> float:
+    if not 0 < v < 1:
+        raise ValueError(f"the target must be above 0% and below 100% of full scale, got {v:.0%}")
+    return v
+
+
+def _tolerance_in_range(v: float) -> float:
+    if not 0 < v < 1:
+        raise ValueError(f"the tolerance (relative to the target) must be above 0% and below 100%, got {v:.0%}")
+    return v
+
+
+Target = Annotated[Fraction, AfterValidator(_target_in_range)]
+Tolerance = Annotated[Fraction, AfterValidator(_tolerance_in_range)]
+
+
 class BrightnessModel(Strict):
     """Target histogram mean as a fraction of full scale, tolerance relative to it (N.I.N.A.'s meaning)."""
 
-    target: Fraction = 0.5
-    tolerance: Fraction = 0.1
+    target: Target = 0.5
+    tolerance: Tolerance = 0.1
     max_trials: Annotated[int, Field(ge=1, le=50)] = 12
-
-    @field_validator("target")
-    @classmethod
-    def _target_in_range(cls, v: float) -> float:
-        if not 0 < v < 1:
-            raise ValueError(f"the target must be above 0% and below 100% of full scale, got {v:.0%}")
-        return v
-
-    @field_validator("tolerance")
-    @classmethod
-    def _tolerance_in_range(cls, v: float) -> float:
-        if not 0 < v < 1:
-            raise ValueError(f"the tolerance (relative to the target) must be above 0% and below 100%, got {v:.0%}")
-        return v
 
     @model_validator(mode="after")
     def _window_below_full_scale(self) -> BrightnessModel:
-        if self.target * (1 + self.tolerance) >= 1:
+        if saturates(self.target, self.tolerance):
             raise ValueError(
                 f"target {self.target:.0%} ± {self.tolerance:.0%} reaches full scale: flats would saturate"
             )
         return self
+
+
+def saturates(target: float, tolerance: float) -> bool:
+    """Whether the window target ± tolerance reaches full scale (its flats would saturate)."""
+    return target * (1 + tolerance) >= 1
 
 
 class SettleModel(Strict):
@@ -97,10 +108,10 @@ class FlatSetModel(Strict):
     count: Annotated[int, Field(gt=0, le=10000)]
     dark_flats: Annotated[int, Field(ge=0, le=10000)] | None = None
     on_error: OnError | None = None
-    gain: Annotated[int, Field(ge=0)] | None = None
-    offset: Annotated[int, Field(ge=0)] | None = None
+    gain: DeviceInt | None = None
+    offset: DeviceInt | None = None
     binning: Annotated[int, Field(ge=1, le=16)] | None = None
-    readout_mode: Annotated[int, Field(ge=0)] | str | None = None
+    readout_mode: DeviceInt | str | None = None
 
     @field_validator("dark_flats", mode="before")
     @classmethod
@@ -141,13 +152,13 @@ class NoArgs(Strict):
 
 
 class LightOnArgs(Strict):
-    brightness: Annotated[int, Field(ge=0)] | None = None
+    brightness: DeviceInt | None = None
 
 
 class FindBrightnessArgs(Strict):
     exposure: Exposure
-    target: Fraction | None = None
-    tolerance: Fraction | None = None
+    target: Target | None = None
+    tolerance: Tolerance | None = None
 
 
 class FlatsArgs(Strict):

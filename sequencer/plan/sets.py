@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 
 from sequencer.plan.loader import Located, SequenceFileError, dotted
 from sequencer.plan.model import FlatSet
-from sequencer.plan.schema import FlatSetModel, OnError, SequenceModel
+from sequencer.plan.schema import FlatSetModel, OnError, SequenceModel, saturates
 
 SHORT_FLAT_SECONDS = 0.2  # field notes: below this a bias may do; from 0.2 s on, dark-flats
 PWM_BANDING_SECONDS = 0.5  # a PWM-dimmed panel integrates too few duty cycles below this
@@ -61,6 +61,11 @@ class SetBuilder:
         elif self.model.equipment.filter_wheel:
             raise self.error(path, f"{dotted(path)}: filter: required when there is a filter wheel")
         fs = self._resolve(path, request)
+        if saturates(fs.target, fs.tolerance):  # a step's own target with the file's tolerance, or vice versa
+            raise self.error(
+                path,
+                f"{dotted(path)}: target {fs.target:.0%} ± {fs.tolerance:.0%} reaches full scale: flats would saturate",
+            )
         key = (fs.filter, fs.exposure, fs.gain, fs.offset, fs.binning, fs.readout_mode)
         if key in self._seen:
             raise self.error(

@@ -20,7 +20,7 @@ from sequencer.brightness.trained import TrainedTable
 from sequencer.core.exits import ExitStatus
 from sequencer.output.journal import JOURNAL_NAME, Journal
 from sequencer.output.manifest import MANIFEST_NAME, Manifest
-from sequencer.output.rundir import create_run_directory, expand_output_directory
+from sequencer.output.rundir import expand_output_directory, make_run_directory
 from sequencer.output.space import bytes_per_frame, check_free_space
 from sequencer.output.writer import FrameWriter
 from sequencer.plan.compile import load_plan
@@ -209,8 +209,10 @@ class _Run:
         resume = self.ctx.resume
         if resume is None:
             template = str(self.ctx.output_dir) if self.ctx.output_dir is not None else self.plan.output.directory
-            check_free_space(expand_output_directory(template, at=self.clock.now()), need)
-            rundir = create_run_directory(template, clock=self.clock)
+            started = self.clock.now()
+            parent = expand_output_directory(template, at=started)  # absolute, once: every path is built from it
+            check_free_space(parent, need)
+            rundir = make_run_directory(parent, started=started)
             self.run_dir, run_id = rundir.path, rundir.run_id
         else:
             self.run_dir = Path(resume).absolute()

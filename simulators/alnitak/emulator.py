@@ -28,6 +28,7 @@ from typing import Any
 
 from drivers.base import FlatPanel
 from drivers.clock import Clock, SystemClock
+from drivers.errors import ConfigError
 from simulators.alnitak.firmware import (
     AlnitakFirmware,
     FirmwareConfig,
@@ -158,6 +159,7 @@ class AlnitakEmulator:
     def start(self) -> AlnitakEmulator:
         if self._thread is not None:
             return self
+        listener = self._listen() if self._want_tcp is not None else None  # first: nothing to undo if refused
         self.firmware.power_on()
         self._stop.clear()
         self._unplug.clear()
@@ -168,8 +170,7 @@ class AlnitakEmulator:
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         if self._want_pty:
             self._open_pty()
-        if self._want_tcp is not None:
-            listener = socket.create_server(("127.0.0.1", self._want_tcp))
+        if listener is not None:
             listener.setblocking(False)
             self._listener = listener
             self.tcp_address = ("127.0.0.1", listener.getsockname()[1])
@@ -177,6 +178,17 @@ class AlnitakEmulator:
         self._thread = threading.Thread(target=self._serve, name="alnitak-emulator", daemon=True)
         self._thread.start()
         return self
+
+    def _listen(self) -> socket.socket:
+        """The TCP listener on 127.0.0.1; a port that cannot be had (taken, out of range) is a ConfigError."""
+        port = self._want_tcp or 0
+        where = f"cannot serve Alnitak on 127.0.0.1:{port}"
+        if not 0 <= port <= 65535:  # checked here: socket.create_server would leak its socket on OverflowError
+            raise ConfigError(f"{where}: bind(): port must be 0-65535.")
+        try:
+            return socket.create_server(("127.0.0.1", port))
+        except OSError as exc:
+            raise ConfigError(f"{where}: {exc.strerror or exc}") from None
 
     def stop(self) -> None:
         thread, self._thread = self._thread, None

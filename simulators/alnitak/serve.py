@@ -7,8 +7,10 @@ import argparse
 import signal
 import threading
 from types import FrameType
+from typing import Any
 
 from drivers.clock import SystemClock
+from drivers.errors import ConfigError
 from simulators.alnitak.emulator import AlnitakEmulator
 from simulators.alnitak.firmware import COVER_PRODUCTS, FILLER_MODES, KNOWN_PRODUCTS
 from simulators.alnitak.wire import REPLY_ENDINGS, Fault, FaultPlan
@@ -41,15 +43,8 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def serve_cli(args: argparse.Namespace) -> int:
-    """Start on a new bench, print the URLs to use, serve until Ctrl-C or SIGTERM, then stop cleanly."""
-    from simulators.devices.bench import Bench  # imported late: the physics is only needed when serving
-
-    clock = SystemClock()
-    covered = args.product in COVER_PRODUCTS  # the bench's cover is then the motor, at --motor-time
-    bench = Bench(sensor=args.sensor, seed=args.seed, clock=clock, cover=covered, cover_time=args.motor_time)
-    plan = FaultPlan(Fault(args.fault), after=args.fault_after, count=args.fault_count, delay=args.slow_delay)
-    emulator = AlnitakEmulator.on_bench(
+def _emulator(bench: Any, args: argparse.Namespace, plan: FaultPlan) -> AlnitakEmulator:
+    return AlnitakEmulator.on_bench(
         bench,
         product=args.product,
         firmware=args.firmware,
@@ -62,6 +57,20 @@ def serve_cli(args: argparse.Namespace) -> int:
         tcp_port=args.tcp,
         seed=args.seed,
     )
+
+
+def serve_cli(args: argparse.Namespace) -> int:
+    """Start on a new bench, print the URLs to use, serve until Ctrl-C or SIGTERM, then stop cleanly."""
+    from simulators.devices.bench import Bench  # imported late: the physics is only needed when serving
+
+    clock = SystemClock()
+    covered = args.product in COVER_PRODUCTS  # the bench's cover is then the motor, at --motor-time
+    bench = Bench(sensor=args.sensor, seed=args.seed, clock=clock, cover=covered, cover_time=args.motor_time)
+    plan = FaultPlan(Fault(args.fault), after=args.fault_after, count=args.fault_count, delay=args.slow_delay)
+    try:
+        emulator = _emulator(bench, args, plan)
+    except ValueError as exc:  # the emulated firmware refuses (firmware 5000, a filler it does not know)
+        raise ConfigError(str(exc)) from None
     done = threading.Event()
 
     def finish(signum: int, frame: FrameType | None) -> None:

@@ -5,12 +5,14 @@ case; PUT parameters come in the form body cased exactly as the API defines them
 name is simply absent, so a required one gives 400 and a ClientTransactionID is echoed as 0).
 Malformed requests (unknown device or member, wrong HTTP method, missing or unparseable parameter,
 bad ClientID/ClientTransactionID) get HTTP 400 with a text body; ASCOM errors get HTTP 200 with
-ErrorNumber and ErrorMessage.
+ErrorNumber and ErrorMessage. Numbers are parsed as ASCII decimal text of bounded length, so no value a
+client sends (a 5000-digit ClientID) makes Python's int() raise where a 400 is due.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from drivers.base import Frame
-from drivers.errors import DeviceError, InvalidOperation, InvalidValue, NotConnected, NotSupported
+from drivers.errors import DeviceError, InvalidOperation, InvalidValue, NotConnected, NotSupported, quoted
 
 NOT_IMPLEMENTED = 0x400
 INVALID_VALUE = 0x401
@@ -30,6 +32,10 @@ DRIVER_ERROR = 0x500
 
 UINT32_MAX = 0xFFFFFFFF
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+_DIGITS = re.compile(r"[0-9]+")
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+"""ASCII only: Python's int() and float() also take '²', '١٢' and '1_000', which no Alpaca client sends."""
 
 
 class AlpacaError(Exception):
@@ -75,22 +81,22 @@ def parse_bool(name: str, text: str) -> bool:
 
 
 def parse_int(name: str, text: str) -> int:
-    try:
-        value = int(text.strip(), 10)
-    except ValueError:
-        raise BadRequest(f"parameter {name}={text!r} is not an integer") from None
+    stripped = text.strip()
+    if not _INTEGER.fullmatch(stripped):
+        raise BadRequest(f"parameter {name}={quoted(text)} is not an integer")
+    value = int(stripped) if len(stripped) <= 12 else INT32_MAX + 1
     if not INT32_MIN <= value <= INT32_MAX:
-        raise BadRequest(f"parameter {name}={text!r} is outside the 32-bit integer range")
+        raise BadRequest(f"parameter {name}={quoted(text)} is outside the 32-bit integer range")
     return value
 
 
 def parse_float(name: str, text: str) -> float:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise BadRequest(f"parameter {name}={text!r} is not a number (use '.' as decimal point)") from None
+    stripped = text.strip()
+    if not _NUMBER.fullmatch(stripped):
+        raise BadRequest(f"parameter {name}={quoted(text)} is not a number (use '.' as decimal point)")
+    value = float(stripped)
     if not math.isfinite(value):
-        raise BadRequest(f"parameter {name}={text!r} is not a finite number")
+        raise BadRequest(f"parameter {name}={quoted(text)} is not a finite number")
     return value
 
 
@@ -100,8 +106,8 @@ def parse_str(name: str, text: str) -> str:
 
 def parse_uint32(name: str, text: str) -> int:
     stripped = text.strip()
-    if not stripped.isdigit() or int(stripped) > UINT32_MAX:
-        raise BadRequest(f"{name}={text!r} is not an unsigned 32-bit integer")
+    if not _DIGITS.fullmatch(stripped) or len(stripped) > 10 or int(stripped) > UINT32_MAX:
+        raise BadRequest(f"{name}={quoted(text)} is not an unsigned 32-bit integer")
     return int(stripped)
 
 

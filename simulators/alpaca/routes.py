@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from drivers.alpaca.imagebytes import MIME_TYPE, error_payload, frame_header, iter_pixel_chunks
 from drivers.alpaca.jsonimage import encode_json_image
 from drivers.base import Frame
-from drivers.errors import DeviceError
+from drivers.errors import DeviceError, quoted
 from simulators.alpaca.common import DRIVER_VERSION
 from simulators.alpaca.protocol import (
     NOT_CONNECTED,
@@ -97,7 +97,10 @@ class AlpacaApp:
         ]
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
-        parts = urlsplit(target)
+        try:
+            parts = urlsplit(target)
+        except ValueError:  # e.g. an unclosed '[' in what would be a host
+            return Response.text(400, f"{quoted(target)} is not a request path")
         path = parts.path
         if path.startswith("/api/"):
             return self._device_call(method, path, parts.query, headers, body)
@@ -118,8 +121,8 @@ class AlpacaApp:
         version, device_type, number, member = segments[2:]
         if version != "v1":
             return Response.text(400, f"{path}: API version {version!r} is not supported (this server speaks v1)")
-        if not number.isdigit():
-            return Response.text(400, f"{path}: device number {number!r} is not a non-negative integer")
+        if not (number.isascii() and number.isdigit() and len(number) <= 9):
+            return Response.text(400, f"{path}: device number {quoted(number)} is not a non-negative integer")
         key = (device_type, int(number))
         device = self._devices.get(key)
         if device is None:

@@ -5,6 +5,12 @@ Serves the bench's camera (camera/0), flat panel (covercalibrator/0) and filter 
 any Alpaca client (N.I.N.A., ConformU, alpyca) can drive flatseq's physically modelled devices.
 HTTP/1.1 with keep-alive; `stop()` also closes idle client connections, so a stopped server is
 really gone. Routing and protocol rules live in `alpaca_routes` / `alpaca_protocol`.
+
+Every request is untrusted. A body is taken only whole: one shorter than its Content-Length (a client that
+died mid-request) is refused with 400 and never executed — a half-sent `CalibratorOn` must not switch the
+panel on — and so is a chunked body (Alpaca clients send Content-Length) or conflicting Content-Lengths; the
+connection is then closed, since the stream's framing can no longer be trusted. The listen backlog is sized
+for many clients at once (N.I.N.A., PHD2 and a script polling the same server).
 """
 
 from __future__ import annotations
@@ -26,11 +32,14 @@ from simulators.alpaca.protocol import AlpacaDevice
 from simulators.alpaca.routes import AlpacaApp, Response
 
 _MAX_BODY = 1024 * 1024
+LISTEN_BACKLOG = 128
+"""Connections the kernel holds while the server is busy accepting (socketserver's default is 5)."""
 
 
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], app: AlpacaApp, *, quiet: bool) -> None:
         self.app = app
@@ -89,17 +98,33 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("HEAD")
 
     def _serve(self, method: str) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= _MAX_BODY:
-            self.close_connection = True
-            self._send(Response.text(400, "bad or oversized Content-Length"))
+        body = self._body()
+        if body is None:
             return
-        body = self.rfile.read(length) if length else b""
         headers = {key.lower(): value for key, value in self.headers.items()}
         self._send(self.server.app.handle(method, self.path, headers, body), head_only=method == "HEAD")
+
+    def _body(self) -> bytes | None:
+        """The request's whole body, or None after answering 400 (and closing) when it cannot be had whole."""
+        refusal = None
+        lengths = set(self.headers.get_all("Content-Length") or ())
+        if self.headers.get("Transfer-Encoding"):
+            refusal = "chunked (Transfer-Encoding) bodies are not accepted; send a Content-Length"
+        elif len(lengths) > 1:
+            refusal = "conflicting Content-Length headers"
+        else:
+            text = next(iter(lengths), "0").strip()
+            length = int(text) if text.isascii() and text.isdigit() and len(text) <= 8 else -1
+            if not 0 <= length <= _MAX_BODY:
+                refusal = "bad or oversized Content-Length"
+            else:
+                body = self.rfile.read(length) if length else b""
+                if len(body) == length:
+                    return body
+                refusal = f"the body ended after {len(body)} of its {length} bytes; nothing was done"
+        self.close_connection = True
+        self._send(Response.text(400, refusal))
+        return None
 
     def _send(self, response: Response, *, head_only: bool = False) -> None:
         self.send_response(response.status)
@@ -161,8 +186,9 @@ class AlpacaServer:
     def start(self) -> AlpacaServer:
         try:
             self._http = _HttpServer((self._host, self._port), self.app, quiet=self._quiet)
-        except OSError as exc:
-            raise ConfigError(f"cannot serve Alpaca on {self._host}:{self._port}: {exc.strerror or exc}") from None
+        except (OSError, OverflowError) as exc:  # a port taken, or one that is not a port (99999)
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"cannot serve Alpaca on {self._host}:{self._port}: {why}") from None
         self._bound_port = int(self._http.server_address[1])
         self.app.unique_seed = f"{self._host}:{self.port}"
         self._thread = threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

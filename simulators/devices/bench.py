@@ -24,7 +24,7 @@ from simulators.devices.wheel import SimFilterWheel
 from simulators.physics.cooler import Cooler
 from simulators.physics.light import PanelTimeline, WheelTimeline, integrate_light
 from simulators.physics.optics import FixedMaps, OpticsSettings, bin_maps, build_full_maps
-from simulators.physics.options import BenchOptions, parse_options
+from simulators.physics.options import BenchOptions, parse_options, parse_seed
 from simulators.physics.render import ExposureSignal, FrameRenderer
 from simulators.physics.sensor import SENSORS, SensorModel
 
@@ -41,7 +41,7 @@ class Bench:
         if preset is None:
             raise ConfigError(f"unknown sim sensor {sensor!r} (known: {', '.join(SENSORS)})")
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self.seed = int(seed)
+        self.seed = parse_seed(seed)
         self.options: BenchOptions = parse_options(options)
         self.sensor: SensorModel = _sensor_with_options(preset, self.options)
         self._maps: dict[int, FixedMaps] = {}
@@ -68,11 +68,7 @@ class Bench:
         """Build from URL query options (`sensor`, `seed` and any `BenchOptions` name)."""
         rest: dict[str, Any] = dict(options)
         sensor = str(rest.pop("sensor", "small"))
-        seed_text = rest.pop("seed", "0")
-        try:
-            seed = int(seed_text)
-        except ValueError:
-            raise ConfigError(f"sim option seed={seed_text!r}: expected an integer") from None
+        seed = parse_seed(rest.pop("seed", "0"))
         return cls(sensor=sensor, seed=seed, clock=clock, **rest)
 
     def close(self) -> None:

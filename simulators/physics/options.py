@@ -2,16 +2,20 @@
 
 Values arrive as strings from URLs or as Python values from code; both go through the same parsers, so
 `sim://panel?curve=gamma&gamma=2.2` and `Bench(curve="gamma", gamma=2.2)` build the same bench. Unknown
-names and bad values are `ConfigError`s naming the option.
+names and bad values are `ConfigError`s naming the option. Every number is finite and within a physically
+sensible range (`RANGES`): a sensor reading out for 1e300 s, or a panel a billion times brighter than the
+sun, is a typo that would otherwise make a simulated run spin forever or overflow.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from drivers.errors import ConfigError
+from drivers.errors import ConfigError, quoted
 
 DEFAULT_FILTERS = ("L", "R", "G", "B", "Ha", "OIII", "SII")
 
@@ -117,7 +121,10 @@ def _bool(value: object) -> bool:
 def _float(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a number")
-    return float(value)  # type: ignore[arg-type]
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        raise ValueError("expected a finite number")
+    return number
 
 
 def _int(value: object) -> int:
@@ -125,7 +132,23 @@ def _int(value: object) -> int:
         raise ValueError("expected an integer")
     if isinstance(value, float) and not value.is_integer():
         raise ValueError("expected an integer")
-    return int(str(value).strip()) if not isinstance(value, int | float) else int(value)
+    if isinstance(value, int | float):
+        return int(value)
+    text = str(value).strip()
+    if not re.fullmatch(r"[-+]?[0-9]{1,18}", text):
+        raise ValueError("expected an integer")
+    return int(text)
+
+
+def parse_seed(value: object) -> int:
+    """The bench's random seed: a whole number from 0 to 2³²−1 (numpy takes no negative seed)."""
+    try:
+        seed = _int(value)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed <= 0xFFFFFFFF:
+        raise ConfigError(f"sim option seed={quoted(value)}: expected an integer from 0 to 4294967295")
+    return seed
 
 
 def _names(value: object) -> tuple[str, ...]:
@@ -203,38 +226,68 @@ _PARSERS: Mapping[str, Callable[[object], Any]] = {
     "stuck_timeout": _float,
 }
 
-_CHECKS: Mapping[str, tuple[Callable[[Any], bool], str]] = {
-    "readout": (lambda v: v >= 0, "must be >= 0"),
-    "full_well": (lambda v: v > 0, "must be > 0"),
-    "read_noise": (lambda v: v >= 0, "must be >= 0"),
-    "dark": (lambda v: v >= 0, "must be >= 0"),
-    "doubling": (lambda v: v > 0, "must be > 0"),
-    "glow": (lambda v: v >= 0, "must be >= 0"),
-    "hot_pixels": (lambda v: 0 <= v <= 0.1, "must be a fraction between 0 and 0.1"),
-    "prnu": (lambda v: 0 <= v <= 0.2, "must be a fraction between 0 and 0.2"),
-    "banding": (lambda v: v >= 0, "must be >= 0"),
-    "vignetting": (lambda v: 0 < v <= 1, "must be a corner/centre ratio in (0, 1]"),
-    "dust": (lambda v: 0 <= v <= 100, "must be between 0 and 100"),
-    "cool_rate": (lambda v: v > 0, "must be > 0"),
-    "cooler_stall": (lambda v: v >= 0, "must be >= 0"),
-    "disconnect_after": (lambda v: v >= 0, "must be >= 0"),
-    "hang_timeout": (lambda v: v > 0, "must be > 0"),
-    "dark_exposure_error": (lambda v: -0.5 < v < 1, "must be a fraction between -0.5 and 1"),
-    "max": (lambda v: 1 <= v <= 65535, "must be between 1 and 65535"),
-    "gamma": (lambda v: v > 0, "must be > 0"),
-    "threshold": (lambda v: v >= 0, "must be >= 0"),
-    "flux": (lambda v: v >= 0, "must be >= 0"),
-    "pwm_hz": (lambda v: v >= 0, "must be >= 0 (0: no PWM)"),
-    "pwm_error": (lambda v: -0.5 < v < 0.5, "must be a fraction between -0.5 and 0.5"),
-    "pwm_jitter": (lambda v: 0 <= v <= 1, "must be a fraction of a period between 0 and 1"),
-    "warmup": (lambda v: v >= 0, "must be >= 0"),
-    "warmup_start": (lambda v: 0 <= v <= 1, "must be a fraction between 0 and 1"),
-    "afterglow": (lambda v: v >= 0, "must be >= 0"),
-    "afterglow_level": (lambda v: 0 <= v <= 1, "must be a fraction between 0 and 1"),
-    "cover_time": (lambda v: v >= 0, "must be >= 0"),
-    "move_time": (lambda v: v >= 0, "must be >= 0"),
-    "stuck_timeout": (lambda v: v > 0, "must be > 0"),
+
+@dataclass(frozen=True)
+class Range:
+    """The values an option may take: `low` to `high` (an end excluded if open), described as `what`."""
+
+    low: float
+    high: float
+    what: str = ""
+    unit: str = ""
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def describe(self) -> str:
+        if self.low_open or self.high_open:
+            interval = f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        else:
+            interval = f"between {self.low:g} and {self.high:g}"
+        return f"must be {self.what + ' ' if self.what else ''}{interval}{self.unit}"
+
+
+_FRACTION = "a fraction"
+RANGES: Mapping[str, Range] = {
+    "readout": Range(0, 60, unit=" s"),
+    "full_well": Range(1, 1e7, unit=" e⁻"),
+    "read_noise": Range(0, 1000, unit=" e⁻"),
+    "dark": Range(0, 1e5, unit=" e⁻/s"),
+    "doubling": Range(0.5, 100, unit=" °C"),
+    "glow": Range(0, 1e6, unit=" e⁻/s"),
+    "hot_pixels": Range(0, 0.1, _FRACTION),
+    "prnu": Range(0, 0.2, _FRACTION),
+    "banding": Range(0, 100, "a multiple of the read noise"),
+    "vignetting": Range(0, 1, "a corner/centre ratio", low_open=True),
+    "dust": Range(0, 100, unit=" donuts"),
+    "ambient": Range(-50, 60, unit=" °C"),
+    "cool_rate": Range(0, 10, unit=" °C/s", low_open=True),
+    "cooler_stall": Range(0, 50, unit=" °C"),
+    "disconnect_after": Range(0, 1e9, unit=" frames"),
+    "hang_timeout": Range(0, 3600, unit=" s", low_open=True),
+    "dark_exposure_error": Range(-0.5, 1, low_open=True, high_open=True),
+    "max": Range(1, 65535),
+    "gamma": Range(0.1, 10),
+    "threshold": Range(0, 65534),
+    "flux": Range(0, 1e9, unit=" e⁻/s"),
+    "pwm_hz": Range(0, 1e6, unit=" Hz (0: no PWM)"),
+    "pwm_error": Range(-0.5, 0.5, _FRACTION, low_open=True, high_open=True),
+    "pwm_jitter": Range(0, 1, "a fraction of a period"),
+    "warmup": Range(0, 600, unit=" s"),
+    "warmup_start": Range(0, 1, _FRACTION),
+    "afterglow": Range(0, 600, unit=" s"),
+    "afterglow_level": Range(0, 1, _FRACTION),
+    "cover_time": Range(0, 600, unit=" s"),
+    "move_time": Range(0, 600, unit=" s per slot"),
+    "stuck_timeout": Range(0, 3600, unit=" s", low_open=True),
 }
+"""Every numeric option's range: wide enough for any real rig, narrow enough that nothing overflows or
+spins (a simulated run waits on its clock for readouts, moves and timeouts of these lengths)."""
+TRANSMISSION = Range(0, 1, "a fraction of L's light")
 
 KNOWN_OPTIONS = frozenset(_PARSERS) | {"fault", "transmissions"}
 """Option names `parse_options` accepts, besides `transmission.<filter>`."""
@@ -252,13 +305,13 @@ def parse_options(raw: Mapping[str, object]) -> BenchOptions:
         name = key.lower()
         if name.startswith("transmission."):
             filter_name = name.split(".", 1)[1]
-            transmissions[filter_name] = _parse_one(key, value, _float, (lambda v: v >= 0, "must be >= 0"))
+            transmissions[filter_name] = _parse_one(key, value, _float, TRANSMISSION)
         elif name == "transmissions":
             if not isinstance(value, Mapping):
                 raise ConfigError(f"sim option {key}: expected a mapping of filter name to transmission")
             for filter_name, fraction in value.items():
                 transmissions[str(filter_name).lower()] = _parse_one(
-                    f"transmission.{filter_name}", fraction, _float, (lambda v: v >= 0, "must be >= 0")
+                    f"transmission.{filter_name}", fraction, _float, TRANSMISSION
                 )
         elif name == "fault":
             for fault in value if isinstance(value, list | tuple) else [value]:
@@ -267,7 +320,7 @@ def parse_options(raw: Mapping[str, object]) -> BenchOptions:
                     raise ConfigError(f"sim option fault={fault!r}: unknown fault (known: {', '.join(FAULTS)})")
                 values[f"{FAULTS[text]}_fault"] = text
         elif name in _PARSERS:
-            values[name] = _parse_one(key, value, _PARSERS[name], _CHECKS.get(name))
+            values[name] = _parse_one(key, value, _PARSERS[name], RANGES.get(name))
         else:
             raise ConfigError(f"unknown sim option {key!r} (known: {', '.join(sorted(KNOWN_OPTIONS))})")
     if transmissions:
@@ -278,20 +331,15 @@ def parse_options(raw: Mapping[str, object]) -> BenchOptions:
     return options
 
 
-def _parse_one(
-    key: str,
-    value: object,
-    parser: Callable[[object], Any],
-    check: tuple[Callable[[Any], bool], str] | None,
-) -> Any:
+def _parse_one(key: str, value: object, parser: Callable[[object], Any], allowed: Range | None) -> Any:
     if value is None:
         return None
     try:
         parsed = parser(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"sim option {key}={value!r}: {exc}") from None
-    if check is not None and parsed is not None and not check[0](parsed):
-        raise ConfigError(f"sim option {key}={value!r}: {check[1]}")
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"sim option {key}={quoted(value)}: {exc}") from None
+    if allowed is not None and parsed is not None and not allowed.contains(parsed):
+        raise ConfigError(f"sim option {key}={quoted(value)}: {allowed.describe()}")
     return parsed
 
 

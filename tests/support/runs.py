@@ -51,3 +51,12 @@ def manifest_of(run_dir: Path) -> dict[str, Any]:
     """A run directory's manifest, as JSON."""
     data: dict[str, Any] = json.loads((run_dir / "manifest.json").read_text())
     return data
+
+
+def dry_run_directory(tmp: Path, sets: str = "  - {filter: Ha, exposure: 2s, count: 3}") -> Path:
+    """The run directory of a small dry run (its manifest, frames and journal), for tests that damage one."""
+    report = run_file(
+        write_sequence(tmp, sets, name="small"), RunContext(dry_run=True, output_dir=tmp / "out", quiet=True)
+    )
+    assert report.exit_code == 0 and report.run_dir is not None, report.error
+    return report.run_dir
