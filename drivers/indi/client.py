@@ -82,6 +82,24 @@ class IndiClient:
         self._reader.start()
         self.send(vectors.get_properties(self.device), what="getProperties")
 
+    def list_devices(self, quiet: float) -> list[str]:
+        """The devices the server has, from a getProperties on a connection of its own (indiserver answers only
+        one getProperties scope per connection); read until the server is quiet for `quiet` s."""
+        found: set[str] = set()
+        stream = ElementStream(lambda *_: False)
+        try:
+            with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
+                sock.sendall(vectors.get_properties())
+                sock.settimeout(quiet)
+                for _ in range(1000):
+                    data = sock.recv(RECV_BYTES)
+                    if not data:
+                        break
+                    found.update(r.element.attrib.get("device", "") for r in stream.feed(data))
+        except (OSError, StreamError):
+            pass
+        return sorted(found - {""})
+
     def close(self) -> None:
         with self._cond:
             sock, self._sock = self._sock, None

@@ -8,7 +8,6 @@ camera, panel and wheel rather than inherited.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 
 from drivers.errors import DeviceError, InvalidValue, NotConnected, NotSupported
@@ -68,10 +67,7 @@ class IndiLink:
         except DeviceError:
             if client.lost is not None:
                 raise
-            client.send(vectors.get_properties(), what="getProperties")  # which devices does it have?
-            with contextlib.suppress(DeviceError):
-                client.wait(lambda: bool(client.devices_seen), DEFINITIONS_QUIET * 3, what="listing devices")
-            others = sorted(client.devices_seen - {self.name})
+            others = client.list_devices(DEFINITIONS_QUIET)
             listed = f" (it has: {', '.join(others)})" if others else ""
             raise DeviceError(
                 self.name, f"the INDI server at {client.where} has no device {self.name!r}{listed}"
