@@ -121,12 +121,8 @@ def indiserver(
     server = IndiServer(port, environment, log, process)
     try:
         for device in devices:
-            answered = wait_until(
-                SystemClock(),
-                lambda d=device: server.get(f"{d}.CONNECTION.CONNECT", 1) is not None,
-                timeout=20,
-                poll=0.2,
-            )
+            spec = f"{device}.CONNECTION.CONNECT"
+            answered = wait_until(SystemClock(), lambda: server.get(spec, 1) is not None, timeout=20, poll=0.2)
             assert answered, f"{device} never showed up on indiserver: {log.read_text()[-2000:]}"
         yield server
     finally:
