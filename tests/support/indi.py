@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -89,6 +90,9 @@ class IndiServer:
         )
         return got.stdout.strip() if got.returncode == 0 and got.stdout.strip() else None
 
+    def answers(self, device: str) -> bool:
+        return self.get(f"{device}.CONNECTION.CONNECT", 1) is not None
+
     def set(self, spec: str) -> None:
         subprocess.run(["indi_setprop", "-p", str(self.port), spec], env=self.env, check=True, timeout=10)
 
@@ -121,8 +125,7 @@ def indiserver(
     server = IndiServer(port, environment, log, process)
     try:
         for device in devices:
-            spec = f"{device}.CONNECTION.CONNECT"
-            answered = wait_until(SystemClock(), lambda: server.get(spec, 1) is not None, timeout=20, poll=0.2)
+            answered = wait_until(SystemClock(), partial(server.answers, device), timeout=20, poll=0.2)
             assert answered, f"{device} never showed up on indiserver: {log.read_text()[-2000:]}"
         yield server
     finally:
