@@ -21,7 +21,7 @@ from drivers.errors import DeviceDisconnected, DeviceError, DeviceTimeout, Inval
 from drivers.indi import vectors
 from drivers.indi.fitsimage import FitsError, decode_fits
 from drivers.indi.link import IndiLink, describe_values
-from drivers.indi.vectors import Value
+from drivers.indi.vectors import PropertyState, Value
 
 IMAGE = "CCD1"
 CONTROLS = {
@@ -132,8 +132,13 @@ class IndiCamera:
         )
 
     def temperature(self) -> float | None:
+        """CCD_TEMPERATURE, the measured value; while it is Busy (the cooler ramping), the next update is let in
+        first, so a caller polling the ramp sees it move."""
         self._link.require_connected()
         vector = self._link.find("CCD_TEMPERATURE")
+        if vector is not None and vector.state is PropertyState.BUSY:
+            self._link.news("CCD_TEMPERATURE")
+            vector = self._link.find("CCD_TEMPERATURE")
         return None if vector is None else vector.number("CCD_TEMPERATURE_VALUE")
 
     # ---- exposures ----------------------------------------------------------------------------
@@ -184,7 +189,7 @@ class IndiCamera:
                     sent=exposure.sent,
                 )
             if attempt == 1:
-                self._link.news()
+                self._link.news(IMAGE)
         return False
 
     def read_image(self) -> Frame:

@@ -153,12 +153,19 @@ class IndiClient:
             self.device, f"{what}: no answer from the INDI server at {self.where} in {timeout:g} s", sent=sent
         )
 
-    def news(self, seconds: float) -> None:
-        """Wait up to `seconds` (real time) for any message: a poll of something Busy waits here briefly, so the
-        poller sees the device's next update at once instead of spinning."""
+    def news(self, seconds: float, name: str) -> None:
+        """Wait up to `seconds` (real time) for the next update of vector `name` (or a BLOB of it): a poll of
+        something Busy waits here briefly, so the poller sees the device's next step at once instead of
+        spinning (and a run on a VirtualClock does not race ahead of the real device)."""
         with self._cond:
             seq = self.seq
-            self._cond.wait_for(lambda: self.seq != seq or self.lost is not None, timeout=seconds)
+
+            def arrived() -> bool:
+                vector, blob = self.vectors.get(name), self.blobs.get(name)
+                newer = (vector is not None and vector.updated > seq) or (blob is not None and blob[0] > seq)
+                return newer or self.lost is not None
+
+            self._cond.wait_for(arrived, timeout=seconds)
 
     def news_of_definition(self, seconds: float, last: int) -> None:
         """Wait up to `seconds` (real time) for a property definition newer than `last`."""

@@ -150,9 +150,9 @@ class IndiLink:
         error = InvalidValue if "range" in why.lower() or "bounds" in why.lower() else DeviceError
         raise error(self.name, f"{name} Alert: {why}", sent=sent, answered=vector.describe())
 
-    def news(self) -> None:
-        """Let a Busy property's next update come in (at most NEWS_WAIT s) before answering a poll."""
-        self.client.news(NEWS_WAIT)
+    def news(self, name: str) -> None:
+        """Let property `name`'s next update come in (at most NEWS_WAIT s) before answering a poll of it."""
+        self.client.news(NEWS_WAIT, name)
 
     def switch_values(self, name: str, on: str) -> dict[str, Value]:
         """All members of a Switch vector, `on` On and the others Off (what a OneOfMany change sends)."""

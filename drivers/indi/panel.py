@@ -50,7 +50,7 @@ class IndiLightBox:
     def light_state(self) -> LightState:
         vector = self._require_light()
         if vector.state is PropertyState.BUSY:
-            self._link.news()
+            self._link.news(LIGHT)
             vector = self._require_light()
         if vector.state is PropertyState.ALERT:
             return LightState.ERROR
@@ -80,7 +80,7 @@ class IndiLightBox:
         if vector is None:
             return CoverState.NOT_PRESENT
         if vector.state is PropertyState.BUSY:
-            self._link.news()
+            self._link.news(CAP)
             vector = self._link.vector(CAP)
         if vector.state is PropertyState.ALERT:
             return CoverState.ERROR

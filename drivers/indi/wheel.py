@@ -27,7 +27,7 @@ class IndiWheel:
     def position(self) -> int | None:
         vector = self._slot()
         if vector.state is PropertyState.BUSY:
-            self._link.news()
+            self._link.news(SLOT)
             vector = self._slot()
         self._link.check_alert(SLOT, self._moved)
         if vector.state is PropertyState.BUSY:
