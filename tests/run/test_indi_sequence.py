@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -55,7 +56,7 @@ def files_on_disk(run_dir: Path) -> set[str]:
     return {str(p.relative_to(run_dir)) for p in run_dir.rglob("*.fits")}
 
 
-def listed(manifest: dict) -> set[str]:
+def listed(manifest: dict[str, Any]) -> set[str]:
     return {f["file"] for s in manifest["sets"] for f in s["flats"] + s["dark_flats"]}
 
 
