@@ -171,8 +171,13 @@ class IndiCamera:
         for attempt in (1, 2):
             if client.blob_after(IMAGE, exposure.seq):
                 return True
-            self._link.check_alert("CCD_EXPOSURE", exposure.seq, sent=exposure.sent)
+            try:
+                self._link.check_alert("CCD_EXPOSURE", exposure.seq, sent=exposure.sent)
+            except DeviceError:
+                self._exposure = None  # the camera ended it: there is nothing left to abort
+                raise
             if client.lost is not None:
+                self._exposure = None  # gone with the server
                 state = self._state("CCD_EXPOSURE")
                 raise DeviceDisconnected(
                     self._link.name,
