@@ -13,7 +13,7 @@ from astropy.io import fits
 
 from drivers.errors import ConfigError
 from drivers.indi.fitsimage import FitsError, decode_fits
-from drivers.indi.stream import ElementStream, StreamError
+from drivers.indi.stream import ElementStream, Received, StreamError
 from drivers.indi.url import parse_indi_url
 from simulators.indi.fitsblob import FitsBlob
 
@@ -23,9 +23,9 @@ def _fits_message(frame: np.ndarray) -> bytes:
     return b"".join(blob.chunks())
 
 
-def _feed(data: bytes, size: int) -> list:
+def _feed(data: bytes, size: int) -> list[Received]:
     stream = ElementStream(lambda device, vector, member: True)
-    out = []
+    out: list[Received] = []
     for i in range(0, len(data), size):
         out += stream.feed(data[i : i + size])
     return out
