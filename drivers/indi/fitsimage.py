@@ -85,16 +85,16 @@ def decode_fits(data: npt.NDArray[np.uint8], size: int) -> FitsImage:
     if bitpix == 16:
         if start + 2 * count > size:
             raise FitsError(f"the image holds {size - start} bytes of pixels, {rows}x{cols} need {2 * count}")
-        pixels = np.frombuffer(data, dtype=">u2", count=count, offset=start)
+        if bzero not in (0, 0.0, 32768, 32768.0):
+            raise FitsError(f"16-bit image with BZERO = {bzero!r}; expected 32768 (unsigned) or 0")
+        pixels = np.frombuffer(data, dtype=np.uint16, count=count, offset=start)
+        if sys.byteorder == "little":
+            pixels.byteswap(inplace=True)  # FITS is big-endian; native order first, so the XOR runs natively
         if bzero in (32768, 32768.0):
             np.bitwise_xor(pixels, np.uint16(0x8000), out=pixels)  # stored signed: the sign bit is the 32768
-        elif bzero not in (0, 0.0):
-            raise FitsError(f"16-bit image with BZERO = {bzero!r}; expected 32768 (unsigned) or 0")
         elif _any_negative(pixels):
             raise FitsError("16-bit image with negative pixel values (signed data, BZERO 0)")
-        if sys.byteorder == "little":
-            pixels.byteswap(inplace=True)
-        frame: Frame = pixels.view(np.uint16).reshape(rows, cols)
+        frame: Frame = pixels.reshape(rows, cols)
     elif bitpix == 8:
         if start + count > size:
             raise FitsError(f"the image holds {size - start} bytes of pixels, {rows}x{cols} need {count}")
@@ -105,7 +105,7 @@ def decode_fits(data: npt.NDArray[np.uint8], size: int) -> FitsImage:
 
 
 def _any_negative(pixels: npt.NDArray[np.uint16]) -> bool:
-    return bool(np.any(pixels.view(">i2") < 0))
+    return bool(np.any(pixels.view(np.int16) < 0))
 
 
 def _value(text: str) -> str | float | int | bool:

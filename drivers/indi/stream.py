@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import pybase64
 
 START = b"<oneBLOB"
 MAX_BLOB_BYTES = 4 * 1024**3
@@ -96,8 +97,8 @@ class _BlobDecoder:
     def _write(self, text: bytes | memoryview) -> None:
         assert self._view is not None
         try:
-            decoded = binascii.a2b_base64(text)
-        except binascii.Error as exc:
+            decoded = pybase64.b64decode(text, validate=True)  # SIMD: ~10x the standard library's a2b_base64
+        except (binascii.Error, ValueError) as exc:
             raise StreamError(f"BLOB {self.member} is not base64 ({exc})") from None
         end = self.written + len(decoded)
         if end > self.length:

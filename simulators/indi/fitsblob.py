@@ -4,11 +4,11 @@ as a 160 MB string on the server either."""
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Iterator
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
+import pybase64
 
 from drivers.base import Frame
 from simulators.indi.properties import timestamp
@@ -67,7 +67,7 @@ class FitsBlob:
             f'timestamp="{timestamp(self.now)}">\n<oneBLOB name="CCD1" size="{self.length}" format=".fits" '
             f'len="{self.length}">\n'
         ).encode()
-        yield binascii.b2a_base64(self.header, newline=False)  # 2880 bytes per block: a multiple of 3
+        yield pybase64.b64encode(self.header)  # 2880 bytes per block: a multiple of 3
         flat = self.frame.reshape(-1)
         step = CHUNK_BYTES // 2
         carry = b""
@@ -76,8 +76,8 @@ class FitsBlob:
             data = carry + stored.tobytes()
             whole = len(data) - len(data) % 3
             carry = data[whole:]
-            yield binascii.b2a_base64(data[:whole], newline=False)
+            yield pybase64.b64encode(memoryview(data)[:whole])
         tail = carry + b"\0" * self.padding  # header + pixels + padding is whole blocks: a multiple of 3
         if tail:
-            yield binascii.b2a_base64(tail, newline=False)
+            yield pybase64.b64encode(tail)
         yield b"\n</oneBLOB>\n</setBLOBVector>\n"
