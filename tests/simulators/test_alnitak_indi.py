@@ -68,7 +68,7 @@ def indi(tmp_path: Path) -> Iterator[Callable[..., str | None]]:
     port = str(_free_port())
     env = dict(os.environ, HOME=str(tmp_path), LD_PRELOAD=str(shim))
     server = subprocess.Popen(
-        ["indiserver", "-p", port, "indi_flipflat"],
+        ["indiserver", "-p", port, "-u", str(tmp_path / "indiserver.sock"), "indi_flipflat"],  # own local socket
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
