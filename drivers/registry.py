@@ -25,7 +25,7 @@ from drivers.urls import DeviceFacts, scheme_of, url_head, url_shown
 BUILTIN_SCHEMES: Mapping[str, str] = {
     "alnitak": "drivers.alnitak.panel:ALNITAK",
     "alpaca": "drivers.alpaca.url:ALPACA",
-    # "indi": not written yet; until it is, an indi:// URL is refused at check time as an unknown scheme.
+    "indi": "drivers.indi.url:INDI",
 }
 ENTRY_POINT_GROUP = "flatseq.drivers"
 

@@ -1,15 +1,16 @@
-"""`flatseq sim alnitak|alpaca`: serve the simulated bench over a real protocol for other programs."""
+"""`flatseq sim alnitak|alpaca|indi`: serve the simulated bench over a real protocol for other programs."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 
-HELP = "serve the simulators over a real protocol (Alnitak serial on a pty, ASCOM Alpaca over HTTP)"
+HELP = "serve the simulators over a real protocol (Alnitak serial on a pty, ASCOM Alpaca over HTTP, INDI)"
 
 EMULATORS: dict[str, str] = {
     "alnitak": "simulators.alnitak.serve",
     "alpaca": "simulators.alpaca.serve",
+    "indi": "simulators.indi.serve",
 }
 
 

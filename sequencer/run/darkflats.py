@@ -16,6 +16,10 @@ from sequencer.run.operator import Exposure, Operator
 
 LIGHT_LEAK_FRACTION = 0.05
 """A dark-flat this far up toward its flats' level saw light."""
+LIGHT_LEAK_FLOOR_ADU = 1.0
+"""ADU above the dark level a dark-flat may sit whatever its flats' level: flats with no light above the pedestal
+(a simulator that ignores the panel, INDI's CCD simulator) give no scale to judge a leak by, and their noise
+alone would otherwise read as light."""
 MIN_EXPOSURE_TOLERANCE = 1e-6
 """Seconds: exposures within a microsecond (or the camera's own resolution, if coarser) are the same."""
 
@@ -84,7 +88,7 @@ def dark_flat_verdict(
 ) -> str | None:
     """Why a dark-flat does not match its flats (it saw light, or the camera exposed it for another time), or
     None when it does."""
-    leak_limit = dark_level + LIGHT_LEAK_FRACTION * max(0.0, flat_level - dark_level)
+    leak_limit = dark_level + max(LIGHT_LEAK_FRACTION * max(0.0, flat_level - dark_level), LIGHT_LEAK_FLOOR_ADU)
     if mean > leak_limit:
         return (
             f"light reached the dark-flat: mean {mean:.0f} ADU, flats at {flat_level:.0f} ADU "

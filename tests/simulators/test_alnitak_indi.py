@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import simulators
 from drivers.base import CoverState, LightState
 from drivers.clock import SystemClock, wait_until
 from simulators.alnitak.emulator import AlnitakEmulator
+from tests.support.indi import build_shim, free_port
 from tests.support.tools import require
 
 TOOLS = ("indiserver", "indi_flipflat", "indi_getprop", "indi_setprop", "cc")
@@ -33,45 +33,16 @@ def _third_party_programs() -> None:
     require(*TOOLS)
 
 
-MODEM_LINES_SHIM = r"""
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <errno.h>
-#include <stdarg.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
-int ioctl(int fd, unsigned long request, ...) {
-    va_list ap; va_start(ap, request); void *arg = va_arg(ap, void *); va_end(ap);
-    int (*real)(int, unsigned long, ...) = (int (*)(int, unsigned long, ...))dlsym(RTLD_NEXT, "ioctl");
-    int rc = real(fd, request, arg);
-    if (rc != 0 && errno == ENOTTY && isatty(fd)) {
-        if (request == TIOCMGET) { *(int *)arg = TIOCM_DTR | TIOCM_CTS | TIOCM_DSR | TIOCM_CAR; return 0; }
-        if (request == TIOCMBIC || request == TIOCMBIS || request == TIOCMSET) return 0;
-    }
-    return rc;
-}
-"""
-
 DEVICE = "Flip Flat"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 def indi(tmp_path: Path) -> Iterator[Callable[..., str | None]]:
-    shim = tmp_path / "modem_lines.so"
-    source = tmp_path / "modem_lines.c"
-    source.write_text(MODEM_LINES_SHIM)
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(shim), str(source), "-ldl"], check=True)
-    port = str(_free_port())
+    shim = build_shim(tmp_path)
+    port = str(free_port())
     env = dict(os.environ, HOME=str(tmp_path), LD_PRELOAD=str(shim))
     server = subprocess.Popen(
-        ["indiserver", "-p", port, "indi_flipflat"],
+        ["indiserver", "-p", port, "-u", str(tmp_path / "indiserver.sock"), "indi_flipflat"],  # own local socket
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

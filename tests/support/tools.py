@@ -12,6 +12,9 @@ HOW = {
     "indi_flipflat": "indi-bin",
     "indi_getprop": "indi-bin",
     "indi_setprop": "indi-bin",
+    "indi_simulator_ccd": "indi-bin",
+    "indi_simulator_wheel": "indi-bin",
+    "indi_simulator_lightpanel": "indi-bin",
     "cc": "gcc",
 }
 

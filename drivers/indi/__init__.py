@@ -1,0 +1,1 @@
+"""INDI drivers: cameras, light boxes (with dust caps) and filter wheels behind an INDI server."""
