@@ -126,6 +126,9 @@ class IndiLink:
         if not vector.writable:
             raise NotSupported(self.name, f"{name} is read-only (perm {vector.perm})")
         sent = describe_values(name, values)
+        # A one-of-many switch (light on/off, frame type, connection) answers with the choice it made; buttons
+        # (abort) spring back, and numbers are rounded or count down: those are judged by the state alone.
+        selects = vector.kind == "Switch" and vector.rule == "OneOfMany"
         seq = self.client.send(vectors.new_vector(vector.kind, self.name, name, values), what=sent)
 
         def answered() -> bool:
@@ -134,6 +137,8 @@ class IndiLink:
                 return False
             if current.alert is not None and current.alert[0] > seq:
                 return True
+            if selects and any(current.value(m) != v for m, v in values.items()):
+                return False  # a late answer to an earlier request, not yet this one's (a choice is exact)
             return accept_busy or current.state is not PropertyState.BUSY
 
         self.client.wait(answered, timeout or self.client.timeout, what=f"setting {name}", sent=sent)
