@@ -11,6 +11,7 @@ from typing import Any
 
 from simulators.alpaca.discovery import DISCOVERY_PORT
 from simulators.alpaca.server import AlpacaServer
+from simulators.physics.options import add_option_argument, options_from_cli
 
 CLI_HELP = "serve the simulated bench (camera, flat panel, filter wheel) over ASCOM Alpaca"
 
@@ -31,6 +32,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
         "--legacy", action="store_true", help="answer as Platform 6 devices (Connected only, no Connect/DeviceState)"
     )
     parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
+    add_option_argument(parser)
 
 
 def serve_cli(args: argparse.Namespace) -> int:
@@ -38,7 +40,8 @@ def serve_cli(args: argparse.Namespace) -> int:
     from simulators.devices.bench import Bench
 
     options: dict[str, Any] = {"cover": True} if args.cover else {}
-    bench = Bench(sensor=args.sensor, seed=args.seed, **options)
+    options.update(options_from_cli(args.option))
+    bench = Bench.from_options({"sensor": args.sensor, "seed": str(args.seed), **options})
     server = AlpacaServer.for_bench(
         bench,
         host=args.host,

@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Any
 
 from simulators.indi.server import DEFAULT_PORT, IndiServer
+from simulators.physics.options import add_option_argument, options_from_cli
 
 CLI_HELP = "serve the simulated bench (camera, light box with cover, filter wheel) as INDI devices"
 
@@ -22,26 +23,15 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sensor", default="small", help="simulated sensor preset (small, imx455, imx571)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the simulated bench")
     parser.add_argument("--no-cover", action="store_true", help="a light box without a dust cap (no CAP_PARK)")
-    parser.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="any sim:// bench option, e.g. --option cool_rate=2 --option fault=hang (repeatable)",
-    )
+    add_option_argument(parser)
 
 
 def serve_cli(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or SIGTERM, then stop cleanly and exit 0."""
-    from drivers.errors import ConfigError
     from simulators.devices.bench import Bench
 
     options: dict[str, Any] = {} if args.no_cover else {"cover": True}
-    for item in args.option:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise ConfigError(f"--option {item!r}: expected NAME=VALUE (a sim:// option such as cool_rate=2)")
-        options[name.strip()] = value.strip()
+    options.update(options_from_cli(args.option))
     bench = Bench.from_options({"sensor": args.sensor, "seed": str(args.seed), **options})
     server = IndiServer.for_bench(bench, host=args.host, port=args.port)
     stop = threading.Event()

@@ -9,6 +9,7 @@ sun, is a typo that would otherwise make a simulated run spin forever or overflo
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -346,3 +347,25 @@ def _parse_one(key: str, value: object, parser: Callable[[object], Any], allowed
 def option_names() -> list[str]:
     """Every option name (for docs and error messages)."""
     return sorted(f.name for f in fields(BenchOptions))
+
+
+def add_option_argument(parser: argparse.ArgumentParser) -> None:
+    """`--option NAME=VALUE`, repeatable: any bench option for a `flatseq sim` server."""
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any sim:// bench option, e.g. --option cool_rate=2 --option warmup=0.05 (repeatable)",
+    )
+
+
+def options_from_cli(items: list[str]) -> dict[str, str]:
+    """The `--option NAME=VALUE` items as bench options (checked when the bench is built)."""
+    options: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--option {item!r}: expected NAME=VALUE (a sim:// option such as cool_rate=2)")
+        options[name.strip()] = value.strip()
+    return options

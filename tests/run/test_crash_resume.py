@@ -39,7 +39,7 @@ equipment:
   panel: {base}/covercalibrator/0
   filter_wheel: {base}/filterwheel/0
 camera: {{gain: 100, offset: 50}}
-settle: {{after_light_on: 0.2s, after_light_off: 0.2s}}
+settle: {{after_light_on: 0.1s, after_light_off: 0.1s}}
 flat_sets:
   - {{filter: L, exposure: 0.25s, count: 2, dark_flats: 2}}
   - {{filter: R, exposure: 0.25s, count: 2, dark_flats: 2}}
@@ -48,9 +48,11 @@ flat_sets:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    """`flatseq sim alpaca` on a free 127.0.0.1 port, real time; its base URL (alpaca://127.0.0.1:PORT)."""
+    """`flatseq sim alpaca` on a free 127.0.0.1 port, real time, with a panel that settles and a wheel that turns
+    quickly (the waits are not what is tested); its base URL (alpaca://127.0.0.1:PORT)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "sequencer", "sim", "alpaca", "--port", "0", "--seed", "7"],
+        [sys.executable, "-m", "sequencer", "sim", "alpaca", "--port", "0", "--seed", "7",
+         "--option", "warmup=0.05", "--option", "move_time=0.2"],  # fmt: skip
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -126,7 +128,7 @@ def test_twenty_sigkilled_runs_all_complete_on_resume(server: str, tmp_path: Pat
     moments = random.Random(SEED)
     for moment in range(MOMENTS):
         out = tmp_path / f"run-{moment:02d}"
-        run_dir = _killed_run(sequence, out, delay=moments.uniform(0.0, 4.0))
+        run_dir = _killed_run(sequence, out, delay=moments.uniform(0.0, 3.0))
         report = run_file(sequence, RunContext(clock=SystemClock(), resume=run_dir, quiet=True))
         assert report.exit_code == 0, (moment, report.summary())
         manifest = manifest_of(run_dir)
