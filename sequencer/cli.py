@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "run": "sequencer.commands.run",
     "recover": "sequencer.commands.recover",
     "master": "sequencer.commands.master",
+    "preview": "sequencer.commands.preview",
+    "export": "sequencer.commands.export",
+    "report": "sequencer.commands.report",
     "audit": "sequencer.commands.audit",
 }
 ENTRY_POINT_GROUP = "flatseq.commands"

@@ -28,7 +28,7 @@ from astropy.utils.exceptions import AstropyWarning
 from drivers.errors import ConfigError, quoted
 from sequencer.core.units import ABSOLUTE_ZERO
 from sequencer.output import keywords as kw
-from sequencer.output.keywords import FrameKind, kind_from_imagetyp
+from sequencer.output.keywords import FrameKind, kind_from_imagetyp, master_of
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
 EXPOSURE_REL_TOLERANCE = 1e-3
@@ -70,6 +70,9 @@ class FrameInfo:
     date_obs: str | None = None
     rejected: bool = False
     reject_reason: str | None = None
+    master_of: FrameKind | None = None
+    """For a master, the kind of frames it combines (FLAT, DARK_FLAT, BIAS, DARK), when its header says."""
+    panel_brightness: int | None = None
     keywords: dict[str, str] = field(default_factory=dict, compare=False)
 
     def keyword(self, name: str) -> str:
@@ -195,10 +198,13 @@ def info_from_header(header: fits.Header, path: Path) -> FrameInfo:
     keywords: dict[str, str] = {}
     imagetyp, _ = _text(header, path, *kw.IMAGETYP_KEYS)
     kind = kind_from_imagetyp(imagetyp or "")
-    if kind is FrameKind.DARK and _flag(header, path, kw.DARKFLAT):
+    dark_flat = _flag(header, path, kw.DARKFLAT)
+    if kind is FrameKind.DARK and dark_flat:
         kind = FrameKind.DARK_FLAT
-    if _flag(header, path, kw.MASTER):
-        kind = FrameKind.MASTER
+    combined = kind is FrameKind.MASTER
+    if _flag(header, path, kw.MASTER) or _flag(header, path, kw.COMBINED):  # old masters, and ccdproc's
+        combined, kind = True, FrameKind.MASTER
+    brightness, _ = _number(header, path, kw.PANELBRT, low=0)
 
     def num(name: str, *keys: str, low: float = -math.inf, what: str = "") -> float | None:
         value, key = _number(header, path, *keys, low=low, what=what)
@@ -237,6 +243,8 @@ def info_from_header(header: fits.Header, path: Path) -> FrameInfo:
         date_obs=txt("date_obs", kw.DATE_OBS),
         rejected=_flag(header, path, kw.REJECTED),
         reject_reason=txt("reject_reason", kw.REJREASN),
+        master_of=master_of(imagetyp or "", dark_flat=dark_flat) if combined else None,
+        panel_brightness=int(brightness) if brightness is not None and brightness.is_integer() else None,
         keywords=keywords,
     )
 

@@ -3,9 +3,11 @@
 For each flat set (`sequencer.calibration.masterplan`): the master dark-flat (or master bias) is the rejected mean of
 its frames; each flat minus that master is divided by its own median (multiplicative normalisation, so
 flats a little brighter or dimmer weigh the same); the normalised flats are combined with the same
-rejection, and the result is scaled to mean 1. Both masters are written as float32 FITS, atomically and
-never over an existing file, with their provenance in the header: inputs (IMCMBnnn), counts, the master
-subtracted, normalisation, rejection method and parameters, and HISTORY cards.
+rejection, and the result is scaled to mean 1. Both masters are written as float32 FITS (and, asked for,
+as XISF for PixInsight: the same pixels and cards), atomically and never over an existing file, with their
+provenance in the header: inputs (IMCMBnnn), counts, the master subtracted, normalisation, rejection method
+and parameters, and HISTORY cards. They go in the set's own ``masters/`` folder, beside its ``flats/`` and
+``darkflats/`` (`masters_dir`), unless an output folder is given.
 
 Reading: every file is read once. Dark-flats (or bias) are combined a strip of rows at a time, straight
 from their files. Each flat is read whole into memory (`sequencer.calibration.stack`), its median (which needs the
@@ -19,12 +21,14 @@ second read comes from the page cache when it can), and a note says so. Results 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
 
 from drivers.clock import Clock, SystemClock
 from sequencer.calibration.combine import Combined, combine, default_workers
@@ -34,9 +38,17 @@ from sequencer.calibration.masterheader import master_header
 from sequencer.calibration.masterplan import MasterPlan, SetPlan
 from sequencer.calibration.rejection import Rejection
 from sequencer.calibration.stack import GIB, MemoryPlan, default_max_memory, hold_and_measure, plan_memory
+from sequencer.output import keywords as kw
 from sequencer.output.fitsio import write_float_fits
+from sequencer.output.keywords import FrameKind
+from sequencer.output.xisf import write_float_xisf
 
 MASTERS_DIR = "masters"
+FORMATS = ("fits", "xisf")
+FLAT_FOLDERS = frozenset({"flats", "flat"})
+"""A set's flats in a folder of this name (any case) have their masters beside it, not inside it."""
+ADU_RANGE = 65535.0
+"""The top of a master dark-flat's (or bias's) range in XISF: it is in ADU, as the raw frames are."""
 
 
 @dataclass(frozen=True)
@@ -45,12 +57,16 @@ class MasterOptions:
 
     rejection: Rejection = field(default_factory=Rejection)
     output: Path | None = None
-    preview: bool = False
+    """One folder for every set's masters; None: each set's own `masters_dir`."""
+    formats: tuple[str, ...] = ("fits",)
+    """"fits", "xisf" or both; the first is the one the master flat's CALFILE names."""
     workers: int | None = None
     max_memory: int | None = None
     """Bytes the flat combine may use for pixels (flats held, masters, strips); None: `default_max_memory()`."""
     clock: Clock = field(default_factory=SystemClock)
     """When the masters are written (their DATE), like every other timestamp flatseq writes."""
+    keep_images: bool = False
+    """Hand the masters' pixels back in the results (for a preview) instead of letting them go."""
 
 
 @dataclass
@@ -61,7 +77,6 @@ class MasterResult:
     flat_path: Path
     calibration_path: Path
     calibration_kind: str
-    preview_path: Path | None
     flats: int
     calibration_frames: int
     flat_rejected_fraction: float
@@ -70,6 +85,23 @@ class MasterResult:
     warnings: list[str] = field(default_factory=list)
     flats_in_memory: int = 0
     """Flats read once into memory; the others were read twice (see the module docstring)."""
+    preview_path: Path | None = None
+    other_files: list[Path] = field(default_factory=list)
+    """The same masters in the other formats asked for (XISF beside FITS)."""
+    directory: Path | None = None
+    flat_image: np.ndarray | None = field(default=None, repr=False)
+    """The master flat's pixels and the master dark-flat's (or bias's), kept for a preview when asked."""
+    calibration_image: np.ndarray | None = field(default=None, repr=False)
+
+
+def masters_dir(plan: SetPlan, run_dir: Path) -> Path:
+    """Where a set's masters go by default: ``masters/`` beside the folder its flats are in (``SET/masters``
+    for ``SET/flats/``), or inside it when that folder holds more than flats (a folder of N.I.N.A. frames)."""
+    folders = {f.path.parent.absolute() for f in plan.flats}
+    common = Path(os.path.commonpath([str(p) for p in folders])) if folders else Path(run_dir).absolute()
+    if common.name.lower() in FLAT_FOLDERS:
+        common = common.parent
+    return common / MASTERS_DIR
 
 
 def safe_name(text: str) -> str:
@@ -98,6 +130,7 @@ def build_set(
     say = report or (lambda _text: None)
     workers = options.workers or default_workers()
     name = safe_name(plan.key)
+    formats = _checked_formats(options.formats)
     with _opened(plan.calibration) as sources:
         calibration = combine(sources, options.rejection, workers=workers)
     subtract = np.asarray(calibration.image, dtype=np.float64)
@@ -109,31 +142,24 @@ def build_set(
         flat_sources, medians = hold_and_measure(files, subtract, hold=memory.held, workers=workers)
         _check_medians(plan, medians)
         cal_word = "darkflat" if plan.calibration_kind == "dark-flat" else "bias"
-        cal_path = write_float_fits(
-            out_dir / f"master{cal_word}_{name}.fits",
-            calibration.image,
-            master_header(plan, calibration, kind=plan.calibration_kind, written_at=options.clock.now()),
+        cal_header = master_header(plan, calibration, kind=plan.calibration_kind, written_at=options.clock.now())
+        cal_paths = _write_master(
+            out_dir / f"master{cal_word}_{name}", calibration.image, cal_header, formats, options, ADU_RANGE
         )
+        cal_path = cal_paths[0]
         say(f"{plan.key}: master {plan.calibration_kind} from {calibration.frames} frames → {cal_path}")
         flat = combine(
             flat_sources, options.rejection, subtract=subtract, scales=medians, dtype=np.float32, workers=workers
         )
         del flat_sources  # the flats held in memory
     del subtract
-    flat_path = _write_flat(plan, flat, medians, cal_path, out_dir / f"masterflat_{name}.fits", options)
-    say(f"{plan.key}: master flat from {flat.frames} flats → {flat_path}")
-    preview_path = None
-    if options.preview:
-        from sequencer.calibration.preview import write_preview
-
-        preview_path = write_preview(flat.image, flat_path.with_suffix(".png"), title=plan.label())
-        say(f"{plan.key}: preview → {preview_path}")
+    flat_paths = _write_flat(plan, flat, medians, cal_path, out_dir / f"masterflat_{name}", formats, options)
+    say(f"{plan.key}: master flat from {flat.frames} flats → {flat_paths[0]}")
     return MasterResult(
         key=plan.key,
-        flat_path=flat_path,
+        flat_path=flat_paths[0],
         calibration_path=cal_path,
         calibration_kind=plan.calibration_kind,
-        preview_path=preview_path,
         flats=flat.frames,
         calibration_frames=calibration.frames,
         flat_rejected_fraction=flat.rejected_fraction,
@@ -141,6 +167,10 @@ def build_set(
         medians=medians,
         warnings=list(plan.warnings),
         flats_in_memory=memory.held,
+        other_files=cal_paths[1:] + flat_paths[1:],
+        directory=out_dir,
+        flat_image=flat.image if options.keep_images else None,
+        calibration_image=calibration.image if options.keep_images else None,
     )
 
 
@@ -153,9 +183,51 @@ def _check_medians(plan: SetPlan, medians: list[float]) -> None:
             )
 
 
+def _checked_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"master formats must be some of {FORMATS}, got {formats}")
+    return tuple(dict.fromkeys(formats))
+
+
+def _write_master(
+    stem: Path,
+    image: np.ndarray,
+    header: fits.Header,
+    formats: tuple[str, ...],
+    options: MasterOptions,
+    upper_bound: float | None,
+) -> list[Path]:
+    """One master in every format asked for, the first format first (`stem` has no suffix)."""
+    paths = []
+    for fmt in formats:
+        if fmt == "fits":
+            paths.append(write_float_fits(stem.with_name(stem.name + ".fits"), image, header))
+        else:
+            kind = kw.master_of(str(header[kw.IMAGETYP]), dark_flat=bool(header.get(kw.DARKFLAT, False)))
+            image_type = kw.XISF_IMAGE_TYPE.get(kind if kind is not None else FrameKind.OTHER)
+            paths.append(
+                write_float_xisf(
+                    stem.with_name(stem.name + ".xisf"),
+                    image,
+                    header,
+                    image_type=image_type,
+                    created_at=options.clock.now(),
+                    upper_bound=upper_bound,
+                )
+            )
+    return paths
+
+
 def _write_flat(
-    plan: SetPlan, flat: Combined, medians: list[float], cal_path: Path, path: Path, options: MasterOptions
-) -> Path:
+    plan: SetPlan,
+    flat: Combined,
+    medians: list[float],
+    cal_path: Path,
+    stem: Path,
+    formats: tuple[str, ...],
+    options: MasterOptions,
+) -> list[Path]:
     """Scale the combined flat to mean 1 and write it with its provenance."""
     level = flat.mean
     flat.image /= np.float32(level)
@@ -163,7 +235,7 @@ def _write_flat(
         plan, flat, kind="flat", written_at=options.clock.now(), medians=medians, calibration_file=cal_path.name
     )
     header["MEANLVL"] = (level, "mean before scaling to 1")
-    return write_float_fits(path, flat.image, header)
+    return _write_master(stem, flat.image, header, formats, options, None)
 
 
 def memory_note(key: str, memory: MemoryPlan) -> str:
@@ -182,7 +254,17 @@ def build_masters(
     *,
     report: Callable[[str], None] | None = None,
     note: Callable[[str], None] | None = None,
+    after_each: Callable[[SetPlan, MasterResult], None] | None = None,
 ) -> list[MasterResult]:
-    """Every set of a checked plan, one after the other, into `options.output` (default RUN/masters)."""
-    out_dir = options.output if options.output is not None else plan.run_dir / MASTERS_DIR
-    return [build_set(s, Path(out_dir), options, report=report, note=note) for s in plan.sets]
+    """Every set of a checked plan, one after the other, into `options.output` (default: each set's own
+    `masters_dir`). `after_each` sees each set's result as soon as it is written (with its pixels, under
+    `keep_images`, which are let go afterwards: one set's masters in memory at a time)."""
+    results = []
+    for s in plan.sets:
+        out_dir = Path(options.output) if options.output is not None else masters_dir(s, plan.run_dir)
+        result = build_set(s, out_dir, options, report=report, note=note)
+        if after_each is not None:
+            after_each(s, result)
+        result.flat_image = result.calibration_image = None
+        results.append(result)
+    return results

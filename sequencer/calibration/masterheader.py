@@ -1,5 +1,11 @@
 """A master's FITS header: the set's settings, then its provenance (inputs, counts, what was subtracted,
-normalisation, rejection), in the same keyword vocabulary as the raw frames (`sequencer.output.keywords`)."""
+normalisation, rejection), in the same keyword vocabulary as the raw frames (`sequencer.output.keywords`).
+
+Labelled as stackers look for masters: IMAGETYP ``Master Dark`` (with DARKFLAT = T) or ``Master Flat`` as WBPP
+writes its own, COMBINED = T and NCOMBINE for ccdproc, and the set's EXPTIME, GAIN, OFFSET, CCD-TEMP, FILTER,
+binning and readout mode kept (PixInsight's integration drops them). DATE-OBS, DATE-AVG and DATE-END span
+the inputs' exposures, each with its MJD-x.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from astropy.io import fits
 from sequencer.calibration.combine import Combined
 from sequencer.calibration.frames import FrameInfo
 from sequencer.calibration.masterplan import SetPlan
-from sequencer.core.timestamps import fits_date
+from sequencer.core.timestamps import fits_date, mjd, parse_fits_date
 from sequencer.output import keywords as kw
 from sequencer.output.header import software_version
 from sequencer.output.keywords import FrameKind
@@ -34,10 +40,14 @@ def master_header(
     h = fits.Header()
     imagetyp = kw.MASTER_IMAGETYP[_KINDS[kind]]
     inputs = plan.flats if kind == "flat" else plan.calibration
-    h[kw.IMAGETYP] = (imagetyp, "flatseq master frame")
+    h[kw.IMAGETYP] = (imagetyp, "type of image: a combined master")
+    h[kw.DARKFLAT] = (kind == "dark-flat", "T: master dark-flat for the flats of FLATSET")
+    h[kw.COMBINED] = (True, "combined from NCOMBINE frames")
     h[kw.MASTER] = (True, "a combined master, not a raw frame")
     h[kw.FLATSET] = (plan.key, "flat set this master belongs to")
     _settings(h, plan, kind, inputs)
+    _dates(h, inputs)
+    h[kw.ROWORDER] = (kw.TOP_DOWN, "first row stored is the top of the image")
     h[kw.DATE] = (fits_date(written_at, timespec="seconds"), "[UTC] master written")
     h[kw.SWCREATE] = (software_version(), "software that made this master")
     _combination(h, combined)
@@ -80,13 +90,31 @@ def _settings(h: fits.Header, plan: SetPlan, kind: str, inputs: Sequence[FrameIn
     temps = [f.ccd_temp for f in inputs if f.ccd_temp is not None]
     if temps:
         h[kw.CCD_TEMP] = (round(sum(temps) / len(temps), 3), "[C] mean sensor temperature of the inputs")
-    dates = sorted(f.date_obs for f in inputs if f.date_obs)
-    if dates:
-        h[kw.DATE_OBS] = (dates[0], "[UTC] start of the first input")
+
+
+def _dates(h: fits.Header, inputs: Sequence[FrameInfo]) -> None:
+    """DATE-OBS (first input's start), DATE-AVG (mean of the inputs' mid-exposures), DATE-END (last input's end),
+    each with its MJD-x; inputs whose DATE-OBS cannot be read are left out."""
+    spans = []
+    for frame in inputs:
+        start = parse_fits_date(frame.date_obs) if frame.date_obs else None
+        if start is not None:
+            spans.append((start, start + (frame.exposure or 0.0)))
+    if not spans:
+        return
+    first, last = min(a for a, _ in spans), max(b for _, b in spans)
+    middle = sum((a + b) / 2 for a, b in spans) / len(spans)
+    for date_key, mjd_key, when, what in (
+        (kw.DATE_OBS, kw.MJD_OBS, first, "start of the first input"),
+        (kw.DATE_AVG, kw.MJD_AVG, middle, "mean mid-exposure of the inputs"),
+        (kw.DATE_END, kw.MJD_END, last, "end of the last input"),
+    ):
+        h[date_key] = (fits_date(when), f"[UTC] {what}")
+        h[mjd_key] = (mjd(when), f"[d] {what}, MJD (UTC)")
 
 
 def _combination(h: fits.Header, combined: Combined) -> None:
-    h["NCOMBINE"] = (combined.frames, "frames combined")
+    h[kw.NCOMBINE] = (combined.frames, "frames combined")
     h["COMBMETH"] = ("MEAN", "mean of the values kept after rejection")
     rej = combined.rejection
     h["REJMETH"] = (_REJECTION_NAMES[rej.method], "outlier rejection")

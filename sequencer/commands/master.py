@@ -11,9 +11,18 @@ HELP = "make master dark-flats and master flats from a run directory (or its man
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="a run directory, its manifest.json, or any folder of flats and dark-flats")
-    parser.add_argument("--output", "-o", help="where to write the masters (default: RUN/masters)")
+    parser.add_argument("--output", "-o", help="where to write the masters (default: each set's masters/ folder)")
     parser.add_argument(
-        "--preview", action="store_true", help="also write a PNG per master flat (image + vignetting profile)"
+        "--format",
+        choices=("fits", "xisf", "both"),
+        default="fits",
+        help="fits (default), xisf (PixInsight: WBPP takes masters only in XISF) or both",
+    )
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="also write a PNG per set beside its master flat: the master flat, its dust map, its vignetting "
+        "profile, the master dark-flat, histograms of a flat and a dark-flat, the counts and the brightness",
     )
     parser.add_argument(
         "--bias",
@@ -81,6 +90,7 @@ def execute(args: argparse.Namespace) -> int:
     from sequencer.calibration.master import MasterOptions, build_masters
     from sequencer.calibration.masterplan import plan_masters
     from sequencer.calibration.rejection import Rejection
+    from sequencer.results.previews import preview_after_master
 
     rejection = Rejection(args.rejection, args.low, args.high, args.iterations)
     plan = plan_masters(
@@ -97,11 +107,18 @@ def execute(args: argparse.Namespace) -> int:
     options = MasterOptions(
         rejection=rejection,
         output=Path(args.output) if args.output else None,
-        preview=args.preview,
+        formats=("fits", "xisf") if args.format == "both" else (args.format,),
         workers=args.workers,
         max_memory=args.max_memory,
+        keep_images=args.preview,
     )
-    results = build_masters(plan, options, report=print, note=lambda text: print(f"note: {text}", file=sys.stderr))
+    results = build_masters(
+        plan,
+        options,
+        report=print,
+        note=lambda text: print(f"note: {text}", file=sys.stderr),
+        after_each=preview_after_master(plan, report=print) if args.preview else None,
+    )
     print(f"{len(results)} master flat{'s' if len(results) != 1 else ''} ({rejection.describe()}):")
     for r in results:
         print(

@@ -1,10 +1,16 @@
-"""File names from the sequence file's pattern, e.g. ``{set}/{kind}_{filter}_{exposure}s_{n:03d}.fits``.
+"""File names from the sequence file's pattern, by default ``{set}/{folder}/{kind}_{filter}_{exposure}s_{n:03d}.fits``.
+
+The default lays each flat set out as stackers read a folder: ``flats/``, ``darkflats/`` and ``rejected/`` (the
+frames that do not count, named as any other, so a stacker pointed at ``flats/`` never sees them); `flatseq
+master` adds ``masters/``. Siril's ``convert`` turns a folder into one sequence, so flats and dark-flats must not
+share one.
 
 Placeholders use Python's format syntax with a format spec allowed (``{n:03d}``, ``{exposure:.2f}``):
 
 ========  ====================================================================
 set       the flat-set id
 kind      ``flat``, ``darkflat`` or ``bias``
+folder    ``flats``, ``darkflats`` or ``bias``; ``rejected`` for a frame that does not count
 filter    filter name (``none`` without a wheel)
 exposure  seconds asked, shortest exact form by default (``4``, ``1.5``, ``0.25``)
 n         frame number within its kind in the set, from 1
@@ -35,10 +41,18 @@ from drivers.errors import ConfigError, quoted
 from sequencer.core.atomicfile import TEMPORARY_NAME_EXTRA
 from sequencer.core.timestamps import local_date, local_time
 from sequencer.output.header import FrameHeader
+from sequencer.output.keywords import FrameKind
 
-DEFAULT_PATTERN = "{set}/{kind}_{filter}_{exposure}s_{n:03d}.fits"
+DEFAULT_PATTERN = "{set}/{folder}/{kind}_{filter}_{exposure}s_{n:03d}.fits"
 
-PLACEHOLDERS = ("set", "kind", "filter", "exposure", "n", "gain", "offset", "binning", "date", "time", "run")
+FOLDERS = {FrameKind.FLAT: "flats", FrameKind.DARK_FLAT: "darkflats", FrameKind.BIAS: "bias"}
+"""``{folder}`` of a frame that counts, by kind."""
+REJECTED_FOLDER = "rejected"
+"""``{folder}`` of a frame that does not count (a flat outside the window, a dark-flat that saw light)."""
+
+PLACEHOLDERS = (
+    "set", "kind", "folder", "filter", "exposure", "n", "gain", "offset", "binning", "date", "time", "run",
+)  # fmt: skip
 REQUIRED = ("kind", "n")
 FITS_EXTENSIONS = (".fits", ".fit", ".fts")
 _UNSAFE = set('/\\:*?"<>|')
@@ -74,6 +88,8 @@ class NameFields:
     date: str
     time: str
     run: str
+    folder: str | None = None
+    """None: the folder of a frame of `kind` that counts."""
 
     @classmethod
     def of(cls, header: FrameHeader) -> NameFields:
@@ -91,12 +107,14 @@ class NameFields:
             date=local_date(header.date_obs),
             time=local_time(header.date_obs),
             run=header.run_id,
+            folder=folder_of(header.kind, rejected=header.rejected),
         )
 
     def values(self) -> dict[str, object]:
         return {
             "set": _clean(self.set),
             "kind": _clean(self.kind),
+            "folder": _clean(self.folder if self.folder is not None else _kind_folder(self.kind)),
             "filter": _clean(self.filter if self.filter is not None else "none"),
             "exposure": Seconds(self.exposure),
             "n": int(self.n),
@@ -113,6 +131,18 @@ _SAMPLE = NameFields(
     set="Ha_4s", kind="flat", filter="Ha", exposure=4.0, n=1, gain=100, offset=50, binning=1,
     date="2026-11-24", time="031500", run="2026-11-24T031500Z",
 )  # fmt: skip
+
+
+def folder_of(kind: FrameKind, *, rejected: bool) -> str:
+    """The ``{folder}`` a frame goes in: its kind's, or ``rejected`` when it does not count."""
+    return REJECTED_FOLDER if rejected else FOLDERS.get(kind, kind.value)
+
+
+def _kind_folder(kind: str) -> str:
+    try:
+        return folder_of(FrameKind(kind), rejected=False)
+    except ValueError:
+        return kind
 
 
 def _clean(value: str) -> str:

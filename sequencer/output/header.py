@@ -18,7 +18,7 @@ from typing import Protocol
 from astropy.io import fits
 
 from drivers.base import CameraSettings
-from sequencer.core.timestamps import fits_date
+from sequencer.core.timestamps import fits_date, mjd
 from sequencer.output import keywords as kw
 from sequencer.output.keywords import WRITTEN_KINDS, FrameKind
 
@@ -175,9 +175,11 @@ class FrameHeader:
             (kw.RUNID, _text(self.run_id), "flatseq run id"),
             (kw.FRAMENO, self.frame_no, "frame number within its kind in the flat set"),
             (kw.DATE_OBS, fits_date(self.date_obs), "[UTC] exposure start"),
+            (kw.MJD_OBS, mjd(self.date_obs), "[d] exposure start, Modified Julian Date (UTC)"),
         ]
         if self.date_end is not None:
             cards.append((kw.DATE_END, fits_date(self.date_end), "[UTC] exposure end"))
+            cards.append((kw.MJD_END, mjd(self.date_end), "[d] exposure end, Modified Julian Date (UTC)"))
         exposure_comment = TIMED_COMMENT if self.exposure_reported else "[s] as asked: the camera does not report it"
         cards += [
             (kw.EXPTIME, float(self.exposure), exposure_comment),
@@ -210,6 +212,7 @@ class FrameHeader:
         if self.filter is not None:
             cards.append((kw.FILTER, _text(self.filter), "filter in the light path"))
         cards.append((kw.INSTRUME, _text(self.camera), "camera"))
+        cards.append((kw.ROWORDER, kw.TOP_DOWN, "first row stored is the top of the image"))
         if self.telescope is not None:
             cards.append((kw.TELESCOP, _text(self.telescope), "telescope"))
         if self.origin is not None:

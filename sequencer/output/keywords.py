@@ -3,7 +3,11 @@ it reads back (from its own files and from N.I.N.A.'s, Ekos', SGP's) for `flatse
 
 IMAGETYP follows N.I.N.A. 3 (``FLAT`` for flats, ``DARK`` for dark-flats, ``BIAS``) so stacking tools sort the
 frames as they already do; DARKFLAT = T tells a dark-flat from a night's darks; FLATSET ties a dark-flat to
-its flats once the files leave flatseq.
+its flats once the files leave flatseq. Masters are labelled as PixInsight's WBPP writes its own (``Master
+Dark``, ``Master Flat``, ``Master Bias``; WBPP lower-cases IMAGETYP, removes its first space and knows
+``masterdark`` and ``masterflat``), with DARKFLAT = T on the master dark-flat and COMBINED = T (what ccdproc's
+``files_filtered(combined=True)`` looks for). Older flatseq masters (``MASTERDARKFLAT``, ``MASTERFLAT``,
+``MASTER = T``) still read as masters.
 """
 
 from __future__ import annotations
@@ -18,7 +22,15 @@ RUNID = "RUNID"
 FRAMENO = "FRAMENO"
 DATE_OBS = "DATE-OBS"
 DATE_END = "DATE-END"
+DATE_AVG = "DATE-AVG"
 DATE = "DATE"
+MJD_OBS = "MJD-OBS"
+MJD_END = "MJD-END"
+MJD_AVG = "MJD-AVG"
+"""Each DATE-x with its MJD-x: astropy (wcslib's datfix) warns about every DATE-x that has no MJD-x."""
+ROWORDER = "ROWORDER"
+TOP_DOWN = "TOP-DOWN"
+"""ROWORDER's value: the first row stored is the top of the image, as the camera reads it out (N.I.N.A.)."""
 EXPTIME = "EXPTIME"
 EXPOSURE = "EXPOSURE"
 EXPREQ = "EXPREQ"
@@ -49,6 +61,9 @@ STATMAX = "STATMAX"
 STATSAT = "STATSAT"
 MASTER = "MASTER"
 """T on a combined master (never on a raw frame)."""
+COMBINED = "COMBINED"
+"""T on a combined master: the astropy CCD guide's way of finding masters."""
+NCOMBINE = "NCOMBINE"
 
 # ---- what other programs write for the same things, in the order they are read ----
 IMAGETYP_KEYS = (IMAGETYP, "FRAME", "FRAMETYP")
@@ -93,8 +108,14 @@ WRITTEN_KINDS = frozenset({FrameKind.FLAT, FrameKind.DARK_FLAT, FrameKind.BIAS})
 
 _WRITTEN_IMAGETYP = {FrameKind.FLAT: "FLAT", FrameKind.DARK_FLAT: "DARK", FrameKind.BIAS: "BIAS"}
 
-MASTER_IMAGETYP = {FrameKind.FLAT: "MASTERFLAT", FrameKind.DARK_FLAT: "MASTERDARKFLAT", FrameKind.BIAS: "MASTERBIAS"}
-"""IMAGETYP of the masters `flatseq master` writes, by the kind of frame combined."""
+MASTER_IMAGETYP = {FrameKind.FLAT: "Master Flat", FrameKind.DARK_FLAT: "Master Dark", FrameKind.BIAS: "Master Bias"}
+"""IMAGETYP of the masters `flatseq master` writes, by the kind of frame combined (WBPP's own words; a master
+dark-flat is a ``Master Dark`` with DARKFLAT = T, as a raw dark-flat is a ``DARK`` with DARKFLAT = T)."""
+
+XISF_IMAGE_TYPE = {FrameKind.FLAT: "MasterFlat", FrameKind.DARK_FLAT: "MasterDark", FrameKind.BIAS: "MasterBias"}
+"""The XISF Image element's ``imageType`` for each master (XISF 1.0, 11.5; WBPP reads it before IMAGETYP)."""
+
+_OLD_MASTER_KINDS = {"MASTERFLAT": FrameKind.FLAT, "MASTERDARKFLAT": FrameKind.DARK_FLAT, "MASTERBIAS": FrameKind.BIAS}
 
 IMAGETYP_KINDS: dict[str, FrameKind] = {
     "FLAT": FrameKind.FLAT,
@@ -122,3 +143,16 @@ def kind_from_imagetyp(imagetyp: str) -> FrameKind:
     if token.endswith("FRAME"):
         token = token[: -len("FRAME")]
     return IMAGETYP_KINDS.get(token, FrameKind.OTHER)
+
+
+def master_of(imagetyp: str, *, dark_flat: bool) -> FrameKind | None:
+    """For a combined frame (a master), the kind of frames it combines: 'Master Dark' with DARKFLAT = T →
+    DARK_FLAT, 'Master Flat' → FLAT, the older 'MASTERDARKFLAT' too, and a ccdproc-style 'DARK' with COMBINED = T;
+    None when the IMAGETYP names none of them."""
+    token = imagetyp.upper().replace("_", "").replace("-", "").replace(" ", "")
+    if token in _OLD_MASTER_KINDS:
+        return _OLD_MASTER_KINDS[token]
+    kind = kind_from_imagetyp(token.removeprefix("MASTER"))
+    if kind is FrameKind.DARK and dark_flat:
+        return FrameKind.DARK_FLAT
+    return kind if kind in (FrameKind.FLAT, FrameKind.DARK, FrameKind.DARK_FLAT, FrameKind.BIAS) else None

@@ -19,6 +19,8 @@ paths are relative to the manifest's directory, ``/``-separated::
       "light_answer": str | null,                       # what the panel answered when it did not switch off
       "equipment": {"camera": "sim://camera?sensor=small", "panel": "…", "filter_wheel": "…"},
       "camera": "camera name" | null,
+      "pattern": "{set}/{folder}/{kind}_{filter}_{exposure}s_{n:03d}.fits",   # the file names' pattern;
+                # a resume names its frames with it (absent in manifests from before it was recorded)
       "sets": [{
         "id": "Ha_4s", "filter": "Ha" | null, "exposure": 4.0,
         "settings": {"gain": 100, "offset": 50, "binning": 1, "readout_mode": 0,
@@ -99,6 +101,7 @@ class Manifest:
         sequence_sha256: str | None = None,
         equipment: Mapping[str, str] | None = None,
         camera: str | None = None,
+        pattern: str | None = None,
     ) -> Manifest:
         """Start a new manifest (status "running"); refuses to replace an existing one."""
         if sequence_file is not None and sequence_sha256 is None:
@@ -118,6 +121,8 @@ class Manifest:
             "equipment": dict(equipment or {}),
             "camera": camera,
         }
+        if pattern is not None:
+            header["pattern"] = pattern
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
@@ -191,6 +196,11 @@ class Manifest:
     def sequence_sha256(self) -> str | None:
         seq = self._header.get("sequence")
         return None if seq is None else seq.get("sha256")
+
+    @property
+    def pattern(self) -> str | None:
+        """The pattern the run names its frames with (None in a manifest that predates it)."""
+        return self._header.get("pattern")
 
     @property
     def equipment(self) -> dict[str, str]:
@@ -397,7 +407,7 @@ def _checked_header(f: Fields) -> dict[str, Any]:
         raise FieldError(f"status: {quoted(status)} is not one of {', '.join(RUN_STATUSES)}")
     for key in ("run_id", "started"):
         f.text(key)
-    for key in ("finished", "reason", "camera", "software"):
+    for key in ("finished", "reason", "camera", "software", "pattern"):
         f.maybe_text(key)
     sequence = f.maybe_object("sequence")
     if sequence is not None:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Iterator
 
 from drivers.errors import ConfigError
-from sequencer.output.filenames import NameFields, expand_pattern, validate_pattern
+from sequencer.output.filenames import NameFields, expand_pattern, folder_of, validate_pattern
 from sequencer.output.keywords import FrameKind
 from sequencer.output.rundir import MAX_RUNS_PER_ID, expand_output_directory
 from sequencer.plan.loader import Located, SequenceFileError
@@ -55,8 +55,9 @@ def check_output(located: Located, output: OutputModel, sets: Iterable[FlatSet])
 
 
 def _widest_names(fs: FlatSet) -> Iterator[NameFields]:
-    """The fields of a set's flats and dark-flats with the widest frame number and the longest run id."""
-    for kind in (FrameKind.FLAT, FrameKind.DARK_FLAT):
+    """The fields of a set's flats and dark-flats, counted or rejected, with the widest frame number and the
+    longest run id."""
+    for kind, rejected in ((k, r) for k in (FrameKind.FLAT, FrameKind.DARK_FLAT) for r in (False, True)):
         yield NameFields(
             set=fs.id,
             kind=kind.value,
@@ -69,6 +70,7 @@ def _widest_names(fs: FlatSet) -> Iterator[NameFields]:
             date=_SAMPLE_DATE,
             time=_SAMPLE_TIME,
             run=_LONGEST_RUN_ID,
+            folder=folder_of(kind, rejected=rejected),
         )
 
 

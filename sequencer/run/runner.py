@@ -18,6 +18,7 @@ from drivers.errors import ConfigError, DeviceError, FlatseqError
 from drivers.registry import default_registry, open_equipment
 from sequencer.brightness.trained import TrainedTable
 from sequencer.core.exits import ExitStatus
+from sequencer.output.filenames import validate_pattern
 from sequencer.output.journal import JOURNAL_NAME, Journal
 from sequencer.output.manifest import MANIFEST_NAME, Manifest
 from sequencer.output.rundir import expand_output_directory, make_run_directory
@@ -229,19 +230,25 @@ class _Run:
                 sequence_file=self.ctx.sequence_file,
                 equipment=self.plan.equipment,
                 camera=info.name,
+                pattern=self.plan.output.pattern,
             )
         else:
             manifest = Manifest.reopen(self.run_dir / MANIFEST_NAME, self.clock)
             run_id = manifest.run_id
         self.ledger.manifest = manifest
         self.cleanup.release("manifest", lambda: self._finish_manifest(manifest))
+        pattern = manifest.pattern or self.plan.output.pattern  # a resume keeps the names its run started with
+        try:
+            validate_pattern(pattern)
+        except ConfigError as exc:
+            raise ConfigError(f"{manifest.path}: {exc}") from None
         writer = self.ledger.writer = FrameWriter(self.run_dir, clock=self.clock, manifest=manifest, journal=journal)
         self.cleanup.release("writing frames", writer.close)
         self.recorder = FrameRecorder(
             writer,
             self.run_dir,
             run_id,
-            self.plan.output.pattern,
+            pattern,
             info,
             eq.panel.brightness_range[1],
             self.ledger.states,

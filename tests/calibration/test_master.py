@@ -68,7 +68,7 @@ def test_dry_run_then_master_tracks_the_true_illumination(tmp_path: Path, capsys
     )
     assert report.exit_code == 0 and report.manifest_path is not None
     assert main(["master", str(report.manifest_path)]) == 0
-    masters = sorted((report.manifest_path.parent / "masters").glob("masterflat_*.fits"))
+    masters = sorted(report.manifest_path.parent.glob("*/masters/masterflat_*.fits"))
     assert len(masters) == 2
     truth = bench.illumination()
     for path in masters:
@@ -88,7 +88,7 @@ def test_folder_of_flatseq_frames_gives_masters_with_provenance(tmp_path: Path, 
         h, flat_data = flat_file[0].header, flat_file[0].data.copy()
     with fits.open(tmp_path / "m" / "masterdarkflat_Ha_4s.fits") as dark_file:
         dark_header, dark_data = dark_file[0].header, dark_file[0].data.copy()
-    assert h["IMAGETYP"] == "MASTERFLAT" and h["MASTER"] is True
+    assert h["IMAGETYP"] == "Master Flat" and h["COMBINED"] is True and h["DARKFLAT"] is False
     assert (h["FLATSET"], h["FILTER"], h["EXPTIME"], h["GAIN"], h["OFFSET"]) == ("Ha_4s", "Ha", 4.0, 100, 50)
     assert h["NCOMBINE"] == 12 and h["NCALIB"] == 12
     assert h["CALTYPE"] == "DARKFLAT" and h["CALFILE"] == "masterdarkflat_Ha_4s.fits"
@@ -97,7 +97,8 @@ def test_folder_of_flatseq_frames_gives_masters_with_provenance(tmp_path: Path, 
     assert [h[f"IMCMB{i:03d}"] for i in range(1, 13)] == [f"flat_Ha_4s_{i:03d}.fits" for i in range(1, 13)]
     history = " ".join(str(c) for c in h["HISTORY"])
     assert "divided by its own median" in history and "flat_Ha_4s_012.fits: median" in history
-    assert dark_header["IMAGETYP"] == "MASTERDARKFLAT" and dark_header["NCOMBINE"] == 12
+    assert dark_header["IMAGETYP"] == "Master Dark" and dark_header["DARKFLAT"] is True
+    assert dark_header["COMBINED"] is True and dark_header["NCOMBINE"] == 12
     bench = shots.bench
     pedestal = bench.sensor.pedestal_adu(50)
     assert pedestal < float(np.median(dark_data)) < pedestal + 20  # offset + 4 s of dark signal
@@ -136,10 +137,10 @@ def test_nina_style_folder_is_grouped_by_settings(tmp_path: Path, shots: ShotBoo
 def test_masters_never_overwrite(tmp_path: Path, shots: ShotBook) -> None:
     run = write_run(tmp_path / "run", shots)
     assert main(["master", str(run), "--set", "Ha"]) == 0
-    first = (run / "masters" / "masterflat_Ha_4s.fits").read_bytes()
+    first = (run / "Ha" / "masters" / "masterflat_Ha_4s.fits").read_bytes()
     assert main(["master", str(run), "--set", "Ha", "--rejection", "winsorized"]) == 0
-    assert (run / "masters" / "masterflat_Ha_4s.fits").read_bytes() == first
-    second = fits.getheader(run / "masters" / "masterflat_Ha_4s_1.fits")
+    assert (run / "Ha" / "masters" / "masterflat_Ha_4s.fits").read_bytes() == first
+    second = fits.getheader(run / "Ha" / "masters" / "masterflat_Ha_4s_1.fits")
     assert second["REJMETH"] == "WINSORIZED"
 
 
@@ -157,12 +158,12 @@ def test_rejected_flats_are_left_out(tmp_path: Path, shots: ShotBook) -> None:
 def test_preview_png_is_written_beside_the_master(tmp_path: Path, shots: ShotBook) -> None:
     run = write_run(tmp_path / "run", shots)
     assert main(["master", str(run), "--set", "OIII", "--preview"]) == 0
-    png = run / "masters" / "masterflat_OIII_1.5s.png"
+    png = run / "OIII" / "masters" / "masterflat_OIII_1.5s.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     from PIL import Image
 
     with Image.open(png) as image:
-        assert image.width > 2 * 320 and image.height >= 214
+        assert image.width >= 1200 and image.height >= 600
 
 
 @pytest.mark.parametrize(
@@ -241,7 +242,7 @@ def test_manifest_sets_the_run_did_not_finish_are_skipped_with_a_note(
     assert main(["master", str(run)]) == 0
     captured = capsys.readouterr()
     assert "set OIII_1.5s: the run marked it failed: panel too dim; skipped" in captured.err
-    header = fits.getheader(run / "masters" / "masterflat_Ha_4s.fits")
+    header = fits.getheader(run / "Ha_4s" / "masters" / "masterflat_Ha_4s.fits")
     assert header["NCOMBINE"] == 11 and header["NCALIB"] == 11  # the manifest's rejected frames left out
     assert main(["master", str(run), "--set", "OIII"]) == 2  # asked for by name: refused, no dark-flats
     assert "set OIII_1.5s: no dark-flats match its flats" in capsys.readouterr().err

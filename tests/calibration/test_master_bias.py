@@ -41,7 +41,7 @@ def test_bias_for_short_flats_makes_a_master_without_warning(
     master = fits.getheader(run / "masters" / "masterflat_L_0.05s.fits")
     assert (master["CALTYPE"], master["CALFILE"], master["NCALIB"]) == ("BIAS", "masterbias_L_0.05s.fits", 9)
     with fits.open(run / "masters" / "masterbias_L_0.05s.fits") as bias:
-        assert bias[0].header["IMAGETYP"] == "MASTERBIAS" and "EXPTIME" not in bias[0].header
+        assert bias[0].header["IMAGETYP"] == "Master Bias" and "EXPTIME" not in bias[0].header
         pedestal = frames.bench.sensor.pedestal_adu(50)
         assert float(np.median(bias[0].data)) == pytest.approx(pedestal, abs=3)
 

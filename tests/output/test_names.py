@@ -33,9 +33,37 @@ def fields(**changes: object) -> NameFields:
     return NameFields(**base)  # type: ignore[arg-type]
 
 
-def test_default_pattern() -> None:
-    assert expand_pattern(DEFAULT_PATTERN, fields()) == "Ha_4s/flat_Ha_4s_007.fits"
-    assert expand_pattern(DEFAULT_PATTERN, fields(kind="darkflat", n=30)) == "Ha_4s/darkflat_Ha_4s_030.fits"
+def test_default_pattern_gives_each_set_a_folder_per_kind_and_one_for_rejected_frames() -> None:
+    assert expand_pattern(DEFAULT_PATTERN, fields()) == "Ha_4s/flats/flat_Ha_4s_007.fits"
+    assert expand_pattern(DEFAULT_PATTERN, fields(kind="darkflat", n=30)) == "Ha_4s/darkflats/darkflat_Ha_4s_030.fits"
+    assert expand_pattern(DEFAULT_PATTERN, fields(folder="rejected")) == "Ha_4s/rejected/flat_Ha_4s_007.fits"
+
+
+@pytest.mark.parametrize(
+    ("kind", "rejected", "folder"),
+    [
+        (FrameKind.FLAT, False, "flats"),
+        (FrameKind.DARK_FLAT, False, "darkflats"),
+        (FrameKind.FLAT, True, "rejected"),
+        (FrameKind.DARK_FLAT, True, "rejected"),
+    ],
+)
+def test_the_folder_of_a_frame_comes_from_its_header(kind: FrameKind, rejected: bool, folder: str) -> None:
+    header = FrameHeader(
+        kind=kind,
+        flat_set="Ha_4s",
+        run_id="R",
+        frame_no=2,
+        exposure=4.0,
+        settings=CameraSettings(gain=100, offset=50),
+        readout_mode_name="Normal",
+        camera="cam",
+        date_obs=START,
+        filter="Ha",
+        rejected=rejected,
+        reject_reason="mean 71 % above the window" if rejected else None,
+    )
+    assert expand_pattern("{set}/{folder}/{kind}_{n}", header) == f"Ha_4s/{folder}/{kind.value}_2.fits"
 
 
 @pytest.mark.parametrize(
@@ -73,7 +101,7 @@ def test_fields_from_a_frame_header_use_local_date_and_time() -> None:
 
 
 def test_values_cannot_make_directories_or_hidden_files() -> None:
-    assert expand_pattern(DEFAULT_PATTERN, fields(filter="Ha/OIII", set="..")) == "_./flat_Ha_OIII_4s_007.fits"
+    assert expand_pattern(DEFAULT_PATTERN, fields(filter="Ha/OIII", set="..")) == "_./flats/flat_Ha_OIII_4s_007.fits"
     assert expand_pattern("{set}/{kind}{n}", fields(set="../../etc")) == "_._.._etc/flat7.fits"
     assert expand_pattern("{set}/{kind}{n}", fields(set="")) == "_/flat7.fits"
 
@@ -115,5 +143,11 @@ def test_bad_patterns_are_config_errors_naming_the_problem(pattern: str, message
 
 
 def test_validate_accepts_good_patterns() -> None:
-    for pattern in (DEFAULT_PATTERN, "{kind}{n}", "{run}/{set}/{kind}/{filter}_{n:03d}.fits", "flats/{kind}_{n}.fit"):
+    for pattern in (
+        DEFAULT_PATTERN,
+        "{kind}{n}",
+        "{run}/{set}/{kind}/{filter}_{n:03d}.fits",
+        "flats/{kind}_{n}.fit",
+        "{set}/{kind}_{filter}_{exposure}s_{n:03d}.fits",  # the layout before 0.2: one folder per set
+    ):
         validate_pattern(pattern)

@@ -71,7 +71,7 @@ CASES: list[tuple[str, str, tuple[int, int], str]] = [
             "filter: Ha", f"filter: {LONG_FILTER}"
         ),
         (8, 5),
-        "output.pattern: file-name pattern '{set}/{kind}_{filter}_{exposure}s_{n:03d}.fits': the name '01-HHHH",
+        "output.pattern: file-name pattern '{set}/{folder}/{kind}_{filter}_{exposure}s_{n:03d}.fits': the name '01-HH",
     ),
     (
         "pattern-control-character",
