@@ -102,7 +102,7 @@ class _Placer:
 
     def _copy(self, source: Path, target: Path) -> None:
         try:
-            dst = open(target, "xb")  # exclusive: never over a file already there
+            dst = open(target, "xb")  # noqa: SIM115 (closed below) exclusive: never over a file already there
         except FileExistsError:
             raise
         except OSError as exc:
