@@ -16,6 +16,7 @@ HOW = {
     "indi_simulator_wheel": "indi-bin",
     "indi_simulator_lightpanel": "indi-bin",
     "cc": "gcc",
+    "siril-cli": "siril",
 }
 
 

@@ -1,0 +1,1 @@
+"""flatseq export, preview and report; the stackers that read what flatseq writes."""
