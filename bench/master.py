@@ -1,4 +1,5 @@
-"""Master dark-flat + master flat: our strip combiner vs ccdproc.combine on the same FITS files, in one run.
+"""Master dark-flat + master flat: our strip combiner vs ccdproc.combine and vs Siril, on the same FITS files,
+in one run.
 
     .venv/bin/pip install -e '.[bench]'      # ccdproc
     .venv/bin/python bench/master.py [--frames 30] [--rows 1000] [--cols 9576] [--keep DIR] [--max-memory 6G]
@@ -23,6 +24,15 @@ imports; "reads" is the bytes the process read with read()/pread() (Linux rchar,
 included) over the bytes of all the input files (ccdproc memory-maps its files, which rchar does not see).
 The masters are compared pixel by pixel. Targets (issue 6): ≥ 5× faster, ≤ half the peak memory,
 largest difference ≤ 1e-4.
+
+Siril (where `siril-cli` is installed; Debian's siril 1.0.6) is the second baseline (issue 16): the script a
+Siril export writes for a set without flatseq's masters (`sequencer.results.sirilscript`), run in a folder of
+links to the same files, the way its own Mono_Preprocessing does it (convert the dark-flats and stack them
+with rejection, convert the flats, subtract, stack with multiplicative normalisation and rejection). Its time
+is the siril-cli process's wall-clock, its memory that process's peak resident set (the child's ru_maxrss, the
+wrapper being a fresh process that runs nothing else); its master flat is compared by correlation (Siril
+scales and rejects its own way). Targets: ours ≤ 0.5× Siril's time and ≤ 0.7× its peak memory, correlation
+> 0.9999. `--no-siril` leaves it out.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,6 +56,9 @@ from sequencer.commands.master import memory_size
 TARGET_SPEED = 5.0
 TARGET_MEMORY = 0.5
 TARGET_DIFF = 1e-4
+SIRIL_TIME = 0.5
+SIRIL_MEMORY = 0.7
+SIRIL_CORRELATION = 0.9999
 
 
 def peak_rss_mb() -> float:
@@ -187,12 +201,59 @@ def run_ccdproc(flats: list[Path], darks: list[Path], mem_limit: float) -> tuple
     return np.asarray(master_dark.data), master.data / np.mean(master.data)
 
 
+def run_siril(flats: list[Path], darks: list[Path], work: Path) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Siril's standard flat script on links to the inputs: (seconds, peak MB of siril-cli, master dark-flat in
+    ADU, master flat)."""
+    import shutil
+
+    from astropy.io import fits
+
+    from sequencer.results.sirilscript import RESULT_NAME, SCRIPT_NAME, siril_script
+
+    folder = work / "siril"
+    if folder.exists():
+        shutil.rmtree(folder)
+    for name, paths in (("flats", flats), ("biases", darks)):
+        (folder / name).mkdir(parents=True)
+        for path in paths:
+            (folder / name / path.name).symlink_to(path.resolve())
+    (folder / SCRIPT_NAME).write_text(siril_script("bench", None))
+    home = folder / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    start = time.perf_counter()
+    done = subprocess.run(
+        ["siril-cli", "-d", str(folder), "-s", str(folder / SCRIPT_NAME)],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"siril-cli failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    flat = fits.getdata(folder / f"{RESULT_NAME}.fit").astype(np.float32)
+    dark = fits.getdata(folder / "process" / "bias_stacked.fit").astype(np.float64) * 65535.0
+    shutil.rmtree(folder / "process")  # its converted and calibrated copies: several GB at full size
+    return seconds, peak, dark, flat
+
+
 def child(args: argparse.Namespace) -> int:
     """One side, in a fresh process: time it, note its peak memory, save its masters."""
     import warnings
 
     warnings.simplefilter("ignore")
     files = json.loads(Path(args.child_files).read_text())
+    if args.child == "siril":
+        seconds, peak, dark, flat = run_siril(
+            [Path(p) for p in files["flats"]], [Path(p) for p in files["darks"]], Path(args.child_out)
+        )
+        np.save(Path(args.child_out) / "siril_dark.npy", dark)
+        np.save(Path(args.child_out) / "siril_flat.npy", flat)
+        print(json.dumps({"seconds": seconds, "peak_mb": peak, "baseline_mb": 0.0, "phases": {}, "reads": None}))
+        return 0
     if args.child == "ccdproc":
         import ccdproc  # noqa: F401  (imports count as the baseline, not as the work)
     import astropy.io.fits  # noqa: F401
@@ -289,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         help="our memory budget, as `flatseq master --max-memory` (default: its default)",
     )
     parser.add_argument("--ours-only", action="store_true", help="skip ccdproc (e.g. full IMX455 frames: --rows 6388)")
-    parser.add_argument("--child", choices=("ours", "ccdproc"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-siril", action="store_true", help="leave out the Siril baseline")
+    parser.add_argument("--child", choices=("ours", "ccdproc", "siril"), help=argparse.SUPPRESS)
     parser.add_argument("--child-files", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
     parser.add_argument("--child-tag", help=argparse.SUPPRESS)
@@ -319,6 +381,12 @@ def main(argv: list[str] | None = None) -> int:
         for path in flats + darks:  # both sides read from the page cache
             path.read_bytes()
         results: dict[str, dict[str, Any]] = {}
+        siril = None
+        if not args.no_siril and shutil.which("siril-cli"):
+            siril = run_side("siril", files, work, None, args.ccdproc_mem_limit)
+            siril_flat = np.load(work / "siril_flat.npy")
+        elif not args.no_siril:
+            print("  siril-cli is not installed: no Siril baseline (apt-get install siril)")
         if not args.ours_only:
             results["ccdproc"] = run_side("ccdproc", files, work, None, args.ccdproc_mem_limit)
         results["ours"] = run_side("ours", files, work, args.workers, args.ccdproc_mem_limit, args.max_memory)
@@ -338,6 +406,21 @@ def main(argv: list[str] | None = None) -> int:
         if not args.ours_only:
             ref_flat = np.load(work / "ccdproc_flat.npy")
             ref_dark = np.load(work / "ccdproc_dark.npy")
+    siril_ok = True
+    if siril is not None:
+        ours = results["ours"]
+        time_ratio, memory_ratio = ours["seconds"] / siril["seconds"], ours["peak_mb"] / siril["peak_mb"]
+        corr = float(np.corrcoef(ours_flat.ravel(), siril_flat.astype(np.float64).ravel())[0, 1])
+        siril_ok = time_ratio <= SIRIL_TIME and memory_ratio <= SIRIL_MEMORY and corr > SIRIL_CORRELATION
+        print(
+            f"\nSiril (siril-cli, its standard flat script): {siril['seconds']:.1f} s, peak RSS "
+            f"{siril['peak_mb']:.0f} MB; ours {ours['seconds']:.1f} s, {ours['peak_mb']:.0f} MB"
+        )
+        print(
+            f"targets against Siril: ≤ {SIRIL_TIME:g}× its time ({time_ratio:.2f}×), ≤ {SIRIL_MEMORY:g}× its peak "
+            f"memory ({memory_ratio:.2f}×), correlation > {SIRIL_CORRELATION:g} ({corr:.6f}): "
+            f"{'met' if siril_ok else 'NOT met'}"
+        )
     print()
     print("  ours: flats held in memory (each file read once), or with --max-memory too small for them, read twice")
     print(f"  ours, 1 thread and two reads give the same masters to the bit: {'yes' if same else 'NO'}")
@@ -352,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['peak_mb'] - r['baseline_mb']:.0f} MB above its imports; reads {r['reads']:.2f}×"
             )
         print(f"master flat mean {ours_flat.mean():.6f}")
-        return 0 if same else 1
+        return 0 if same and siril_ok else 1
     base = results["ccdproc"]
     base_used = base["peak_mb"] - base["baseline_mb"]
     print(f"{'':16}{'time':>9}{'peak RSS':>11}{'above imports':>15}{'speed-up':>10}{'memory':>9}{'reads':>7}")
@@ -381,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         f"targets: ≥ {TARGET_SPEED:g}× faster ({speed:.1f}×), ≤ {TARGET_MEMORY:g}× peak memory ({memory:.2f}×), "
         f"difference ≤ {TARGET_DIFF:g} ({flat_diff:.1e}): {'met' if ok else 'NOT met'}"
     )
-    return 0 if ok else 1
+    return 0 if ok and siril_ok else 1
 
 
 if __name__ == "__main__":
