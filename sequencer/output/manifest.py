@@ -33,11 +33,11 @@ paths are relative to the manifest's directory, ``/``-separated::
         "started": "…Z", "finished": "…Z" | null,
         "flats": [FRAME], "dark_flats": [FRAME]
       }],
-      "files": [{"file": "Ha_4s/flat_Ha_4s_001.fits", "set": "Ha_4s", "kind": "flat",
+      "files": [{"file": "Ha_4s/flats/flat_Ha_4s_001.fits", "set": "Ha_4s", "kind": "flat",
                  "frame_no": 1, "rejected": false}]
     }
 
-    FRAME = {"file": "Ha_4s/flat_Ha_4s_001.fits", "frame_no": 1, "kind": "flat" | "darkflat" | "bias",
+    FRAME = {"file": "Ha_4s/flats/flat_Ha_4s_001.fits", "frame_no": 1, "kind": "flat" | "darkflat" | "bias",
              "rejected": false, "reason": str | null,
              "stats": {"mean", "median", "std", "min", "max", "sat"} | null,
              "date_obs": "…Z" | null, "ccd_temp": -10.1 | null, "brightness": 118 | null,

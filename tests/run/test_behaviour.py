@@ -223,10 +223,12 @@ def test_drifting_panel_rejects_flats_and_searches_again(tmp_path: Path) -> None
     assert len(good) == 10 and bad
     assert len(s["trials"]) > 2, "a second search should have been recorded"
     for f in bad:
+        assert f["file"].startswith(f"{s['id']}/rejected/")  # written there from the start
         h = fits.getheader(run / f["file"])
         assert h["REJECTED"] is True and "below the window" in h["REJREASN"]
         assert h["STATMEAN"] < 0.45 * 65536
     for f in good:
+        assert f["file"].startswith(f"{s['id']}/flats/")
         assert 0.45 * 65536 <= fits.getheader(run / f["file"])["STATMEAN"] <= 0.55 * 65536
 
 

@@ -91,6 +91,33 @@ def test_an_interrupted_run_is_finished_by_resume(tmp_path: Path) -> None:
     files = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*.fits"))
     assert files == sorted(f["file"] for f in after["files"])  # files on disk = the manifest
     assert not list(run_dir.rglob(".*.part"))
+    for frame in oiii["flats"] + oiii["dark_flats"]:  # the resumed set's frames, before and after, in one layout
+        folder = "rejected" if frame["rejected"] else {"flat": "flats", "darkflat": "darkflats"}[frame["kind"]]
+        assert frame["file"].startswith(f"02-OIII-1.5s/{folder}/"), frame["file"]
+
+
+def test_a_resume_names_its_frames_with_the_pattern_its_run_started_with(tmp_path: Path) -> None:
+    """A run started with another pattern (a run from before the per-set folders, say): the frames a resume
+    adds follow the pattern the manifest recorded, not today's default."""
+    path, run_dir = _interrupted(tmp_path, "[OIII 1.5s]", " flat 1/")
+    manifest = _manifest(run_dir)
+    manifest["pattern"] = "{set}/{kind}_{filter}_{exposure}s_{n:03d}.fits"
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    report = _run(path, tmp_path, resume=run_dir)
+    assert report.exit_code == 0, report.summary()
+    oiii = _manifest(run_dir)["sets"][1]
+    added = [f["file"] for f in oiii["flats"] + oiii["dark_flats"] if f["file"].count("/") == 1]
+    assert added and all(name.startswith("02-OIII-1.5s/") for name in added)
+    assert len(added) == len(oiii["flats"]) + len(oiii["dark_flats"]) - len(manifest["sets"][1]["flats"])
+
+
+def test_a_resume_refuses_a_manifest_whose_pattern_leaves_the_run(tmp_path: Path) -> None:
+    path, run_dir = _interrupted(tmp_path, "[OIII 1.5s]", " flat 1/")
+    manifest = _manifest(run_dir)
+    manifest["pattern"] = "../{kind}_{n}"
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="manifest.json: file-name pattern '../{kind}_{n}'"):
+        _run(path, tmp_path, resume=run_dir)
 
 
 def test_a_set_with_its_flats_done_takes_only_its_dark_flats(tmp_path: Path) -> None:
