@@ -4,6 +4,7 @@ overwritten; a set whose earlier frames no longer match the camera is taken agai
 from __future__ import annotations
 
 import io
+import re
 import json
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,7 @@ def test_a_resume_refuses_a_manifest_whose_pattern_leaves_the_run(tmp_path: Path
     manifest = _manifest(run_dir)
     manifest["pattern"] = "../{kind}_{n}"
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ConfigError, match="manifest.json: file-name pattern '../{kind}_{n}'"):
+    with pytest.raises(ConfigError, match=re.escape("manifest.json: file-name pattern '../{kind}_{n}'")):
         _run(path, tmp_path, resume=run_dir)
 
 
