@@ -4,8 +4,8 @@ overwritten; a set whose earlier frames no longer match the camera is taken agai
 from __future__ import annotations
 
 import io
-import re
 import json
+import re
 from pathlib import Path
 from typing import Any
 
