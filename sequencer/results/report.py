@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,21 +66,28 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
             event = json.loads(line)
         except (json.JSONDecodeError, RecursionError):
             continue
-        if isinstance(event, dict) and isinstance(event.get("event"), str) and isinstance(event.get("t"), int | float):
+        t = event.get("t") if isinstance(event, dict) else None
+        if isinstance(event.get("event") if isinstance(event, dict) else None, str) and _finite(t):
             events.append(event)
     return events
 
 
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def steps_of(events: list[dict[str, Any]], start: float) -> list[Step]:
     """Each step's start and end (started paired with the finished or failed of the same index)."""
-    open_steps: dict[object, dict[str, Any]] = {}
+    open_steps: dict[int, dict[str, Any]] = {}
     steps = []
     for event in events:
-        kind = event["event"]
+        kind, index = event["event"], event.get("index")
+        if not isinstance(index, int):
+            continue
         if kind == "step_started":
-            open_steps[event.get("index")] = event
-        elif kind in ("step_finished", "step_failed") and event.get("index") in open_steps:
-            begun = open_steps.pop(event.get("index"))
+            open_steps[index] = event
+        elif kind in ("step_finished", "step_failed") and index in open_steps:
+            begun = open_steps.pop(index)
             set_id = begun.get("set")
             steps.append(
                 Step(
