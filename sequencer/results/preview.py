@@ -84,8 +84,9 @@ def downsample(image: npt.NDArray[np.generic], longest: int = PANEL) -> tuple[np
     rows, cols = image.shape
     factor = max(1, -(-max(rows, cols) // longest))
     r, c = rows // factor, cols // factor
-    trimmed = np.asarray(image[: r * factor, : c * factor], dtype=np.float64)
-    return trimmed.reshape(r, factor, c, factor).mean(axis=(1, 3)), factor
+    trimmed = np.asarray(image)[: r * factor, : c * factor]  # no full-size float64 copy of a 61 Mpx frame
+    small: npt.NDArray[np.float64] = trimmed.reshape(r, factor, c, factor).mean(axis=(1, 3), dtype=np.float64)
+    return small, factor
 
 
 def radial_profile(image: npt.NDArray[np.floating], rings: int = RINGS) -> RadialProfile:
@@ -135,7 +136,7 @@ class HotPixels:
 def hot_pixels(dark: npt.NDArray[np.floating], sigma: float = HOT_SIGMA, marked: int = MARKED_HOT) -> HotPixels:
     """Pixels of a master dark-flat more than `sigma` robust σ (1.4826 MAD, from a sample) above its median;
     the positions of the hottest `marked` of them."""
-    sample = np.asarray(dark, dtype=np.float64).ravel()[:: max(1, dark.size // 1_000_000)]
+    sample = np.asarray(dark).ravel()[:: max(1, dark.size // 1_000_000)].astype(np.float64)
     median = float(np.median(sample))
     spread = 1.4826 * float(np.median(np.abs(sample - median))) or 1.0
     threshold = median + sigma * spread
@@ -188,7 +189,7 @@ def _histogram(ax: Axes, frame: npt.NDArray[np.generic] | None, name: str, what:
     ax.set_yscale("log")
     ax.set_xlabel("ADU")
     ax.set_ylabel(f"pixels per {bins} ADU bin" if bins > 1 else "pixels per ADU")
-    mean, median = float(values.mean()), float(np.median(values))
+    mean, median = float(values.mean(dtype=np.float64)), float(np.median(values))
     ax.axvline(mean, color="#c03020", lw=1)
     outside = int(counts.sum() - ct.sum())
     ax.set_title(

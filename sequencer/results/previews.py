@@ -54,7 +54,7 @@ def preview_input(
         rejected = [f"{f.path.name}: {f.reject_reason or 'rejected'}" for f in plan.skipped_flats]
         brightness, panel_max, trials = plan.flats[0].panel_brightness, None, None
     if flat_level is None and raw_flat is not None:  # one flat's level above the master dark-flat
-        flat_level = float(np.asarray(raw_flat, dtype=np.float64).mean()) - float(np.median(calibration))
+        flat_level = float(np.asarray(raw_flat).mean(dtype=np.float64)) - float(np.median(calibration))
     return PreviewInput(
         title=f"flat set {plan.label()}",
         flat=flat,
