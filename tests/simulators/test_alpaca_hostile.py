@@ -172,7 +172,7 @@ def test_many_clients_at_once_are_all_answered(served: tuple[AlpacaServer, Bench
         (["sim", "alpaca", "--port", "99999"], "cannot serve Alpaca on 127.0.0.1:99999: bind(): port must be 0-65535"),
         (["sim", "alnitak", "--tcp", "99999"], "cannot serve Alnitak on 127.0.0.1:99999: bind(): port must be"),
         (["sim", "alnitak", "--firmware", "5000"], "firmware version must be 000-999, not 5000"),
-        (["sim", "alpaca", "--seed", "-1"], "sim option seed=-1: expected an integer from 0 to 4294967295"),
+        (["sim", "alpaca", "--seed", "-1"], "sim option seed='-1': expected an integer from 0 to 4294967295"),
     ],
 )
 def test_a_server_that_cannot_start_says_why_in_one_line(
