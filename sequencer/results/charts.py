@@ -95,6 +95,7 @@ def _scatter(ax: Axes, frames: Sequence[FrameRecord], start: float, label: str, 
                 label=f"{label} (rejected)" if rejected else label,
             )
     ax.set_ylabel(f"{label}: mean (ADU)")
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="best")

@@ -15,6 +15,7 @@ imported only when a preview is asked for.
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -215,10 +216,11 @@ def _profile(ax: Axes, profile: RadialProfile) -> None:
 def caption(info: PreviewInput) -> str:
     """The counts and the brightness, in one or two lines."""
     parts = [f"{info.flats} flats combined"]
-    parts.append(f"{len(info.rejected)} rejected" + (f" ({'; '.join(info.rejected[:3])}" if info.rejected else ""))
-    if len(info.rejected) > 3:
-        parts[-1] += f"; {len(info.rejected) - 3} more"
-    if info.rejected:
+    shown = info.rejected[:2]
+    parts.append(f"{len(info.rejected)} rejected" + (f" ({'; '.join(shown)}" if shown else ""))
+    if len(info.rejected) > len(shown):
+        parts[-1] += f"; {len(info.rejected) - len(shown)} more"
+    if shown:
         parts[-1] += ")"
     parts.append(f"{info.calibration_frames} {info.calibration_kind}s")
     text = ", ".join(parts)
@@ -264,7 +266,7 @@ def figure(info: PreviewInput) -> Figure:
     )
     _histogram(axes[1, 1], info.raw_flat, info.raw_flat_name, "one flat", info.full_scale)
     _histogram(axes[1, 2], info.raw_dark, info.raw_dark_name, f"one {info.calibration_kind}", info.full_scale)
-    fig.suptitle(f"{info.title}\n{caption(info)}", fontsize=12)
+    fig.suptitle("\n".join([info.title, *textwrap.wrap(caption(info), 170)]), fontsize=12)
     return fig
 
 
