@@ -25,7 +25,6 @@ class SetFailed(FlatseqError):
     """A flat set cannot be completed; the run's error policy decides what happens next."""
 
     def __init__(self, set_id: str, message: str) -> None:
-        self.set_id = set_id
         super().__init__(f"set {set_id}: {message}")
 
 

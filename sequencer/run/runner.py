@@ -319,6 +319,9 @@ class _Run:
                     machine.trigger("fail")
                     return "failed", str(exc)
                 continue
+            except BaseException as exc:  # the run stops here (a full disk, Ctrl-C, a bug): say in which step
+                journal.step_failed(index, step.describe(), exc, set=step.set_id)
+                raise
             journal.step_finished(index, step.describe(), set=step.set_id)
             self.ledger.step_done(step.kind, step.set_id)
         machine.trigger("finish")

@@ -19,6 +19,7 @@ from drivers.base import Frame
 from drivers.clock import Clock, SystemClock
 from drivers.errors import ConfigError
 from simulators.devices.camera import SimCamera
+from simulators.devices.faults import Faults
 from simulators.devices.panel import SimPanel
 from simulators.devices.wheel import SimFilterWheel
 from simulators.physics.cooler import Cooler
@@ -59,6 +60,8 @@ class Bench:
             stall=opts.cooler_stall,
             start=start,
         )
+        self.faults = Faults({"camera": opts.camera_fault, "panel": opts.panel_fault, "wheel": opts.wheel_fault})
+        """Faults in force and faults armed for a moment of the run (`simulators.devices.faults`)."""
         self.camera = SimCamera(self)
         self.panel = SimPanel(self)
         self.wheel = SimFilterWheel(self)

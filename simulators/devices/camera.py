@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from drivers.base import CameraInfo, CameraSettings, ExposureReport, Frame
 from drivers.errors import DeviceDisconnected, DeviceTimeout, InvalidOperation, InvalidValue, NotConnected
+from simulators.devices.faults import Moment
 from simulators.devices.views import CameraView
 from simulators.physics.render import ExposureSignal
 
@@ -93,6 +94,7 @@ class SimCamera:
         return self._info
 
     def connect(self) -> None:
+        self._bench.faults.observe(Moment.CONNECT)
         with self._lock:
             self._check_present()
             self._connected = True
@@ -110,6 +112,8 @@ class SimCamera:
         return self._frames_read
 
     def _check_present(self) -> None:
+        if self._bench.faults.has("camera", "unplugged"):
+            raise DeviceDisconnected(self._name, "the camera is gone from the bus (unplugged)")
         limit = self._bench.options.disconnect_after
         if limit is not None and self._frames_read >= limit:
             raise DeviceDisconnected(
@@ -184,6 +188,13 @@ class SimCamera:
         return self.temperature() or 0.0
 
     # exposures --------------------------------------------------------------------------------
+    @property
+    def exposing(self) -> bool:
+        """Whether an exposure is running (started, not aborted, not yet done): what a fault suite asks the
+        camera itself once a run is over, connected or not."""
+        with self._lock:
+            return self._exposing()
+
     def _exposing(self) -> bool:
         return self._current is not None and self._frame is None and not self._due_passed()
 
@@ -193,9 +204,10 @@ class SimCamera:
         return self._current.start + self._current.seconds + readout
 
     def _due_passed(self) -> bool:
-        return self._bench.options.camera_fault != "hang" and self._bench.clock.now() >= self._due()
+        return not self._bench.faults.has("camera", "hang") and self._bench.clock.now() >= self._due()
 
     def start_exposure(self, seconds: float, light: bool) -> None:
+        self._bench.faults.exposure_started()  # outside the lock: a fault armed for this moment strikes first
         with self._lock:
             self._check()
             if self._exposing():
@@ -230,7 +242,7 @@ class SimCamera:
                 return False
             if self._frame is not None or self._due_passed():
                 return True
-            if self._bench.options.camera_fault == "hang":
+            if self._bench.faults.has("camera", "hang"):
                 overdue = self._bench.clock.now() - self._due()
                 if overdue > self._bench.options.hang_timeout:
                     raise DeviceTimeout(

@@ -367,5 +367,7 @@ def options_from_cli(items: list[str]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise ConfigError(f"--option {item!r}: expected NAME=VALUE (a sim:// option such as cool_rate=2)")
+        if name.strip() in ("seed", "sensor"):
+            raise ConfigError(f"--option {item!r}: give the {name.strip()} with --{name.strip()}")
         options[name.strip()] = value.strip()
     return options
