@@ -97,7 +97,7 @@ MUTATIONS = (
     Mutation(
         "a hung camera's fault is ignored",
         "simulators/devices/camera.py",
-        'return self._bench.options.camera_fault != "hang" and self._bench.clock.now() >= self._due()',
+        'return not self._bench.faults.has("camera", "hang") and self._bench.clock.now() >= self._due()',
         "return self._bench.clock.now() >= self._due()",
         ("tests/simulators/test_faults.py::test_hang_through_the_url",),
     ),
