@@ -134,3 +134,23 @@ def parse_moment(text: str) -> tuple[Moment, int]:
     if not (nth.isascii() and nth.isdigit() and 0 < len(nth) <= 6 and int(nth) >= 1):
         raise ValueError(f"{text!r}: the count after ':' is a whole number from 1")
     return moment, int(nth)
+
+
+SERVER_ACTIONS = ("freeze", "kill", "garbage")
+"""What a served bench's process can do at a moment, besides a device fault: stop dead (SIGSTOP: a frozen server,
+its connections open and silent), die (SIGKILL: connections refused), or answer nonsense from then on."""
+
+
+def parse_fault(text: str) -> tuple[Moment, int, str]:
+    """`--fault MOMENT[:N]=ACTION` of the sim servers: `lit_exposure:3=freeze`, `light_off=panel.unplugged`.
+    The action is one of SERVER_ACTIONS or DEVICE.EFFECT (see EFFECTS)."""
+    when, sep, action = text.partition("=")
+    if not sep:
+        raise ValueError(f"{text!r}: expected MOMENT[:N]=ACTION, e.g. lit_exposure:3=freeze")
+    moment, nth = parse_moment(when)
+    action = action.strip().lower()
+    device, dot, effect = action.partition(".")
+    if action in SERVER_ACTIONS or (dot and effect in EFFECTS.get(device, ())):
+        return moment, nth, action
+    effects = [f"{d}.{e}" for d, known in EFFECTS.items() for e in known]
+    raise ValueError(f"{text!r}: no action {action!r} (known: {', '.join([*SERVER_ACTIONS, *effects])})")
