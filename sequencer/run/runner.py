@@ -17,6 +17,7 @@ from drivers.clock import Clock, SystemClock, VirtualClock
 from drivers.errors import ConfigError, DeviceError, FlatseqError
 from drivers.registry import default_registry, open_equipment
 from sequencer.brightness.trained import TrainedTable
+from sequencer.core.atomicfile import describe_os_error
 from sequencer.core.exits import ExitStatus
 from sequencer.output.journal import JOURNAL_NAME, Journal
 from sequencer.output.manifest import MANIFEST_NAME, Manifest
@@ -219,8 +220,7 @@ class _Run:
             check_free_space(self.run_dir, need)
         journal = self.ledger.journal = Journal(self.run_dir / JOURNAL_NAME, clock=self.clock)
         self.cleanup.release("journal", lambda: self._close_journal(journal))
-        trained = self.trained  # written only by a run that got as far as writing files
-        self.cleanup.release("trained brightness table", lambda: trained.save() if trained.entries else None)
+        self.cleanup.release("trained brightness table", self._save_trained)  # only by a run that wrote files
         if resume is None:
             manifest = Manifest.create(
                 self.run_dir / MANIFEST_NAME,
@@ -326,6 +326,22 @@ class _Run:
             self.ledger.step_done(step.kind, step.set_id)
         machine.trigger("finish")
         return "finished", None
+
+    def _save_trained(self) -> None:
+        """Remember the brightness found; a table that cannot be written costs the next run a few trials, not
+        this run its success, so it is a warning."""
+        if not self.trained.entries:
+            return
+        try:
+            self.trained.save()
+        except (OSError, FlatseqError) as exc:
+            why = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            warning = (
+                f"the trained brightness table {self.trained.path} was not saved ({why}): "
+                "the next run searches from scratch"
+            )
+            self.plan.warnings.append(warning)
+            self.ledger.log("warning", message=warning)
 
     def _set_failed(self, set_id: str | None, reason: str, machine: Sequencer, op: Operator) -> None:
         op.abort_exposure()
