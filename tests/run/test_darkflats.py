@@ -6,9 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drivers.base import ExposureReport
-from sequencer.run.darkflats import FlatSample, FlatsTaken, dark_flat_verdict, exposure_tolerance
-from sequencer.run.operator import Exposure
+from drivers.base import CameraSettings, Equipment, ExposureReport
+from drivers.clock import VirtualClock
+from sequencer.run.darkflats import (
+    FlatSample,
+    FlatsTaken,
+    dark_flat_verdict,
+    exposure_tolerance,
+    refusal_before,
+    sample_of,
+)
+from sequencer.run.operator import Exposure, Operator, Timeline
+from sequencer.run.stop import StopToken
+from simulators.devices.bench import Bench
 
 
 def _dark(asked: float, timed: float | None) -> Exposure:
@@ -35,6 +45,11 @@ def test_two_exposures_are_the_same_within_a_microsecond() -> None:
     assert exposure_tolerance(0.01, 0.0) == pytest.approx(1e-6)  # never finer than a microsecond
 
 
+def test_a_dark_flat_timed_exactly_at_the_tolerance_matches() -> None:
+    assert _verdict(_dark(4.0, 4.5), 800.0, flats_seconds=4.0, resolution=0.5) is None
+    assert _verdict(_dark(4.0, 4.5), 800.0, flats_seconds=4.0, resolution=0.25) is not None
+
+
 def test_a_camera_that_times_coarsely_is_judged_by_its_own_resolution() -> None:
     assert exposure_tolerance(4.0, 0.001) == pytest.approx(0.001)
     # so a 4 s dark-flat the camera timed 0.5 ms long passes on it, and fails on a microsecond camera
@@ -49,7 +64,7 @@ def test_a_camera_that_times_coarsely_is_judged_by_its_own_resolution() -> None:
 
 def test_a_dark_flat_above_a_twentieth_of_the_way_to_its_flats_saw_light() -> None:
     dark = _dark(4.0, 4.0)
-    assert _verdict(dark, 1799.0, flat_level=20800.0, flats_seconds=4.0) is None  # 800 + 5 % of 20000 = 1800
+    assert _verdict(dark, 1800.0, flat_level=20800.0, flats_seconds=4.0) is None  # 800 + 5 % of 20000 = 1800
     reason = _verdict(dark, 1801.0, flat_level=20800.0, flats_seconds=4.0)
     assert reason == (
         "light reached the dark-flat: mean 1801 ADU, flats at 20800 ADU (is the panel off and the scope covered?)"
@@ -77,3 +92,36 @@ def test_flats_the_camera_did_not_time_give_the_dark_flats_nothing_to_match_timi
     taken = FlatsTaken.of([FlatSample(30000.0, None, None), FlatSample(30010.0, None, None)])
     assert taken == FlatsTaken(level=30005.0, temperature=None, seconds=None)
     assert FlatsTaken.of([]) == FlatsTaken(level=0.0, temperature=None, seconds=None)
+
+
+SETTINGS = CameraSettings(gain=100, offset=50)
+
+
+def _operator() -> Operator:
+    bench = Bench(sensor="small", seed=1, clock=VirtualClock())
+    for device in (bench.camera, bench.panel, bench.wheel):
+        device.connect()
+    bench.camera.apply(SETTINGS)
+    equipment = Equipment(camera=bench.camera, panel=bench.panel, wheel=bench.wheel)
+    return Operator(equipment, bench.clock, StopToken(), Timeline())
+
+
+def test_dark_flats_start_only_dark_with_the_flats_settings_and_temperature() -> None:
+    op = _operator()
+    assert op.eq.camera.temperature() == 15.0  # uncooled: the ambient
+    assert refusal_before(op, SETTINGS, 16.0, 1.0) is None  # exactly at the tolerance
+    assert refusal_before(op, SETTINGS, None, 1.0) is None  # flats with no temperature: nothing to compare
+    assert refusal_before(op, SETTINGS, 16.5, 1.0) == (
+        "refusing dark-flats: sensor at 15.0 °C, flats at 16.5 °C (tolerance ±1 °C)"
+    )
+    changed = CameraSettings(gain=120, offset=40)
+    assert refusal_before(op, changed, 15.0, 1.0) == (
+        "refusing dark-flats: the camera's settings differ from the flats' (gain 100 != 120; offset 50 != 40)"
+    )
+    op.eq.panel.light_on(10)
+    assert refusal_before(op, SETTINGS, 15.0, 1.0) == "refusing dark-flats: sim panel reports its light settling"
+
+
+def test_a_flat_sampled_for_its_dark_flats_keeps_its_level_temperature_and_timing() -> None:
+    flat = _dark(4.0, 4.000002)
+    assert sample_of(flat, 30000.0) == FlatSample(30000.0, -10.0, 4.000002)
