@@ -109,8 +109,16 @@ def test_the_cover_rules_follow_the_cover_and_the_light() -> None:
     plan = load_plan_text(HEAD + SET + "  - open_cover\n", "rules.yaml")  # dark again: the cover may open
     machine = Sequencer(plan)
     machine.trigger("prepare")
+    states, covers = [], []
     for step in plan.steps:
         machine.run_step(step)
+        states.append(machine.state)
+        covers.append(machine.equipment.cover)
+    assert states == [
+        "moving_cover", "selecting_filter", "light_on", "settling", "finding_brightness", "capturing_flats",
+        "light_off", "settling", "capturing_dark_flats", "moving_cover",
+    ]  # fmt: skip
+    assert covers == ["closed"] * 9 + ["open"]
     assert machine.equipment.cover == "open" and not machine.equipment.light
     assert machine.equipment.flats_done == machine.equipment.dark_flats_done == {"01-Ha-4s"}
     dark = next(step for step in plan.steps if step.kind is StepKind.DARK_FLATS)
@@ -142,6 +150,15 @@ def test_a_finished_machine_refuses_further_steps_and_ends_only_once() -> None:
     aborted = Sequencer(plan)
     aborted.trigger("abort")
     assert aborted.state == "aborted"
+    never_started = Sequencer(plan)
+    never_started.trigger("fail")  # a run refused before its first step
+    assert never_started.state == "failed"
+    whole = Sequencer(plan)
+    whole.trigger("prepare")
+    for step in plan.steps:
+        whole.run_step(step)
+    whole.trigger("finish")
+    assert whole.state == "finished"
     assert not hasattr(aborted, "to_finished")  # no shortcut to any state: only the rules' transitions
 
 
@@ -155,5 +172,26 @@ def test_a_filter_change_after_the_search_forgets_the_brightness() -> None:
         machine.run_step(step)
     machine.run_step(plan.steps[kinds.index(StepKind.SELECT_FILTER)])
     flats = plan.steps[kinds.index(StepKind.FLATS)]
-    with pytest.raises(StepRefused, match=r"^flats without a brightness: add find_brightness before them$"):
+    with pytest.raises(StepRefused, match=r"^flats without a brightness: add find_brightness before them$") as info:
         machine.run_step(flats)
+    assert info.value.step is flats
+
+
+def test_the_end_of_a_sequence_is_checked_for_the_light_and_for_flats_without_dark_flats() -> None:
+    steps = SET.replace("  - light_off\n  - wait: 5s\n  - dark_flats: {count: 3}\n", "")
+    plan = load_plan_text(HEAD + steps, "rules.yaml")
+    assert plan.warnings == [
+        "rules.yaml: the sequence ends with the light on; flatseq switches it off anyway",
+        "rules.yaml:10:5: Ha 4s flats have no dark-flats",  # where the set begins: its search
+    ]
+
+
+def test_a_set_told_to_take_no_dark_flats_is_warned_about_once() -> None:
+    text = HEAD.replace("steps:\n", "flat_sets:\n  - {filter: Ha, exposure: 4s, count: 3, dark_flats: 0}\n")
+    warnings = [w for w in load_plan_text(text, "rules.yaml").warnings if "dark-flats" in w]
+    assert len(warnings) == 1 and warnings[0].endswith("will have no matching dark-flats"), warnings
+
+
+def test_a_wait_of_nothing_is_warned_as_such() -> None:
+    plan = load_plan_text(HEAD + SET.replace("wait: 3s", "wait: 0s"), "rules.yaml")
+    assert plan.warnings[0] == "rules.yaml:9:5: wait 0s after light on is shorter than settle.after_light_on (3s)"

@@ -80,3 +80,18 @@ def test_a_second_ctrl_c_ends_one_action_not_the_cleanup() -> None:
     cleanup.make_safe("abort exposure", interrupted, bounded=False)
     assert cleanup.run() == ["abort exposure: interrupted", "light off: interrupted"]
     assert done == ["disconnect"]
+
+
+def test_local_work_is_never_cut_short_however_long_it_takes() -> None:
+    """Frames still being written, the manifest: unbounded unless asked, whatever the device limit."""
+    done: list[str] = []
+
+    def slow(what: str) -> None:
+        threading.Event().wait(0.3)
+        done.append(what)
+
+    cleanup = Cleanup(limit=0.05)
+    cleanup.release("frames", lambda: slow("frames"))
+    cleanup.attempt("manifest", lambda: slow("manifest"))
+    assert cleanup.run() == []
+    assert done == ["manifest", "frames"]

@@ -3,10 +3,12 @@ a set's flats hand to their dark-flats (from this run or a resumed one)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from drivers.base import CameraSettings, Equipment, ExposureReport
+from drivers.base import CameraInfo, CameraSettings, Equipment, ExposureReport
 from drivers.clock import VirtualClock
 from sequencer.run.darkflats import (
     FlatSample,
@@ -19,6 +21,7 @@ from sequencer.run.darkflats import (
 from sequencer.run.operator import Exposure, Operator, Timeline
 from sequencer.run.stop import StopToken
 from simulators.devices.bench import Bench
+from simulators.devices.camera import SimCamera
 
 
 def _dark(asked: float, timed: float | None) -> Exposure:
@@ -97,12 +100,20 @@ def test_flats_the_camera_did_not_time_give_the_dark_flats_nothing_to_match_timi
 SETTINGS = CameraSettings(gain=100, offset=50)
 
 
-def _operator() -> Operator:
+class _SaysNothingOfItsReadoutMode(SimCamera):
+    """A camera whose driver cannot read back the readout mode (INDI without CCD_READ_MODE)."""
+
+    @property
+    def info(self) -> CameraInfo:
+        return dataclasses.replace(super().info, unreported=("readout_mode",))
+
+
+def _operator(camera: type[SimCamera] = SimCamera) -> Operator:
     bench = Bench(sensor="small", seed=1, clock=VirtualClock())
-    for device in (bench.camera, bench.panel, bench.wheel):
+    equipment = Equipment(camera=camera(bench), panel=bench.panel, wheel=bench.wheel)
+    for device in (equipment.camera, bench.panel, bench.wheel):
         device.connect()
-    bench.camera.apply(SETTINGS)
-    equipment = Equipment(camera=bench.camera, panel=bench.panel, wheel=bench.wheel)
+    equipment.camera.apply(SETTINGS)
     return Operator(equipment, bench.clock, StopToken(), Timeline())
 
 
@@ -125,3 +136,11 @@ def test_dark_flats_start_only_dark_with_the_flats_settings_and_temperature() ->
 def test_a_flat_sampled_for_its_dark_flats_keeps_its_level_temperature_and_timing() -> None:
     flat = _dark(4.0, 4.000002)
     assert sample_of(flat, 30000.0) == FlatSample(30000.0, -10.0, 4.000002)
+
+
+def test_a_setting_the_camera_cannot_read_back_is_not_held_against_the_dark_flats() -> None:
+    flats = dataclasses.replace(SETTINGS, readout_mode=1)
+    assert refusal_before(_operator(_SaysNothingOfItsReadoutMode), flats, None, 1.0) is None
+    assert refusal_before(_operator(), flats, None, 1.0) == (
+        "refusing dark-flats: the camera's settings differ from the flats' (readout_mode 0 != 1)"
+    )
