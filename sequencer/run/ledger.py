@@ -11,15 +11,16 @@ from functools import partial
 from typing import Any
 
 from drivers.base import CameraSettings
+from sequencer.brightness.exposuretrials import ExposureResult
 from sequencer.brightness.trials import SearchResult
 from sequencer.output.journal import Journal
 from sequencer.output.manifest import Manifest
-from sequencer.output.records import TrialRecord
+from sequencer.output.records import ExposureSearchRecord, TrialRecord
 from sequencer.output.writer import FrameWriter
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.model import FlatSet, Plan
 from sequencer.run.cleanup import Cleanup
-from sequencer.run.executor import SetState
+from sequencer.run.setstate import SetState
 from sequencer.run.progress import Progress
 from sequencer.run.report import SetOutcome
 from sequencer.run.resume import supersede
@@ -52,6 +53,7 @@ class Ledger:
         if any(record.id == fs.id for record in self.manifest.sets):
             self.manifest.reopen_set(fs.id)  # a resumed run takes the set up again
             return
+        auto = fs.auto
         self.manifest.begin_set(
             fs.id,
             filter=fs.filter,
@@ -60,6 +62,9 @@ class Ledger:
             readout_mode_name=state.readout_mode_name,
             flats_planned=fs.count,
             dark_flats_planned=fs.dark_count,
+            exposure_search=None
+            if auto is None
+            else ExposureSearchRecord(auto.min, auto.max, auto.step, auto.brightness),
         )
 
     def settings_read(self, fs: FlatSet, settings: CameraSettings) -> None:
@@ -84,6 +89,34 @@ class Ledger:
             trials=[(t.brightness, round(t.stats.mean, 1)) for t in result.trials],
             reason=result.reason,
         )
+
+    def searched_exposure(self, fs: FlatSet, result: ExposureResult, brightness: int | None) -> None:
+        outcome = self.outcomes[fs.id]
+        outcome.trials += len(result.trials)
+        outcome.exposure = result.exposure
+        outcome.brightness = brightness
+        if self.manifest is not None:
+            trials = [
+                TrialRecord(brightness, t.stats.mean, t.in_window, t.stats.saturated_fraction, t.exposure)
+                for t in result.trials
+            ]
+            self.manifest.record_exposure(fs.id, result.exposure, trials)
+            if brightness is not None:
+                self.manifest.record_brightness(fs.id, brightness, panel_max=self.panel_max)
+        self.log(
+            "exposure",
+            set=fs.id,
+            ok=result.ok,
+            exposure=result.exposure,
+            brightness=brightness,
+            trials=[(t.exposure, round(t.stats.mean, 1)) for t in result.trials],
+            reason=result.reason,
+        )
+        if result.ok and result.exposure is not None:
+            self.progress.say(
+                f"  [{fs.label}] exposure {result.exposure:g} s, found in {len(result.trials)} "
+                f"trial{'s' if len(result.trials) != 1 else ''}"
+            )
 
     def superseded(self, fs: FlatSet, reason: str) -> None:
         if self.manifest is not None:

@@ -35,7 +35,8 @@ class Progress:
         count = f"{n}/{total}" if total else f"#{n}"
         bright = f"  brightness {brightness}" if brightness is not None else ""
         line = (
-            f"  [{self.set_label}] {kind} {count}{bright}  mean {m.stats.mean:.0f} ADU"
+            f"  [{self.set_label}] {kind} {count} at {format_duration(m.exposure.exposure)}{bright}"
+            f"  mean {m.stats.mean:.0f} ADU"
             f"  ({m.stats.mean / (m.stats.max_adu + 1):.1%})  ETA {format_duration(eta)}"
         )
         if self.tty:
@@ -47,10 +48,14 @@ class Progress:
     def say(self, text: str) -> None:
         if self.quiet:
             return
+        self.end_line()
+        self._write(text + "\n")
+
+    def end_line(self) -> None:
+        """End a frame line left open on a terminal (before a prompt, or another line)."""
         if self._open_line:
             self._write("\n")
             self._open_line = False
-        self._write(text + "\n")
 
     def _write(self, text: str) -> None:
         """Progress is for people: if nobody reads it any more (a closed pipe), the run goes on silently."""

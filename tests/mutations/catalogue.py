@@ -23,8 +23,8 @@ MUTATIONS = (
     Mutation(
         "dark-flats exposed 1.05x their flats",
         "sequencer/run/capture.py",
-        "op.start_exposure(fs.exposure, light=False)",
-        "op.start_exposure(fs.exposure * 1.05, light=False)",
+        "op.start_exposure(exposure, light=False)",
+        "op.start_exposure(exposure * 1.05, light=False)",
         (f"{GUARANTEES}::test_flats_and_dark_flats_are_asked_the_same_exposure",),
         count=2,
     ),
