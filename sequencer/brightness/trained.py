@@ -279,7 +279,11 @@ class TrainedTable:
             os.replace(self.path, self.path.with_name(self.path.name + ".corrupt"))
             self._corrupt = False
         entries = sorted(self.entries.values(), key=lambda e: (e.key.camera, e.key.filter, e.key.exposure, e.key))
-        document = {"version": VERSION, "entries": [e.to_dict() for e in entries], "exposures": self.exposures.to_list()}
+        document = {
+            "version": VERSION,
+            "entries": [e.to_dict() for e in entries],
+            "exposures": self.exposures.to_list(),
+        }
         text = json.dumps(document, indent=1) + "\n"
         replace_file(self.path, text.encode("utf-8"))
 

@@ -120,9 +120,8 @@ class Step:
             case StepKind.FLATS:
                 return f"{self.count} flats at {self._seconds()}"
             case StepKind.DARK_FLATS:
-                if self.auto is not None:
-                    return f"{self.count} dark-flats at the exposure found for their flats (settings of set {self.set_id})"
-                return f"{self.count} dark-flats at {self._seconds()} (settings of set {self.set_id})"
+                seconds = "the exposure found for their flats" if self.auto is not None else self._seconds()
+                return f"{self.count} dark-flats at {seconds} (settings of set {self.set_id})"
             case StepKind.CLOSE_COVER | StepKind.OPEN_COVER:
                 return self.kind.replace("_", " ") + (" (if the panel has one)" if self.if_present else "")
             case StepKind.LIGHT_OFF:

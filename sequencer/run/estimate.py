@@ -77,9 +77,7 @@ def estimate(plan: Plan, registry: Registry) -> Estimate:
         return middle
     shortest = _estimate(plan, cam, lambda fs: fs.exposure if fs.auto is None else fs.auto.min)
     longest = _estimate(plan, cam, lambda fs: fs.exposure if fs.auto is None else fs.auto.max)
-    return Estimate(
-        middle.seconds, middle.frames, middle.bytes, cam, middle.parts, (shortest.seconds, longest.seconds)
-    )
+    return Estimate(middle.seconds, middle.frames, middle.bytes, cam, middle.parts, (shortest.seconds, longest.seconds))
 
 
 def _estimate(plan: Plan, cam: CameraGuess, exposure_of: Callable[[FlatSet], float | None]) -> Estimate:

@@ -223,7 +223,8 @@ class RunExecutor:
         """In the explicit form a light_on belongs to the flat set that follows it."""
         after = self.plan.steps[self.plan.steps.index(step) + 1 :]
         for later in after:
-            if later.set_id is not None and later.kind in (StepKind.FIND_BRIGHTNESS, StepKind.FIND_EXPOSURE, StepKind.FLATS):
+            opens = (StepKind.FIND_BRIGHTNESS, StepKind.FIND_EXPOSURE, StepKind.FLATS)
+            if later.set_id is not None and later.kind in opens:
                 return self.plan.sets[later.set_id]
         return None
 

@@ -20,10 +20,10 @@ from sequencer.output.writer import FrameWriter
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.model import FlatSet, Plan
 from sequencer.run.cleanup import Cleanup
-from sequencer.run.setstate import SetState
 from sequencer.run.progress import Progress
 from sequencer.run.report import SetOutcome
 from sequencer.run.resume import supersede
+from sequencer.run.setstate import SetState
 
 
 class Ledger:

@@ -93,11 +93,16 @@ def plan_resume(plan: Plan, manifest: Manifest, sequence_file: Path) -> dict[str
 def _set_resume(fs: FlatSet, record: SetRecord | None, manifest: Manifest) -> SetResume:
     if record is None:
         return SetResume(Resume.NEW)
-    if record.filter != fs.filter or not _same_exposure(fs, record.exposure) or (
-        record.settings.gain,
-        record.settings.offset,
-        record.settings.binning,
-    ) != (fs.gain, fs.offset, fs.binning):
+    if (
+        record.filter != fs.filter
+        or not _same_exposure(fs, record.exposure)
+        or (
+            record.settings.gain,
+            record.settings.offset,
+            record.settings.binning,
+        )
+        != (fs.gain, fs.offset, fs.binning)
+    ):
         raise ConfigError(f"{manifest.path}: flat set {fs.id} was taken with other settings than the sequence's")
     flats = [f for f in record.flats if f.kind is FrameKind.FLAT and not f.rejected]
     darks = [f for f in record.dark_flats if f.kind is FrameKind.DARK_FLAT and not f.rejected]

@@ -35,8 +35,8 @@ from sequencer.run.equipment import open_run_equipment
 from sequencer.run.estimate import estimate
 from sequencer.run.executor import RunExecutor, is_fatal
 from sequencer.run.handlight import install
-from sequencer.run.manual import ManualLight
 from sequencer.run.ledger import Ledger
+from sequencer.run.manual import ManualLight
 from sequencer.run.operator import Operator, Timeline
 from sequencer.run.preflight import check_against_equipment, settings_for
 from sequencer.run.progress import Progress

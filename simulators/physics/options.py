@@ -74,7 +74,7 @@ class BenchOptions:
     camera_fault: str | None = None  # hang
     hang_timeout: float = 60.0  # s past the due time before a hung camera raises DeviceTimeout itself
     dark_exposure_error: float = 0.0  # dark frames expose this fraction longer than asked (a timing fault)
-    exposure_offset: float = 0.0  # s of light collected beyond the asked exposure (a shutter's travel): a non-linear low end
+    exposure_offset: float = 0.0  # s of light beyond the asked exposure (a shutter's travel): a non-linear low end
     # panel
     max: int = 255  # highest brightness
     dimmable: bool = True  # 0: a switch-only panel (one level: light_on ignores the brightness)
