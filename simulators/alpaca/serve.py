@@ -41,7 +41,7 @@ def serve_cli(args: argparse.Namespace) -> int:
 
     options: dict[str, Any] = {"cover": True} if args.cover else {}
     options.update(options_from_cli(args.option))
-    bench = Bench.from_options({"sensor": args.sensor, "seed": str(args.seed), **options})
+    bench = Bench.from_options({"sensor": args.sensor, "seed": args.seed, **options})  # the seed as typed
     server = AlpacaServer.for_bench(
         bench,
         host=args.host,
