@@ -15,7 +15,7 @@ from drivers.errors import FlatseqError
 from sequencer.brightness.trials import Window
 from sequencer.core.stats import FrameStats, frame_stats
 from sequencer.plan.model import FlatSet
-from sequencer.run.darkflats import dark_flat_verdict
+from sequencer.run.darkflats import dark_flat_verdict, leak_limit
 from sequencer.run.operator import Exposure, Operator
 
 MISSES_BEFORE_RESEARCH = 2  # consecutive out-of-window flats that mean the panel drifted
@@ -27,6 +27,10 @@ class SetFailed(FlatseqError):
     def __init__(self, set_id: str, message: str) -> None:
         self.set_id = set_id
         super().__init__(f"set {set_id}: {message}")
+
+
+class LightReachedDarkFlat(SetFailed):
+    """A dark-flat saw light: the light is not off, or the telescope not covered."""
 
 
 @dataclass
@@ -176,6 +180,7 @@ def capture_dark_flats(
         progress("dark-flat", tally.done_before + len(taken) + 1, fs.dark_count, m, None)
         if reason is not None:
             op.abort_exposure()
-            raise SetFailed(fs.id, reason)
+            leaked = m.stats.mean > leak_limit(flat_level, dark_level)
+            raise (LightReachedDarkFlat if leaked else SetFailed)(fs.id, reason)
         taken.append(m)
     return taken

@@ -17,9 +17,16 @@ from sequencer.core.stats import FrameStats, frame_stats
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.model import FlatSet, Plan, Step
 from sequencer.run.autoexposure import ExposureFinder
-from sequencer.run.capture import Measured, Recorder, SetFailed, capture_dark_flats, capture_flats
+from sequencer.run.capture import (
+    LightReachedDarkFlat,
+    Measured,
+    Recorder,
+    SetFailed,
+    capture_dark_flats,
+    capture_flats,
+)
 from sequencer.run.darkflats import FlatsTaken, refusal_before, sample_of
-from sequencer.run.manual import ManualLight
+from sequencer.run.manual import ManualLight, leak_hint
 from sequencer.run.operator import Operator
 from sequencer.run.preflight import settings_for
 from sequencer.run.resume import SetResume, still_matches
@@ -323,7 +330,6 @@ class RunExecutor:
 
     def _dark_flats(self, fs: FlatSet) -> None:
         state = self._state(fs)
-        camera = self.op.eq.camera
         self.use_settings(state.settings)  # already so, unless a resumed run starts with these dark-flats
         flats = FlatsTaken.of(state.earlier + [sample_of(m.exposure, m.stats.mean) for m in state.flats])
         refusal = refusal_before(self.op, state.taken_with, flats.temperature, fs.temperature_tolerance)
@@ -331,6 +337,16 @@ class RunExecutor:
             raise SetFailed(fs.id, refusal)
         if state.exposure is None:
             raise SetFailed(fs.id, "no exposure for the dark-flats: their flats' exposure was never found")
+        try:
+            self._capture_dark_flats(fs, state, flats)
+        except LightReachedDarkFlat:
+            if isinstance(self.op.eq.panel, ManualLight):
+                self.op.eq.panel.doubt()  # whatever the user confirmed, the light is on: ask again
+            raise
+
+    def _capture_dark_flats(self, fs: FlatSet, state: SetState, flats: FlatsTaken) -> None:
+        assert state.exposure is not None
+        camera = self.op.eq.camera
         capture_dark_flats(
             self.op,
             fs,
@@ -342,17 +358,7 @@ class RunExecutor:
             max_adu=camera.info.max_adu,
             progress=self.progress,
             tally=state.dark_tally,
-            leak_hint=self._leak_hint(),
-        )
-
-    def _leak_hint(self) -> str:
-        """What to do about a dark-flat that saw light: with a light switched by hand, the user's own step."""
-        if not isinstance(self.op.eq.panel, ManualLight):
-            return "is the panel off and the scope covered?"
-        where = f" {self.run_dir}" if self.run_dir is not None else " RUN_DIR"
-        return (
-            "the telescope still sees light: cap it (and switch the flat light off), then take this set's "
-            f"dark-flats with: flatseq run {self.plan.file} --resume{where} (its flats are kept)"
+            leak_hint=leak_hint(self.plan.file, self.run_dir) if isinstance(self.op.eq.panel, ManualLight) else None,
         )
 
 

@@ -31,6 +31,7 @@ def install(
     progress: Progress,
 ) -> None:
     """How the run confirms each switch of `panel`: Enter at `terminal`, or with none, test frames."""
+    progress.show_brightness = False
     if terminal is not None:
         panel.confirm = TerminalConfirm(
             terminal, stop, timeout, context=lambda: progress.set_label, before=progress.end_line

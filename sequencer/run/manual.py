@@ -15,17 +15,28 @@ whole routine runs on the simulated bench.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from drivers.base import CoverState, FlatPanel, LightState
 from drivers.errors import DeviceError, NotSupported
 
-__all__ = ["NAME", "STAND_IN_ROLE", "Confirm", "ManualLight"]
+__all__ = ["NAME", "STAND_IN_ROLE", "Confirm", "ManualLight", "leak_hint"]
 
 NAME = "manual flat light"
 STAND_IN_ROLE = "manual_stand_in"
 """The equipment role of a dry run's simulated person (`sim://manual`)."""
 Hand = Callable[[], None]
+
+
+def leak_hint(sequence_file: str, run_dir: Path | None) -> str:
+    """What a user with a light switched by hand does about a dark-flat that saw light: the dark-flat check is
+    their safety net, and the set's flats are kept for a resume that takes only its dark-flats."""
+    where = str(run_dir) if run_dir is not None else "RUN_DIR"
+    return (
+        "the telescope still sees light: cap it (and switch the flat light off), then take this set's dark-flats "
+        f"with: flatseq run {sequence_file} --resume {where} (its flats are kept)"
+    )
 
 
 class Confirm(Protocol):
@@ -103,6 +114,11 @@ class ManualLight:
             self._on = None  # asked, not confirmed: it may be either
             raise
         self._on = on
+
+    def doubt(self) -> None:
+        """Light was seen where there should be none (a dark-flat): the light may be on, whatever was confirmed;
+        the next light-off asks again."""
+        self._on = None
 
     def light_state(self) -> LightState:
         """READY once confirmed on; OFF once confirmed off (or never asked for); READY while unsure, so that
