@@ -23,9 +23,9 @@ RANGE = ExposureRange(0.1, 30.0)
 PANEL = LightLevel(brightness=100, low=0, high=255)
 
 
-def camera_needing(seconds: float, **kwargs: float) -> SyntheticCamera:
+def camera_needing(seconds: float, lag: float = 0.0) -> SyntheticCamera:
     """A camera and light whose window centre is reached at `seconds`."""
-    return SyntheticCamera(rate=1.0, **kwargs).for_exposure(seconds)
+    return SyntheticCamera(rate=1.0, lag=lag).for_exposure(seconds)
 
 
 def search(camera: SyntheticCamera, exposures: ExposureRange = RANGE, **kwargs: object) -> ExposureResult:
