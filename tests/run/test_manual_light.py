@@ -13,10 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from astropy.io import fits
 
 from drivers.clock import VirtualClock
 from sequencer.brightness.trained import TrainedTable
+from sequencer.cli import main
 from sequencer.run.context import RunContext
 from sequencer.run.recover import recover
 from sequencer.run.report import RunReport
@@ -25,6 +27,7 @@ from sequencer.run.stop import StopToken
 from sequencer.run.terminal import FINAL_PROMPT, OFF_PROMPT, ON_PROMPT
 from simulators.devices.bench import Bench
 from tests.support.ptyuser import PtyUser
+from tests.support.refusals import one_error_line
 from tests.support.runs import manifest_of
 
 MANUAL = """\
@@ -214,3 +217,18 @@ def test_flatseq_run_at_a_terminal_asks_and_completes(tmp_path: Path) -> None:
     order = [line.split("] ", 1)[1] for line in seen.splitlines() if line.startswith(">>> [")]
     assert [text.split(": ")[0] for text in order] == [ON_PROMPT, OFF_PROMPT, ON_PROMPT, OFF_PROMPT]
     assert "finished: the run would take" in seen
+
+
+def test_the_light_timeout_option_is_checked_and_no_prompt_watches_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = sequence(tmp_path)
+    assert main(["run", str(path), "--dry-run", "--light-timeout", "soon", "-o", str(tmp_path / "a")]) == 2
+    error = one_error_line(capsys.readouterr())
+    assert error.startswith("flatseq: error: --light-timeout: expected a duration such as 4s"), error
+    assert not (tmp_path / "a").exists()
+    assert (
+        main(["run", str(path), "--dry-run", "--no-prompt", "--light-timeout", "2min", "-o", str(tmp_path / "b")]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "watching test frames of" in out and "for up to 2m00s" in out
