@@ -19,7 +19,7 @@ from sequencer.brightness.trials import Window
 from sequencer.core.jsonfields import Fields
 from sequencer.core.units import INT32_MAX, MAX_SECONDS
 
-__all__ = ["ExposureEntry", "ExposureKey", "ExposureTable"]
+__all__ = ["ExposureEntry", "ExposureKey", "ExposureTable", "LastSearch", "start_from"]
 
 
 class ExposureKey(NamedTuple):
@@ -157,3 +157,30 @@ class ExposureTable:
         self.entries.pop(entry.key, None)  # re-insert: the order is the order things were learnt
         self.entries[entry.key] = entry
         return entry
+
+
+@dataclass(frozen=True)
+class LastSearch:
+    """What the previous exposure search of a run found: its response, the exposure, the brightness it held."""
+
+    response: CameraResponse
+    exposure: float
+    brightness: int | None
+
+
+def start_from(
+    table: ExposureTable | None, key: Sequence[Any], window: Window, pedestal: float, last: LastSearch | None
+) -> tuple[float | None, CameraResponse | None]:
+    """Where a search for `key` starts, and the prior it reasons with: trained for this key (or this filter at
+    another brightness), else where the run's previous search ended (the same light through another filter;
+    its exposure scaled by the brightness ratio, a PWM panel being linear), else nothing but the camera's lag
+    learnt on another filter (the start is then that filter's exposure, through its response)."""
+    if table is not None:
+        start = table.start_for(key, window, pedestal)
+        if start is not None:
+            return start, table.response_for(key) or table.camera_lag(key)
+    if last is not None:
+        brightness = ExposureKey.of(key).brightness
+        scale = brightness / last.brightness if brightness and last.brightness else 1.0
+        return last.exposure / scale, last.response
+    return None, table.camera_lag(key) if table is not None else None

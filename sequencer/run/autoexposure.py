@@ -16,8 +16,8 @@ from drivers.base import CameraSettings, LightState
 from drivers.errors import InvalidOperation
 from sequencer.brightness.exposure import cold_start, find_exposure
 from sequencer.brightness.exposuretrials import ExposureRange, ExposureResult, LightLevel
-from sequencer.brightness.linearity import CameraResponse
 from sequencer.brightness.trained import TrainedTable
+from sequencer.brightness.trainedexposure import LastSearch, start_from
 from sequencer.core.stats import FrameStats, frame_stats
 from sequencer.plan.model import FlatSet
 from sequencer.run.capture import Measured, SetFailed
@@ -45,7 +45,7 @@ class ExposureFinder:
         self.events = events
         self.progress = progress
         self.pedestal = pedestal
-        self.last: tuple[CameraResponse, float, int | None] | None = None
+        self.last: LastSearch | None = None
         """The previous search of this run: its response, the exposure it found, the brightness it held."""
 
     def exposures(self, fs: FlatSet) -> ExposureRange:
@@ -66,7 +66,8 @@ class ExposureFinder:
             raise InvalidOperation(panel.name, "the light is off: cannot search for an exposure")
         pedestal = self.pedestal(state.settings)
         key = self.key(fs, brightness)
-        start, prior = self._start(key, state, pedestal, brightness)
+        table = self.trained.exposures if self.trained is not None else None
+        start, prior = start_from(table, key, state.window, pedestal, self.last)
         low, high = panel.brightness_range
         light = LightLevel(brightness, low, high) if brightness is not None else None
         result = find_exposure(
@@ -89,27 +90,12 @@ class ExposureFinder:
 
     def first_trial(self, fs: FlatSet, state: SetState, pedestal: float, brightness: int | None) -> float:
         """The exposure the set's search will start with (a light switched by hand is watched at it)."""
-        start, prior = self._start(self.key(fs, brightness), state, pedestal, brightness)
+        table = self.trained.exposures if self.trained is not None else None
+        start, prior = start_from(table, self.key(fs, brightness), state.window, pedestal, self.last)
         exposures = self.exposures(fs)
         if start is None and prior is not None:
             start = prior.exposure_for(state.window.target_adu)
         return exposures.snap(start) if start is not None else cold_start(exposures)
-
-    def _start(
-        self, key: ExposureKey, state: SetState, pedestal: float, brightness: int | None
-    ) -> tuple[float | None, CameraResponse | None]:
-        """The first trial and the prior: trained for this key, else the previous set's, else the camera's lag."""
-        table = self.trained.exposures if self.trained is not None else None
-        if table is not None:
-            start = table.start_for(key, state.window, pedestal)
-            if start is not None:
-                return start, table.response_for(key) or table.camera_lag(key)
-        if self.last is not None:
-            response, found, held = self.last
-            scale = brightness / held if brightness and held else 1.0  # a PWM panel's light is linear in it
-            return found / scale, response
-        lag = table.camera_lag(key) if table is not None else None
-        return None, lag
 
     def _measure(self, state: SetState) -> Callable[[float], FrameStats]:
         info = self.op.eq.camera.info
@@ -128,7 +114,7 @@ class ExposureFinder:
     def _remember(self, key: ExposureKey, result: ExposureResult) -> None:
         assert result.exposure is not None
         if result.response is not None:
-            self.last = (result.response, result.exposure, key[5])
+            self.last = LastSearch(result.response, result.exposure, key[5])
         if self.trained is not None:
             flat = result.flat
             self.trained.exposures.record(
