@@ -24,9 +24,10 @@ def test_an_indi_light_box_without_intensity_finds_its_exposure(tmp_path: Path) 
     with IndiServer.for_bench(bench, port=0) as server:
         urls = server.equipment_urls
         path = tmp_path / "indi-auto.yaml"
+        equipment = ", ".join(f"{role}: '{url}'" for role, url in urls.items())
         path.write_text(
             "name: switch-only over INDI\n"
-            f"equipment: {{camera: '{urls['camera']}', panel: '{urls['panel']}', filter_wheel: '{urls['filter_wheel']}'}}\n"
+            f"equipment: {{{equipment}}}\n"
             "camera: {gain: 100, offset: 50}\n"
             "settle: {after_light_on: 1s, after_light_off: 1s}\n"
             "flat_sets:\n  - {filter: OIII, exposure: auto, count: 2}\n"
