@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from drivers.errors import FlatseqError
+from drivers.errors import DeviceDisconnected, DeviceError, FlatseqError, NotConnected
 from sequencer.brightness.trials import Window
 from sequencer.core.stats import FrameStats, frame_stats
 from sequencer.plan.model import FlatSet
@@ -31,6 +31,13 @@ class SetFailed(FlatseqError):
 
 class LightReachedDarkFlat(SetFailed):
     """A dark-flat saw light: the light is not off, or the telescope not covered."""
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Errors after which no further set can be taken (the device is gone)."""
+    return isinstance(error, DeviceDisconnected | NotConnected) or (
+        isinstance(error, DeviceError) and "disconnect" in str(error).lower()
+    )
 
 
 @dataclass

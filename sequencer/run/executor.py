@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import assert_never
 
 from drivers.base import CameraSettings, LightState
-from drivers.errors import DeviceError, InvalidOperation
+from drivers.errors import InvalidOperation
 from sequencer.brightness.response import PanelResponse
 from sequencer.brightness.search import find_brightness
 from sequencer.brightness.state import initial_brightness
@@ -24,6 +24,7 @@ from sequencer.run.capture import (
     SetFailed,
     capture_dark_flats,
     capture_flats,
+    is_fatal,
 )
 from sequencer.run.darkflats import FlatsTaken, refusal_before, sample_of
 from sequencer.run.manual import ManualLight, leak_hint
@@ -137,6 +138,11 @@ class RunExecutor:
         self.op.timeline.add("settle", self.op.clock.now() - start)
 
     def _light_off(self, step: Step) -> None:
+        fs = self.plan.sets.get(step.set_id or "")
+        if fs is not None and isinstance(self.op.eq.panel, ManualLight):  # a resumed set's first step, maybe:
+            state = self._state(fs)  # its settings and pedestal, for test frames to tell the dark by
+            self.use_settings(state.settings)
+            self.pedestal(state.settings)
         self.op.light_off()
         self.current_brightness = None
 
@@ -174,7 +180,8 @@ class RunExecutor:
         brightness = step.brightness
         low, high = self.op.eq.panel.brightness_range
         if brightness is None and fs is not None and fs.auto is not None:
-            brightness = high  # an exposure search holds the light at the panel's top unless told otherwise
+            # an exposure search holds the light at its brightness, or at the panel's top
+            brightness = fs.auto.brightness if fs.auto.brightness is not None else high
         if brightness is None and fs is not None:
             state = self._state(fs)
             if self.trained is not None:
@@ -299,8 +306,15 @@ class RunExecutor:
             self.op.journal("note", message=f"set {fs.id}: exposure {state.exposure:g} s, found before the resume")
             return
         state.kept_trial = None
-        manual = isinstance(self.op.eq.panel, ManualLight)
-        state.kept_trial = self.exposures.find(fs, state, None if manual else self.current_brightness)
+        if isinstance(self.op.eq.panel, ManualLight):
+            state.kept_trial = self.exposures.find(fs, state, None)
+            return
+        assert fs.auto is not None
+        held = fs.auto.brightness
+        if held is not None and held != self.current_brightness:  # find_exposure's own brightness (PWM: at once)
+            self.op.light_on(held)
+            self.current_brightness = held
+        state.kept_trial = self.exposures.find(fs, state, self.current_brightness)
 
     def _flats(self, fs: FlatSet) -> None:
         state = self._state(fs)
@@ -367,12 +381,3 @@ def _search_failure(result: SearchResult) -> str:
     if result.suggested_exposure is not None:
         text += f"; an exposure of about {result.suggested_exposure:.3g} s would reach the target"
     return text
-
-
-def is_fatal(error: BaseException) -> bool:
-    """Errors after which no further set can be taken (the device is gone)."""
-    from drivers.errors import DeviceDisconnected, NotConnected
-
-    return isinstance(error, DeviceDisconnected | NotConnected) or (
-        isinstance(error, DeviceError) and "disconnect" in str(error).lower()
-    )

@@ -52,6 +52,18 @@ def _check_exposure(fs: FlatSet, info: CameraInfo, where: str) -> None:
         ) from None
 
 
+def _check_brightness(fs: FlatSet, eq: Equipment, where: str) -> None:
+    """The brightness an exposure search holds, within the panel's range (a switch-only panel has one level)."""
+    held = fs.auto.brightness if fs.auto is not None else None
+    if held is None:
+        return
+    low, high = eq.panel.brightness_range
+    if low == high and held != low:
+        raise ConfigError(f"{where}: brightness {held}: {eq.panel.name} can only be switched (one level, {low})")
+    if not low <= held <= high:
+        raise ConfigError(f"{where}: brightness {held} is outside {eq.panel.name}'s range {low}-{high}")
+
+
 def check_against_equipment(plan: Plan, eq: Equipment) -> None:
     """Refuse settings the camera cannot take and filters the wheel does not have (ConfigError, file:line)."""
     info = eq.camera.info
@@ -67,6 +79,7 @@ def check_against_equipment(plan: Plan, eq: Equipment) -> None:
             if high >= low and not low <= value <= high:
                 raise ConfigError(f"{where}: {name} {value} is outside the camera's range {low}-{high}")
         _check_exposure(fs, info, where)
+        _check_brightness(fs, eq, where)
         if fs.temperature is not None and not info.can_cool:
             raise ConfigError(f"{where}: camera.temperature is set but {info.name} cannot cool")
     if eq.wheel is not None:

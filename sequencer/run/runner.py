@@ -105,6 +105,8 @@ class _Run:
             eq = self._open_equipment()
             op = self._operate(eq)
             op.light_off()  # whatever state the panel was left in, start dark
+            if self.ctx.resume is not None and isinstance(eq.panel, ManualLight):
+                eq.panel.doubt()  # the crashed run may have left a light by hand on: the next light-off asks
             self._abort_left_over(op)
             executor = self._executor(op)
             check_against_equipment(self.plan, eq)

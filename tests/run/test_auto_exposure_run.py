@@ -15,11 +15,13 @@ from astropy.io import fits
 
 from drivers.clock import VirtualClock
 from sequencer.brightness.trained import TrainedTable
+from sequencer.cli import main
 from sequencer.run.context import RunContext
 from sequencer.run.report import RunReport
 from sequencer.run.runner import run_file
 from sequencer.run.stop import StopToken
 from simulators.devices.bench import Bench
+from tests.support.refusals import one_error_line
 from tests.support.runs import manifest_of, recorded_run
 
 FILTERS = ("L", "R", "G", "B", "Ha", "OIII", "SII")
@@ -208,3 +210,39 @@ def test_a_resumed_set_keeps_the_exposure_its_flats_were_found_to_need(tmp_path:
     frames = after["flats"] + after["dark_flats"]
     assert len([f for f in after["flats"] if not f["rejected"]]) == 4 and len(after["dark_flats"]) == 2
     assert {f["exposure_requested"] for f in frames} == {found}
+
+
+def test_find_exposure_holds_its_own_brightness(tmp_path: Path) -> None:
+    path = tmp_path / "steps.yaml"
+    path.write_text(
+        EVERY_FILTER.split("flat_sets:")[0].replace("?dimmable=0", "")
+        + "steps:\n  - select_filter: L\n  - light_on\n  - wait: 2s\n  - find_exposure: {brightness: 40}\n"
+        "  - flats: {count: 2}\n  - light_off\n  - wait: 2s\n  - dark_flats: {count: 2}\n"
+    )
+    report, _, log = recorded_run(path, tmp_path / "out")
+    assert report.exit_code == 0, report.summary()
+    assert [c.args[0] for c in log.of("light_on")] == [40]  # on at the brightness the search holds
+    assert report.run_dir is not None
+    (record,) = manifest_of(report.run_dir)["sets"]
+    assert record["brightness"] == 40 and {t["brightness"] for t in record["trials"]} == {40}
+    assert {fits.getheader(report.run_dir / f["file"])["PANELBRT"] for f in record["flats"]} == {40}
+
+
+@pytest.mark.parametrize(
+    ("panel", "brightness", "needle"),
+    [
+        ("sim://panel?dimmable=0", 120, "brightness 120: sim panel can only be switched (one level, 255)"),
+        ("sim://panel?max=100", 120, "brightness 120 is outside sim panel's range 0-100"),
+    ],
+)
+def test_a_brightness_the_panel_cannot_hold_is_refused_before_any_light(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], panel: str, brightness: int, needle: str
+) -> None:
+    path = tmp_path / "held.yaml"
+    path.write_text(
+        EVERY_FILTER.split("flat_sets:")[0].replace("sim://panel?dimmable=0", panel)
+        + f"flat_sets:\n  - {{filter: L, exposure: auto, count: 2, brightness: {brightness}}}\n"
+    )
+    assert main(["run", str(path), "--dry-run", "-o", str(tmp_path / "out")]) == 2
+    error = one_error_line(capsys.readouterr())
+    assert error.startswith(f"flatseq: error: {path}:10:5: {needle}"), error

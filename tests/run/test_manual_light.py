@@ -232,3 +232,27 @@ def test_the_light_timeout_option_is_checked_and_no_prompt_watches_frames(
     )
     out = capsys.readouterr().out
     assert "watching test frames of" in out and "for up to 2m00s" in out
+
+
+def test_a_resumed_run_asks_for_the_light_off_before_its_dark_flats(tmp_path: Path) -> None:
+    """Stopped during the dark-flats, resumed: the crashed run may have left the light on, so the resumed dark-flats
+    wait until test frames show it off."""
+    path = sequence(tmp_path, MANUAL.replace("  - {filter: Ha, exposure: auto, count: 3, dark_flats: 2}\n", ""))
+    stop = StopToken()
+
+    class StopAtDarkFlats(io.StringIO):
+        def write(self, text: str) -> int:
+            if "dark-flat 1/" in text:
+                stop.request()
+            return super().write(text)
+
+    first = run_file(path, RunContext(dry_run=True, output_dir=tmp_path / "out", stream=StopAtDarkFlats(), stop=stop))
+    assert first.status == "interrupted" and first.run_dir is not None
+    stream = io.StringIO()
+    again = run_file(path, RunContext(dry_run=True, resume=first.run_dir, stream=stream))
+    assert again.exit_code == 0, again.summary()
+    progress = stream.getvalue()
+    assert "waiting for the flat light to come on" not in progress  # its flats were kept: no light asked for
+    assert progress.index("waiting for the flat light to go off") < progress.index("dark-flat 3/3")
+    (record,) = manifest_of(first.run_dir)["sets"]
+    assert record["status"] == "ok" and len([d for d in record["dark_flats"] if not d["rejected"]]) == 3
