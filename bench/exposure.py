@@ -61,7 +61,7 @@ LIGHTS = (
     Light("flicker 64", {"curve": "linear", "pwm_hz": 60, "pwm_jitter": 0.3}, 64),
     Light("by hand", {"manual_flux": 20_000.0}, None),
 )
-CAMERAS = (("linear", {}), ("shutter 30ms", {"exposure_offset": 0.03}))
+CAMERAS: tuple[tuple[str, dict[str, Any]], ...] = (("linear", {}), ("shutter 30ms", {"exposure_offset": 0.03}))
 
 
 class Rig:
