@@ -19,6 +19,7 @@ from sequencer.output.records import ExposureSearchRecord, TrialRecord
 from sequencer.output.writer import FrameWriter
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.model import FlatSet, Plan
+from sequencer.plan.sets import PWM_BANDING_SECONDS, SHORT_FLAT_SECONDS
 from sequencer.run.cleanup import Cleanup
 from sequencer.run.progress import Progress
 from sequencer.run.report import SetOutcome
@@ -117,6 +118,26 @@ class Ledger:
                 f"  [{fs.label}] exposure {result.exposure:g} s, found in {len(result.trials)} "
                 f"trial{'s' if len(result.trials) != 1 else ''}"
             )
+            self._note_short(fs, result.exposure, brightness)
+
+    def _note_short(self, fs: FlatSet, exposure: float, brightness: int | None) -> None:
+        """The plan's warnings about short flats, for an exposure found at run time (in the summary's warnings)."""
+        where = f"{self.plan.file}:{fs.line}:{fs.column}: {fs.filter or 'no filter'} {exposure:g}s"
+        notes = []
+        if exposure < SHORT_FLAT_SECONDS:
+            notes.append(
+                f"{where} flats are shorter than {SHORT_FLAT_SECONDS:g} s: dark current is negligible there and a "
+                "bias may do (the dark-flats are taken anyway)"
+            )
+        top = self.panel_max
+        if exposure < PWM_BANDING_SECONDS and brightness is not None and top is not None and 0 < brightness < top:
+            notes.append(
+                f"{where} is very short for a panel dimmed to {brightness} of {top} (PWM): frames may show banding; "
+                "a lower brightness would lengthen it"
+            )
+        for note in notes:
+            self.plan.warnings.append(note)
+            self.log("note", set=fs.id, message=note)
 
     def superseded(self, fs: FlatSet, reason: str) -> None:
         if self.manifest is not None:

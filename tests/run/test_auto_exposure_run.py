@@ -109,6 +109,8 @@ def test_the_manifest_lists_the_exposures_found_and_their_trials(two_runs: tuple
         assert searches[record["id"]]["exposure"] == record["exposure"]
     outcome = {s.label: s for s in first.sets}
     assert outcome["Ha auto"].exposure == manifest["sets"][4]["exposure"]
+    lum = manifest["sets"][0]["exposure"]  # a short L flat: noted, as a fixed one is at check time
+    assert any(f"L {lum:g}s flats are shorter than 0.2 s" in w for w in first.warnings), first.warnings
     assert any("exposure" in line and "found after" in line for line in first.summary())
 
 

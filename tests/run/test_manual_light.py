@@ -52,6 +52,7 @@ def sequence(tmp: Path, text: str = MANUAL) -> Path:
 
 
 def run(path: Path, tmp: Path, bench: Bench, **kwargs: object) -> RunReport:
+    kwargs.setdefault("light_timeout", 30.0)  # a person who does not answer (a broken test) fails it in 30 s
     context = RunContext(
         clock=bench.clock,
         bench=bench,
@@ -189,8 +190,9 @@ def test_flatseq_run_at_a_terminal_asks_and_completes(tmp_path: Path) -> None:
     simulated person switches the light once Enter is pressed."""
     path = sequence(tmp_path)
     master, slave = pty.openpty()
+    command = [sys.executable, "-m", "sequencer", "run", str(path), "--dry-run", "--light-timeout", "30s"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "sequencer", "run", str(path), "--dry-run", "-o", str(tmp_path / "out")],
+        [*command, "-o", str(tmp_path / "out")],
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -212,6 +214,8 @@ def test_flatseq_run_at_a_terminal_asks_and_completes(tmp_path: Path) -> None:
                 os.write(master, b"\r")
     finally:
         os.close(master)
+        if process.poll() is None:
+            process.kill()
         code = process.wait(30)
     assert code == 0, seen[-3000:]
     order = [line.split("] ", 1)[1] for line in seen.splitlines() if line.startswith(">>> [")]
