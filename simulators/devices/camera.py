@@ -13,6 +13,8 @@ Faults (bench options):
 - `disconnect_after=N`: once N frames have been read, every call raises DeviceDisconnected.
 - `cooler=stuck`: the sensor stalls above its set-point; `cooler_at_setpoint()` stays false and
   `wait_for_cooler()` raises DeviceTimeout naming the temperature reached.
+- `exposure_offset=0.02`: the sensor collects light 20 ms longer than the exposure asked (and reported), as
+  behind a mechanical shutter: a camera whose low end is not linear in the exposure.
 - `dark_exposure_error=0.05`: dark frames (light=False) expose 5 % longer than asked, and `last_exposure()`
   says so, as a camera with a timing fault would: the sequencer must catch dark-flats that do not match.
 """
@@ -280,7 +282,8 @@ class SimCamera:
         bench = self._bench
         rng = bench.frame_rng(record.index)
         blocked = bench.options.shutter and not record.light
-        light_e = 0.0 if blocked else bench.light_electrons(record.start, record.seconds, rng)
+        lit = max(record.seconds + bench.options.exposure_offset, 0.0)  # a shutter's travel: light beyond the asked
+        light_e = 0.0 if blocked else bench.light_electrons(record.start, lit, rng)
         end = record.start + record.seconds
         temperature = 0.5 * (bench.cooler.temperature(record.start) + bench.cooler.temperature(end))
         settings = record.settings

@@ -8,6 +8,8 @@ Alnitak and Alpaca emulators drive this object from server threads: every call i
 
 Fault `fault=dead`: `light_on` is accepted but nothing lights and `light_state()` reports ERROR. Faults that
 strike mid-run (`bench.faults`): also `unplugged` and `stuck_on` (see `simulators.devices.faults`).
+`dimmable=0`: a switch-only panel (an EL panel on a switch, a panel whose driver has no brightness): one level,
+`brightness_range` (max, max); `light_on` takes any brightness and lights at full output.
 """
 
 from __future__ import annotations
@@ -56,10 +58,12 @@ class SimPanel:
 
     @property
     def brightness_range(self) -> tuple[int, int]:
-        return 0, self._bench.options.max
+        """0..max; a switch-only panel (`dimmable=0`) has one level, max."""
+        top = self._bench.options.max
+        return (0, top) if self._bench.options.dimmable else (top, top)
 
     def _validate(self, brightness: int) -> int:
-        low, high = self.brightness_range
+        low, high = 0, self._bench.options.max  # a switch-only panel takes any brightness, and ignores it
         if isinstance(brightness, bool) or not isinstance(brightness, int) or not low <= brightness <= high:
             raise InvalidValue(self._name, f"brightness {brightness!r} out of range {low}-{high}")
         return brightness
