@@ -1,7 +1,8 @@
 """`sim://` URLs → devices on one shared bench.
 
 `sim://camera?sensor=small&seed=3`, `sim://panel?cover=1` (alias `covercalibrator`),
-`sim://filterwheel?filters=L,R,G,B,Ha,OIII,SII` (alias `wheel`). The first sim device a run opens builds the
+`sim://filterwheel?filters=L,R,G,B,Ha,OIII,SII` (alias `wheel`), `sim://manual` (the person who switches the
+bench's light by hand when a dry run of `panel: manual` asks). The first sim device a run opens builds the
 bench from the merged options of every `sim://` URL of the run and stores it in the context, so the camera
 sees the panel through the wheel. `fault=` belongs to its URL's device (hang: camera, dead: panel, stuck:
 wheel); every other option is bench-wide and must not conflict between URLs.
@@ -26,6 +27,7 @@ KINDS = {
     "flatpanel": "panel",
     "filterwheel": "wheel",
     "wheel": "wheel",
+    "manual": "manual",
 }
 
 _BENCH_KEYS = {"sensor", "seed"}
@@ -107,6 +109,8 @@ def open_sim(url: str, ctx: OpenContext) -> object:
         return bench.camera
     if kind == "panel":
         return bench.panel
+    if kind == "manual":
+        return bench.manual_hand
     return bench.wheel
 
 

@@ -1,9 +1,11 @@
 """An INDI light box (with or without a dust cap) as a flatseq `FlatPanel`.
 
 Light box: FLAT_LIGHT_CONTROL (FLAT_LIGHT_ON/OFF) and FLAT_LIGHT_INTENSITY, whose range is the property's own
-min..max (INDI's simulator says 0-255, other boxes say otherwise). The light is READY when on and Ok, SETTLING
-while Busy, ERROR on Alert. Cover: INDI's dust cap, CAP_PARK (PARK closes the cover over the telescope,
-UNPARK opens it), MOVING while Busy. Wheel: FILTER_SLOT (1-based in INDI, 0-based here) and FILTER_NAME.
+min..max (INDI's simulator says 0-255, other boxes say otherwise). A box without FLAT_LIGHT_INTENSITY can only
+be switched: it has one level (1), and flatseq finds the exposure instead of the brightness. The light is
+READY when on and Ok, SETTLING while Busy, ERROR on Alert. Cover: INDI's dust cap, CAP_PARK (PARK closes the
+cover over the telescope, UNPARK opens it), MOVING while Busy. Wheel: FILTER_SLOT (1-based in INDI, 0-based
+here) and FILTER_NAME.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class IndiLightBox:
         """FLAT_LIGHT_INTENSITY's own min..max; (0, 0) before connecting (the protocol check reads it)."""
         if not self._link.connected:
             return 0, 0
+        if not self._dimmable():
+            return 1, 1
         member = self._intensity().members[INTENSITY_VALUE]
         return round(member.minimum or 0), round(member.maximum or 0)
 
@@ -40,7 +44,8 @@ class IndiLightBox:
             raise InvalidValue(self._link.name, f"brightness {brightness!r} out of range {low}-{high}")
         if self.has_cover and self.cover_state() is CoverState.OPEN:
             raise InvalidOperation(self._link.name, "the cover is open: close it (CAP_PARK) before switching on")
-        self._link.set(INTENSITY, {INTENSITY_VALUE: float(brightness)})
+        if self._dimmable():
+            self._link.set(INTENSITY, {INTENSITY_VALUE: float(brightness)})
         self._link.set(LIGHT, self._link.switch_values(LIGHT, "FLAT_LIGHT_ON"), accept_busy=True)
 
     def light_off(self) -> None:
@@ -59,8 +64,16 @@ class IndiLightBox:
         return LightState.SETTLING if vector.state is PropertyState.BUSY else LightState.READY
 
     def brightness(self) -> int:
+        if not self._dimmable():
+            self._require_light()
+            return 1
         value = self._intensity().number(INTENSITY_VALUE)
         return 0 if value is None else round(value)
+
+    def _dimmable(self) -> bool:
+        """Whether the box has FLAT_LIGHT_INTENSITY (else it is switched only)."""
+        vector = self._link.find(INTENSITY)
+        return vector is not None and INTENSITY_VALUE in vector.members
 
     @property
     def has_cover(self) -> bool:

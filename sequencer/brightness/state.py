@@ -13,11 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from sequencer.brightness.curves import BRIGHTEST, Observation, Targets
 from sequencer.brightness.odds import PanelOdds
 from sequencer.brightness.response import LINEAR, PanelResponse, PanelShape
 from sequencer.brightness.trials import Trial, Verdict, Window
+from sequencer.core.stats import FrameStats
 
 __all__ = ["DEFAULT_START", "SearchState", "initial_brightness", "saturated_level"]
 
@@ -61,7 +63,17 @@ def initial_brightness(
     return min(max(round(guess), low), high)
 
 
-def saturated_level(trial: Trial, references: Sequence[Trial], pedestal: float, max_adu: int) -> float | None:
+class Measured(Protocol):
+    """A trial of either search: its statistics and its mean."""
+
+    @property
+    def stats(self) -> FrameStats: ...
+
+    @property
+    def mean(self) -> float: ...
+
+
+def saturated_level(trial: Measured, references: Sequence[Measured], pedestal: float, max_adu: int) -> float | None:
     """The mean a saturated trial would have had, from its unclipped percentiles.
 
     Vignetting, dust and PRNU do not change between trials, so each percentile sits at a fixed fraction of

@@ -1,4 +1,5 @@
-"""The trained table: the brightness that worked last time, per camera, filter, exposure, gain, offset, binning.
+"""The trained table: the brightness that worked last time, per camera, filter, exposure, gain, offset, binning
+(and, in the same file, the exposure that worked at a fixed light: `trainedexposure`).
 
 With it the next run of the same sequence starts each search where the last one ended and needs one trial
 per set. Besides the brightness it keeps the fitted panel response, so a start can be aimed at the window's
@@ -25,6 +26,7 @@ from typing import Any, NamedTuple
 import platformdirs
 
 from sequencer.brightness.response import PanelResponse
+from sequencer.brightness.trainedexposure import ExposureTable
 from sequencer.brightness.trials import Window
 from sequencer.core.atomicfile import replace_file
 from sequencer.core.jsonfields import FieldError, Fields, load_json
@@ -118,6 +120,8 @@ class TrainedTable:
     def __init__(self, path: Path, entries: dict[TrainedKey, TrainedEntry] | None = None) -> None:
         self.path = Path(path)
         self.entries: dict[TrainedKey, TrainedEntry] = dict(entries or {})
+        self.exposures = ExposureTable()
+        """The exposures found at a fixed light (`trainedexposure`), kept in the same file."""
         self.problem: str | None = None
         """Why the file on disk was ignored (corrupt, unreadable), for the caller to report; None if fine."""
         self._corrupt = False
@@ -140,10 +144,12 @@ class TrainedTable:
             top = Fields(data, "")
             top.raw("entries")  # an object without entries is not a table
             entries = [TrainedEntry.from_dict(item.data, item.where) for item in top.objects("entries")]
+            exposures = ExposureTable.from_fields(top)  # a table older than exposure searches has none
         except FieldError as exc:
             table._reject(f"unexpected content ({exc})")
         else:
             table.entries = {entry.key: entry for entry in entries}
+            table.exposures = exposures
         return table
 
     def _reject(self, why: str) -> None:
@@ -273,11 +279,21 @@ class TrainedTable:
             os.replace(self.path, self.path.with_name(self.path.name + ".corrupt"))
             self._corrupt = False
         entries = sorted(self.entries.values(), key=lambda e: (e.key.camera, e.key.filter, e.key.exposure, e.key))
-        text = json.dumps({"version": VERSION, "entries": [e.to_dict() for e in entries]}, indent=1) + "\n"
+        document = {
+            "version": VERSION,
+            "entries": [e.to_dict() for e in entries],
+            "exposures": self.exposures.to_list(),
+        }
+        text = json.dumps(document, indent=1) + "\n"
         replace_file(self.path, text.encode("utf-8"))
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing learnt, of brightnesses or exposures: nothing to save."""
+        return not self.entries and not len(self.exposures)
 
 
 def _toward_centre(brightness: int, mean_adu: float, response: PanelResponse, window: Window) -> int:

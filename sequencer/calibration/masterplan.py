@@ -271,10 +271,16 @@ def plan_masters(
         if not found:
             raise MasterError(f"{run}: no flat set named {', '.join(select)}")
     else:
-        for item in [f for f in found if f.status != "ok"]:
+        unfinished = [f for f in found if f.status != "ok"]
+        for item in unfinished:
             why = f": {item.reason}" if item.reason else ""
             notes.append(f"set {item.key}: the run marked it {item.status}{why}; skipped (--set {item.key} to try)")
             found.remove(item)
+        if unfinished and not found:
+            marks = "; ".join(f"set {f.key} {f.status}" + (f": {f.reason}" if f.reason else "") for f in unfinished)
+            raise MasterError(
+                f"{run}: no flat set the run finished ({marks}); --set {unfinished[0].key} makes its master anyway"
+            )
     if not found:
         raise MasterError(f"{run}: no flats found ({'manifest' if manifest else 'FITS headers'} read)")
     bias_frames = load_bias(bias) if bias else None

@@ -44,5 +44,16 @@ def execute(args: argparse.Namespace) -> int:
         )
     parts = ", ".join(f"{k} {format_duration(v)}" for k, v in est.parts.items() if v)
     print(f"estimated duration: {format_duration(est.seconds)} ({parts}; cooling not included)")
+    found = [fs for fs in plan.sets.values() if fs.auto is not None]
+    if found and est.between is not None:
+        low, high = (format_duration(s) for s in est.between)
+        print(
+            f"  {len(found)} set(s) find their exposure at run time (the estimate takes the middle of each range; "
+            f"between {low} and {high}):"
+        )
+        for fs in found:
+            assert fs.auto is not None
+            light = f", brightness {fs.auto.brightness}" if fs.auto.brightness is not None else ""
+            print(f"  {fs.id:<18} exposure {fs.auto.bounds()}{light}; its dark-flats take the exposure found")
     print(f"disk space needed: {format_bytes(est.bytes)} for {est.frames} frames ({est.camera.describe()})")
     return 0

@@ -21,8 +21,10 @@ def execute(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sequencer.run.recover import recover
+    from sequencer.run.terminal import Terminal
 
-    found = recover(Path(args.run))
+    terminal = Terminal(sys.stdin.fileno(), sys.stderr) if sys.stdin.isatty() else None  # a light switched by hand
+    found = recover(Path(args.run), terminal=terminal)
     for line in found.lines():
         print(line)
     if not found.light_off:

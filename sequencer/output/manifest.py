@@ -22,13 +22,16 @@ paths are relative to the manifest's directory, ``/``-separated::
       "pattern": "{set}/{folder}/{kind}_{filter}_{exposure}s_{n:03d}.fits",   # the file names' pattern;
                 # a resume names its frames with it (absent in manifests from before it was recorded)
       "sets": [{
-        "id": "Ha_4s", "filter": "Ha" | null, "exposure": 4.0,
+        "id": "Ha_4s", "filter": "Ha" | null, "exposure": 4.0 | null,   # null: to be found, not found yet
         "settings": {"gain": 100, "offset": 50, "binning": 1, "readout_mode": 0,
                      "readout_mode_name": "Normal" | null, "set_temp": -10.0 | null},   # as asked
         "settings_read": {"gain", "offset", "binning", "readout_mode", "set_temp"} | null, # as read back
         "flats_planned": 30 | null, "dark_flats_planned": 30 | null,
         "brightness": 118 | null, "panel_max": 255 | null,
-        "trials": [{"brightness": 128, "mean": 30123.4, "in_window": false, "sat": 0.0}],
+        "trials": [{"brightness": 128 | null, "mean": 30123.4, "in_window": false, "sat": 0.0,
+                    "exposure": 2.35}],    # "exposure" for an exposure search's trials only
+        "exposure_search": {"min": 0.1, "max": 60.0, "step": 0.1 | null, "brightness": 255 | null},
+                # only for a set whose exposure is found at run time ("exposure": auto)
         "status": "running" | "ok" | "failed" | "skipped", "reason": str | null,
         "started": "…Z", "finished": "…Z" | null,
         "flats": [FRAME], "dark_flats": [FRAME]
@@ -64,7 +67,7 @@ from sequencer.core.jsonfields import FieldError, Fields, describe, load_json
 from sequencer.core.timestamps import iso_utc
 from sequencer.output.header import FrameHeader, software_version
 from sequencer.output.keywords import FrameKind
-from sequencer.output.records import SET_STATUSES, FrameRecord, SetRecord, TrialRecord
+from sequencer.output.records import SET_STATUSES, ExposureSearchRecord, FrameRecord, SetRecord, TrialRecord
 
 __all__ = ["FORMAT", "MANIFEST_NAME", "VERSION", "Manifest", "sha256_of"]
 
@@ -230,20 +233,23 @@ class Manifest:
         set_id: str,
         *,
         filter: str | None,
-        exposure: float,
+        exposure: float | None,
         settings: CameraSettings,
         readout_mode_name: str | None = None,
         flats_planned: int | None = None,
         dark_flats_planned: int | None = None,
+        exposure_search: ExposureSearchRecord | None = None,
     ) -> SetRecord:
-        """A flat set starts; its status is "running" until `end_set`."""
+        """A flat set starts; its status is "running" until `end_set`. A set whose exposure is found at run time
+        has `exposure` None and its `exposure_search` until `record_exposure`."""
         with self._lock:
             if any(s.id == set_id for s in self._sets):
                 raise ValueError(f"flat set {set_id!r} is already in the manifest")
             record = SetRecord(
                 id=set_id,
                 filter=filter,
-                exposure=float(exposure),
+                exposure=None if exposure is None else float(exposure),
+                exposure_search=exposure_search,
                 settings=settings,
                 readout_mode_name=readout_mode_name,
                 flats_planned=flats_planned,
@@ -274,6 +280,15 @@ class Manifest:
             record.brightness = brightness
             if panel_max is not None:
                 record.panel_max = panel_max
+            record.trials.extend(trials)
+            self._save()
+
+    def record_exposure(self, set_id: str, exposure: float | None, trials: Sequence[TrialRecord] = ()) -> None:
+        """The exposure a search found for the set (None: it found none) and the trials it took."""
+        with self._lock:
+            record = self._find(set_id)
+            if exposure is not None:
+                record.exposure = float(exposure)
             record.trials.extend(trials)
             self._save()
 

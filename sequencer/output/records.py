@@ -32,30 +32,58 @@ def _num(value: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class TrialRecord:
-    """One trial exposure of the brightness search, as the manifest keeps it."""
+    """One trial exposure of a brightness or an exposure search, as the manifest keeps it: the brightness (None
+    for a light switched by hand) and, for an exposure search, the exposure it tried."""
 
-    brightness: int
+    brightness: int | None
     mean: float
     in_window: bool
     saturated_fraction: float = 0.0
+    exposure: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "brightness": int(self.brightness),
+        data = {
+            "brightness": None if self.brightness is None else int(self.brightness),
             "mean": _num(self.mean),
             "in_window": bool(self.in_window),
             "sat": _num(self.saturated_fraction),
         }
+        if self.exposure is not None:
+            data["exposure"] = _num(self.exposure)
+        return data
 
     @classmethod
     def from_json(cls, data: object, where: str = "trial") -> TrialRecord:
         f = Fields(data, where)
         mean, sat = f.maybe_number("mean"), f.maybe_number("sat", 0.0, 1.0)  # null: not finite when recorded
         return cls(
-            f.integer("brightness", 0, INT32_MAX),
+            f.maybe_integer("brightness", 0, INT32_MAX),
             math.nan if mean is None else mean,
             f.flag("in_window"),
             math.nan if sat is None else sat,
+            f.maybe_number("exposure", 1e-9, MAX_SECONDS),
+        )
+
+
+@dataclass(frozen=True)
+class ExposureSearchRecord:
+    """A set whose exposure is found at run time: the range it may use, its grid, the brightness held."""
+
+    min: float
+    max: float
+    step: float | None = None
+    brightness: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"min": self.min, "max": self.max, "step": self.step, "brightness": self.brightness}
+
+    @classmethod
+    def from_json(cls, f: Fields) -> ExposureSearchRecord:
+        return cls(
+            f.number("min", 1e-9, MAX_SECONDS),
+            f.number("max", 1e-9, MAX_SECONDS),
+            f.maybe_number("step", 1e-9, MAX_SECONDS),
+            f.maybe_integer("brightness", 0, INT32_MAX),
         )
 
 
@@ -169,7 +197,8 @@ class SetRecord:
 
     id: str
     filter: str | None
-    exposure: float
+    exposure: float | None
+    """Seconds; for a set whose exposure is found at run time, None until it is found."""
     settings: CameraSettings
     readout_mode_name: str | None = None
     flats_planned: int | None = None
@@ -185,6 +214,7 @@ class SetRecord:
     dark_flats: list[FrameRecord] = field(default_factory=list)
     settings_read: CameraSettings | None = None
     """The settings as the camera read them back when the set started (`settings` is what was asked)."""
+    exposure_search: ExposureSearchRecord | None = None
 
     def frames(self, kind: FrameKind, *, include_rejected: bool = False) -> list[FrameRecord]:
         """The set's frames of one kind, rejected ones only if asked."""
@@ -210,6 +240,7 @@ class SetRecord:
             "finished": self.finished,
             "flats": [f.to_json() for f in self.flats],
             "dark_flats": [f.to_json() for f in self.dark_flats],
+            **({"exposure_search": self.exposure_search.to_json()} if self.exposure_search is not None else {}),
         }
 
     @classmethod
@@ -219,10 +250,12 @@ class SetRecord:
         status = f.text("status")
         if status not in SET_STATUSES:
             raise FieldError(f"{f.path('status')}: {quoted(status)} is not one of {', '.join(SET_STATUSES)}")
+        search = f.maybe_object("exposure_search")
         return cls(
             id=f.text("id"),
             filter=f.maybe_text("filter"),
-            exposure=f.number("exposure", 1e-9),
+            exposure=f.number("exposure", 1e-9) if search is None or f.has("exposure") else None,
+            exposure_search=None if search is None else ExposureSearchRecord.from_json(search),
             settings=settings_from_json(s),
             settings_read=settings_from_json(read) if (read := f.maybe_object("settings_read")) else None,
             readout_mode_name=s.maybe_text("readout_mode_name"),

@@ -18,7 +18,7 @@ from sequencer.plan.loader import Located, SequenceFileError, load_file, load_te
 from sequencer.plan.machine import validate_plan
 from sequencer.plan.model import Plan
 from sequencer.plan.naming import check_output
-from sequencer.plan.schema import SequenceModel
+from sequencer.plan.schema import MANUAL_LIGHT, SequenceModel
 from sequencer.plan.sets import SetBuilder
 from sequencer.plan.validation import validate
 
@@ -46,7 +46,7 @@ def compile_located(located: Located, text: str = "", registry: Registry | None 
     plan = Plan(
         name=model.name,
         file=located.file,
-        equipment={k: v for k, v in model.equipment.model_dump().items() if v},
+        equipment=_equipment(model),
         camera=model.camera,
         output=model.output,
         sets=builder.sets,
@@ -60,10 +60,18 @@ def compile_located(located: Located, text: str = "", registry: Registry | None 
     return plan
 
 
+def _equipment(model: SequenceModel) -> dict[str, str]:
+    """The equipment's URLs by role (`manual` spelled one way, whatever its case)."""
+    urls = {k: v for k, v in model.equipment.model_dump().items() if v}
+    if urls["panel"].strip().lower() == MANUAL_LIGHT:
+        urls["panel"] = MANUAL_LIGHT
+    return urls
+
+
 def _check_equipment(located: Located, model: SequenceModel, registry: Registry) -> None:
     """Every URL has a known scheme, and its scheme finds nothing wrong with it (`Scheme.facts`)."""
     for role, url in model.equipment.model_dump().items():
-        if not url:
+        if not url or (role == "panel" and url.strip().lower() == MANUAL_LIGHT):
             continue
         path = ("equipment", role)
         line, column = located.where(path, value=True)

@@ -1,5 +1,6 @@
 """The explicit form (`steps:`) compiled into steps: each item parsed and validated by its kind, flats bound to
-the flat set their find_brightness (or fixed light_on brightness) opened, dark-flats bound to the flats above."""
+the flat set their find_brightness or find_exposure (or fixed light_on brightness) opened, dark-flats bound to
+the flats above."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any, assert_never
 
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.loader import dotted
-from sequencer.plan.model import FlatSet, Step
+from sequencer.plan.model import AutoExposure, FlatSet, Step
 from sequencer.plan.schema import SHORTHAND, STEP_KINDS
 from sequencer.plan.sets import Path, Pos, SetBuilder, SetRequest
 from sequencer.plan.validation import validate
@@ -19,7 +20,7 @@ class _Context:
     """What the steps so far leave for the next one."""
 
     filter: str | None = None
-    pending: FlatSet | None = None  # set opened by find_brightness, waiting for its flats
+    pending: FlatSet | None = None  # set opened by find_brightness or find_exposure, waiting for its flats
     fixed_brightness: int | None = None
     last_flats: FlatSet | None = None
 
@@ -35,8 +36,9 @@ class ExplicitCompiler:
         steps = [self._step(("steps", i), item) for i, item in enumerate(items)]
         for fs in self.builder.sets.values():
             if fs.count == 0:
+                search = "find_exposure" if fs.auto is not None else "find_brightness"
                 raise self.builder.error(
-                    ("steps",), f"steps: find_brightness for {fs.label} (line {fs.line}) is not followed by flats"
+                    ("steps",), f"steps: {search} for {fs.label} (line {fs.line}) is not followed by flats"
                 )
         return steps
 
@@ -51,6 +53,7 @@ class ExplicitCompiler:
             case StepKind.WAIT:
                 return Step(kind, seconds=args.seconds, path=path, **pos)
             case StepKind.LIGHT_ON:
+                self._no_brightness_for_manual(apath, args.brightness)
                 ctx.fixed_brightness = args.brightness
                 return Step(kind, brightness=args.brightness, path=path, **pos)
             case StepKind.LIGHT_OFF:
@@ -59,11 +62,18 @@ class ExplicitCompiler:
             case StepKind.CLOSE_COVER | StepKind.OPEN_COVER:
                 return Step(kind, path=path, **pos)
             case StepKind.FIND_BRIGHTNESS:
+                if self.builder.manual_light:
+                    raise self.builder.error(
+                        apath,
+                        f"{dotted(apath)}: a manual light (panel: manual) cannot be dimmed: use find_exposure",
+                    )
                 request = SetRequest(
                     ctx.filter, args.exposure, 0, 0, None, target=args.target, tolerance=args.tolerance
                 )
                 ctx.pending = self.builder.new_set(apath, request)
                 return Step(kind, ctx.pending.id, seconds=args.exposure, path=path, **pos)
+            case StepKind.FIND_EXPOSURE:
+                return self._find_exposure(path, pos, args)
             case StepKind.FLATS:
                 return self._flats(path, pos, args)
             case StepKind.DARK_FLATS:
@@ -71,9 +81,34 @@ class ExplicitCompiler:
             case _:
                 assert_never(kind)
 
+    def _no_brightness_for_manual(self, apath: Path, brightness: int | None) -> None:
+        if brightness is not None and self.builder.manual_light:
+            where = (*apath, "brightness")
+            raise self.builder.error(where, f"{dotted(where)}: a manual light (panel: manual) has no brightness")
+
+    def _find_exposure(self, path: Path, pos: Pos, args: Any) -> Step:
+        """A set whose exposure is found at run time, the light held at `brightness` (or as light_on left it)."""
+        ctx, apath = self.context, (*path, StepKind.FIND_EXPOSURE.value)
+        self._no_brightness_for_manual(apath, args.brightness)
+        defaults = self.builder.model.auto_exposure
+        auto = AutoExposure(
+            min=args.min if args.min is not None else defaults.min,
+            max=args.max if args.max is not None else defaults.max,
+            step=args.step if args.step is not None else defaults.step,
+            brightness=args.brightness if args.brightness is not None else ctx.fixed_brightness,
+        )
+        request = SetRequest(ctx.filter, None, 0, 0, None, target=args.target, tolerance=args.tolerance, auto=auto)
+        ctx.pending = self.builder.new_set(apath, request)
+        return Step(StepKind.FIND_EXPOSURE, ctx.pending.id, brightness=auto.brightness, auto=auto, path=path, **pos)
+
     def _flats(self, path: Path, pos: Pos, args: Any) -> Step:
         ctx, apath = self.context, (*path, StepKind.FLATS.value)
         if ctx.pending is not None:
+            if args.exposure is not None and ctx.pending.auto is not None:
+                raise self.builder.error(
+                    (*apath, "exposure"),
+                    f"{dotted((*apath, 'exposure'))}: the exposure is found by find_exposure above; remove it",
+                )
             if args.exposure is not None and args.exposure != ctx.pending.exposure:
                 raise self.builder.error(
                     (*apath, "exposure"),
@@ -89,20 +124,20 @@ class ExplicitCompiler:
         else:
             raise self.builder.error(
                 apath,
-                f"{dotted(apath)}: flats need a brightness: put find_brightness before them, or give "
-                "light_on a brightness and the flats an exposure",
+                f"{dotted(apath)}: flats need a brightness: put find_brightness (or find_exposure) before them, "
+                "or give light_on a brightness and the flats an exposure",
             )
         self.builder.sets[fs.id] = fs
         ctx.pending, ctx.last_flats = None, fs
-        return Step(StepKind.FLATS, fs.id, seconds=fs.exposure, count=args.count, path=path, **pos)
+        return Step(StepKind.FLATS, fs.id, seconds=fs.exposure, count=args.count, auto=fs.auto, path=path, **pos)
 
     def _dark_flats(self, path: Path, pos: Pos, args: Any) -> Step:
         bound, sets = self.context.last_flats, self.builder.sets
         if bound is not None:
             sets[bound.id] = replace(sets[bound.id], dark_count=args.count)
             self.context.last_flats = None
-        set_id, seconds = (bound.id, bound.exposure) if bound else (None, None)
-        return Step(StepKind.DARK_FLATS, set_id, seconds=seconds, count=args.count, path=path, **pos)
+        set_id, seconds, auto = (bound.id, bound.exposure, bound.auto) if bound else (None, None, None)
+        return Step(StepKind.DARK_FLATS, set_id, seconds=seconds, count=args.count, auto=auto, path=path, **pos)
 
     def _parse(self, path: Path, item: Any) -> tuple[StepKind, Any]:
         """A step is a bare name (`light_off`) or one key with its arguments (`wait: 3s`, `flats: {count: 30}`)."""

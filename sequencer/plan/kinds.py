@@ -15,6 +15,7 @@ class StepKind(enum.StrEnum):
     LIGHT_ON = "light_on"
     WAIT = "wait"
     FIND_BRIGHTNESS = "find_brightness"
+    FIND_EXPOSURE = "find_exposure"
     FLATS = "flats"
     LIGHT_OFF = "light_off"
     DARK_FLATS = "dark_flats"

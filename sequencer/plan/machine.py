@@ -24,6 +24,7 @@ STEP_STATES: dict[StepKind, str] = {
     StepKind.LIGHT_ON: "light_on",
     StepKind.WAIT: "settling",
     StepKind.FIND_BRIGHTNESS: "finding_brightness",
+    StepKind.FIND_EXPOSURE: "finding_exposure",
     StepKind.FLATS: "capturing_flats",
     StepKind.LIGHT_OFF: "light_off",
     StepKind.DARK_FLATS: "capturing_dark_flats",
@@ -116,7 +117,7 @@ class Sequencer:
                     self._refuse(
                         step, "light_on with the cover open: a flip-flat would light the sky; close_cover first"
                     )
-            case StepKind.FIND_BRIGHTNESS | StepKind.FLATS:
+            case StepKind.FIND_BRIGHTNESS | StepKind.FIND_EXPOSURE | StepKind.FLATS:
                 self._check_lit(step)
             case StepKind.DARK_FLATS:
                 self._check_dark(step)
@@ -132,7 +133,7 @@ class Sequencer:
         if not eq.settled:
             self._refuse(step, f"{what} right after light_on: add a wait so the panel settles")
         if step.kind is StepKind.FLATS and not eq.brightness_known:
-            self._refuse(step, "flats without a brightness: add find_brightness before them")
+            self._refuse(step, "flats without a brightness: add find_brightness (or find_exposure) before them")
 
     def _check_dark(self, step: Step) -> None:
         eq = self.equipment
@@ -163,8 +164,8 @@ class Sequencer:
             case StepKind.WAIT:
                 self._check_settle(step)
                 eq.settled = True
-            case StepKind.FIND_BRIGHTNESS:
-                eq.brightness_known = True
+            case StepKind.FIND_BRIGHTNESS | StepKind.FIND_EXPOSURE:
+                eq.brightness_known = True  # the level of the flats is known: by its brightness, or its exposure
             case StepKind.FLATS:
                 assert step.set_id is not None
                 eq.flats_done.add(step.set_id)

@@ -14,17 +14,40 @@ from sequencer.plan.kinds import StepKind
 from sequencer.plan.loader import SequenceFileError, dotted
 from sequencer.plan.schema import CameraModel, OnError, OutputModel
 
-__all__ = ["FlatSet", "Plan", "Step", "StepKind", "describe_plan", "plan_error"]
+__all__ = ["AutoExposure", "FlatSet", "Plan", "Step", "StepKind", "describe_plan", "plan_error"]
+
+
+@dataclass(frozen=True)
+class AutoExposure:
+    """An exposure found at run time: the exposures the search may use (within the camera's), an optional
+    grid, and the panel brightness held during it (None: the panel's top, or a light switched by hand)."""
+
+    min: float
+    max: float
+    step: float | None = None
+    brightness: int | None = None
+
+    def bounds(self) -> str:
+        """ "0.1s-30s", with the grid if any."""
+        grid = f" in steps of {format_duration(self.step)}" if self.step is not None else ""
+        return f"{format_duration(self.min)}-{format_duration(self.max)}{grid}"
+
+    def describe(self) -> str:
+        return f"found at run time ({self.bounds()})"
 
 
 @dataclass(frozen=True)
 class FlatSet:
-    """Flats and their dark-flats: one exposure, one filter, one set of camera settings."""
+    """Flats and their dark-flats: one exposure, one filter, one set of camera settings.
+
+    `exposure` is None when it is found at run time (`auto`): the flats and their dark-flats then share the
+    exposure the search found, whatever it is.
+    """
 
     id: str
     index: int
     filter: str | None
-    exposure: float
+    exposure: float | None
     count: int
     dark_count: int
     gain: int
@@ -38,12 +61,21 @@ class FlatSet:
     max_trials: int
     on_error: OnError
     fixed_brightness: int | None = None
+    auto: AutoExposure | None = None
     line: int = 0
     column: int = 0
 
     @property
     def label(self) -> str:
-        return f"{self.filter or 'no filter'} {format_duration(self.exposure)}"
+        exposure = format_duration(self.exposure) if self.exposure is not None else "auto"
+        return f"{self.filter or 'no filter'} {exposure}"
+
+    def exposure_text(self) -> str:
+        """The set's exposure as the plan shows it: "4s", or "the exposure found at run time (0.1s-30s)"."""
+        if self.exposure is not None:
+            return format_duration(self.exposure)
+        assert self.auto is not None
+        return "the exposure " + self.auto.describe()
 
 
 @dataclass(frozen=True)
@@ -62,6 +94,13 @@ class Step:
     path: tuple[str | int, ...] = ()
     line: int = 0
     column: int = 0
+    auto: AutoExposure | None = None
+    """For find_exposure, and for the flats and dark-flats of a set whose exposure it finds."""
+
+    def _seconds(self) -> str:
+        if self.seconds is None and self.auto is not None:
+            return "the exposure " + self.auto.describe()
+        return format_duration(self.seconds or 0)
 
     def describe(self) -> str:
         """The step as `flatseq check` lists it."""
@@ -74,10 +113,14 @@ class Step:
                 return "light on" + (f" at brightness {self.brightness}" if self.brightness is not None else "")
             case StepKind.FIND_BRIGHTNESS:
                 return f"find brightness at {format_duration(self.seconds or 0)}"
+            case StepKind.FIND_EXPOSURE:
+                assert self.auto is not None
+                light = f" at brightness {self.brightness}" if self.brightness is not None else ""
+                return f"find the exposure{light} ({self.auto.bounds()})"
             case StepKind.FLATS:
-                return f"{self.count} flats at {format_duration(self.seconds or 0)}"
+                return f"{self.count} flats at {self._seconds()}"
             case StepKind.DARK_FLATS:
-                seconds = format_duration(self.seconds or 0)
+                seconds = "the exposure found for their flats" if self.auto is not None else self._seconds()
                 return f"{self.count} dark-flats at {seconds} (settings of set {self.set_id})"
             case StepKind.CLOSE_COVER | StepKind.OPEN_COVER:
                 return self.kind.replace("_", " ") + (" (if the panel has one)" if self.if_present else "")

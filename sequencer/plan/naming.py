@@ -54,15 +54,25 @@ def check_output(located: Located, output: OutputModel, sets: Iterable[FlatSet])
         )
 
 
+def widest_exposure(fs: FlatSet) -> float:
+    """The exposure whose `{exposure}` prints longest among those the set may take: its own, or for one found
+    at run time an exposure of the range with six significant digits (the most a name shows)."""
+    if fs.exposure is not None:
+        return fs.exposure
+    assert fs.auto is not None
+    return max((fs.auto.max * 0.987654, fs.auto.min * 1.23456, fs.auto.min, fs.auto.max), key=lambda s: len(f"{s:.6g}"))
+
+
 def _widest_names(fs: FlatSet) -> Iterator[NameFields]:
     """The fields of a set's flats and dark-flats, counted or rejected, with the widest frame number and the
     longest run id."""
+    exposure = widest_exposure(fs)
     for kind, rejected in ((k, r) for k in (FrameKind.FLAT, FrameKind.DARK_FLAT) for r in (False, True)):
         yield NameFields(
             set=fs.id,
             kind=kind.value,
             filter=fs.filter,
-            exposure=fs.exposure,
+            exposure=exposure,
             n=WIDEST_FRAME_NUMBER,
             gain=fs.gain,
             offset=fs.offset,

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from sequencer.core.units import INT32_MAX, Duration, Exposure, Fraction
+from sequencer.core.units import INT32_MAX, Duration, Exposure, Fraction, parse_duration
 from sequencer.output.filenames import DEFAULT_PATTERN
 from sequencer.plan.kinds import StepKind
 
 OnError = Literal["skip_set", "abort"]
+AUTO = "auto"
+"""`exposure: auto`: the exposure is found at run time, the light held at one level."""
+MANUAL_LIGHT = "manual"
+"""`panel: manual`: a light switched by hand (a tablet, an EL sheet on a switch, a T-shirt at dusk)."""
 DeviceInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
 """A gain, offset, readout mode or brightness: what ASCOM carries is a 32-bit integer."""
 
@@ -26,6 +30,7 @@ class Strict(BaseModel):
 class EquipmentModel(Strict):
     camera: str
     panel: str
+    """An equipment URL, or `manual` for a light the user switches when asked."""
     filter_wheel: str | None = None
 
 
@@ -78,6 +83,30 @@ def saturates(target: float, tolerance: float) -> bool:
     return target * (1 + tolerance) >= 1
 
 
+def _exposure_or_auto(value: Any) -> Any:
+    """`auto`, or an exposure above 0 s as durations are written."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; or auto, to find the exposure at run time") from None
+    if seconds <= 0:
+        raise ValueError("the exposure must be above 0 s (or auto)")
+    return seconds
+
+
+ExposureOrAuto = Annotated[float | Literal["auto"], BeforeValidator(_exposure_or_auto)]
+
+
+class AutoExposureModel(Strict):
+    """Defaults for every `exposure: auto` set: the exposures the search may use, and an optional grid."""
+
+    min: Exposure = 0.1
+    max: Exposure = 60.0
+    step: Exposure | None = None
+
+
 class SettleModel(Strict):
     after_light_on: Duration = 3.0
     after_light_off: Duration = 3.0
@@ -104,7 +133,7 @@ def _dark_flat_count(value: Any) -> Any:
 
 class FlatSetModel(Strict):
     filter: str | None = None
-    exposure: Exposure
+    exposure: ExposureOrAuto
     count: Annotated[int, Field(gt=0, le=10000)]
     dark_flats: Annotated[int, Field(ge=0, le=10000)] | None = None
     on_error: OnError | None = None
@@ -112,6 +141,11 @@ class FlatSetModel(Strict):
     offset: DeviceInt | None = None
     binning: Annotated[int, Field(ge=1, le=16)] | None = None
     readout_mode: DeviceInt | str | None = None
+    brightness: DeviceInt | None = None
+    """With `exposure: auto`: the panel's brightness held during the search (default: its top)."""
+    min_exposure: Exposure | None = None
+    max_exposure: Exposure | None = None
+    exposure_step: Exposure | None = None
 
     @field_validator("dark_flats", mode="before")
     @classmethod
@@ -124,6 +158,7 @@ class SequenceModel(Strict):
     equipment: EquipmentModel
     camera: CameraModel
     brightness: BrightnessModel = BrightnessModel()
+    auto_exposure: AutoExposureModel = AutoExposureModel()
     settle: SettleModel = SettleModel()
     output: OutputModel = OutputModel()
     on_error: OnError = "skip_set"
@@ -157,6 +192,15 @@ class LightOnArgs(Strict):
 
 class FindBrightnessArgs(Strict):
     exposure: Exposure
+    target: Target | None = None
+    tolerance: Tolerance | None = None
+
+
+class FindExposureArgs(Strict):
+    brightness: DeviceInt | None = None
+    min: Exposure | None = None
+    max: Exposure | None = None
+    step: Exposure | None = None
     target: Target | None = None
     tolerance: Tolerance | None = None
 
@@ -196,6 +240,7 @@ STEP_KINDS: dict[StepKind, type[Strict]] = {
     StepKind.SELECT_FILTER: SelectFilterArgs,
     StepKind.WAIT: WaitArgs,
     StepKind.FIND_BRIGHTNESS: FindBrightnessArgs,
+    StepKind.FIND_EXPOSURE: FindExposureArgs,
     StepKind.FLATS: FlatsArgs,
     StepKind.DARK_FLATS: DarkFlatsArgs,
 }

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from drivers.errors import ConfigError
+from sequencer.brightness.exposuretrials import ExposureRange
 from sequencer.plan.loader import Located, SequenceFileError, dotted
-from sequencer.plan.model import FlatSet
-from sequencer.plan.schema import FlatSetModel, OnError, SequenceModel, saturates
+from sequencer.plan.model import AutoExposure, FlatSet
+from sequencer.plan.schema import MANUAL_LIGHT, FlatSetModel, OnError, SequenceModel, saturates
 
 SHORT_FLAT_SECONDS = 0.2  # field notes: below this a bias may do; from 0.2 s on, dark-flats
 PWM_BANDING_SECONDS = 0.5  # a PWM-dimmed panel integrates too few duty cycles below this
@@ -26,7 +28,7 @@ class SetRequest:
     """What one place in the file asks of a flat set; unset values come from the file's defaults."""
 
     filter_name: str | None
-    exposure: float
+    exposure: float | None
     count: int
     dark_count: int
     on_error: OnError | None
@@ -34,6 +36,8 @@ class SetRequest:
     target: float | None = None
     tolerance: float | None = None
     fixed_brightness: int | None = None
+    auto: AutoExposure | None = None
+    """For `exposure: auto` (with `exposure` None): the search's bounds, grid and brightness."""
 
 
 class SetBuilder:
@@ -46,6 +50,11 @@ class SetBuilder:
         self.sets: dict[str, FlatSet] = {}
         self.warnings: list[str] = []
         self._seen: dict[tuple[Any, ...], FlatSet] = {}
+
+    @property
+    def manual_light(self) -> bool:
+        """`panel: manual`: a light switched by hand, which has neither a brightness nor a cover."""
+        return self.model.equipment.panel.strip().lower() == MANUAL_LIGHT
 
     def pos(self, path: Path) -> Pos:
         line, col = self.located.where(path)
@@ -60,13 +69,16 @@ class SetBuilder:
             self.check_filter(path, request.filter_name)
         elif self.model.equipment.filter_wheel:
             raise self.error(path, f"{dotted(path)}: filter: required when there is a filter wheel")
+        if request.auto is not None:
+            self._check_auto(path, request.auto)
         fs = self._resolve(path, request)
         if saturates(fs.target, fs.tolerance):  # a step's own target with the file's tolerance, or vice versa
             raise self.error(
                 path,
                 f"{dotted(path)}: target {fs.target:.0%} ± {fs.tolerance:.0%} reaches full scale: flats would saturate",
             )
-        key = (fs.filter, fs.exposure, fs.gain, fs.offset, fs.binning, fs.readout_mode)
+        exposure = fs.exposure if fs.auto is None else ("auto", fs.auto.brightness)
+        key = (fs.filter, exposure, fs.gain, fs.offset, fs.binning, fs.readout_mode)
         if key in self._seen:
             raise self.error(
                 path,
@@ -87,8 +99,9 @@ class SetBuilder:
             value = getattr(over, name) if over is not None else None
             return default if value is None else value
 
+        exposure = f"{request.exposure:g}s" if request.exposure is not None else "auto"
         return FlatSet(
-            id=f"{index:02d}-{request.filter_name or 'nofilter'}-{request.exposure:g}s",
+            id=f"{index:02d}-{request.filter_name or 'nofilter'}-{exposure}",
             index=index,
             filter=request.filter_name,
             exposure=request.exposure,
@@ -105,6 +118,7 @@ class SetBuilder:
             max_trials=bright.max_trials,
             on_error=request.on_error or self.model.on_error,
             fixed_brightness=request.fixed_brightness,
+            auto=request.auto,
             line=line,
             column=col,
         )
@@ -117,8 +131,25 @@ class SetBuilder:
                 path, f"{dotted(path)}: unknown filter {name!r} for the wheel (it has: {', '.join(self.wheel_names)})"
             )
 
+    def _check_auto(self, path: Path, auto: AutoExposure) -> None:
+        """The bounds and grid of an exposure found at run time: a range with a grid point in it."""
+        names = ("min", "max", "step") if path[-1] == "find_exposure" else ("min_exposure", "max_exposure")
+        if auto.min > auto.max:
+            raise self.error(
+                path, f"{dotted(path)}: {names[0]} {auto.min:g}s is above {names[1]} {auto.max:g}s: no exposure fits"
+            )
+        try:
+            ExposureRange(auto.min, auto.max, auto.step)
+        except ConfigError as exc:
+            step = "step" if path[-1] == "find_exposure" else "exposure_step"
+            raise self.error(path, f"{dotted(path)}: {step}: {exc}") from None
+        if self.manual_light and auto.brightness is not None:
+            raise self.error(path, f"{dotted(path)}: brightness: a manual light (panel: manual) has no brightness")
+
     def _warn_short(self, fs: FlatSet) -> None:
         where = f"{self.located.file}:{fs.line}:{fs.column}"
+        if fs.exposure is None:
+            return  # found at run time: the run notes a short one
         if fs.exposure < SHORT_FLAT_SECONDS:
             self.warnings.append(
                 f"{where}: {fs.label} flats are shorter than {SHORT_FLAT_SECONDS:g} s: dark current is negligible "

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from drivers.errors import FlatseqError
+from drivers.errors import DeviceDisconnected, DeviceError, FlatseqError, NotConnected
 from sequencer.brightness.trials import Window
 from sequencer.core.stats import FrameStats, frame_stats
 from sequencer.plan.model import FlatSet
-from sequencer.run.darkflats import dark_flat_verdict
+from sequencer.run.darkflats import dark_flat_verdict, leak_limit
 from sequencer.run.operator import Exposure, Operator
 
 MISSES_BEFORE_RESEARCH = 2  # consecutive out-of-window flats that mean the panel drifted
@@ -25,8 +25,18 @@ class SetFailed(FlatseqError):
     """A flat set cannot be completed; the run's error policy decides what happens next."""
 
     def __init__(self, set_id: str, message: str) -> None:
-        self.set_id = set_id
         super().__init__(f"set {set_id}: {message}")
+
+
+class LightReachedDarkFlat(SetFailed):
+    """A dark-flat saw light: the light is not off, or the telescope not covered."""
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Errors after which no further set can be taken (the device is gone)."""
+    return isinstance(error, DeviceDisconnected | NotConnected) or (
+        isinstance(error, DeviceError) and "disconnect" in str(error).lower()
+    )
 
 
 @dataclass
@@ -75,6 +85,7 @@ def flat_verdict(stats: FrameStats, window: Window | None) -> str | None:
 def capture_flats(
     op: Operator,
     fs: FlatSet,
+    exposure: float,
     window: Window | None,
     recorder: Recorder,
     *,
@@ -85,8 +96,8 @@ def capture_flats(
     progress: Callable[[str, int, int, Measured, int | None], None],
     tally: Tally | None = None,
 ) -> list[Measured]:
-    """Take flats until `tally.wanted` (default `fs.count`) count; `first` is the search's in-window trial,
-    kept as the first of them.
+    """Take flats of `exposure` seconds until `tally.wanted` (default `fs.count`) count; `first` is the search's
+    in-window trial, kept as the first of them.
 
     `research()` runs a new brightness search (it returns its in-window trial, which counts as a flat); with
     no `research` (a fixed brightness), misses only count against the set's rejection budget.
@@ -124,11 +135,11 @@ def capture_flats(
             book(research())
             continue
         if not op.exposing:
-            op.start_exposure(fs.exposure, light=True)
+            op.start_exposure(exposure, light=True)
         exp = op.finish_exposure("flats")
         # Start the next one now, before measuring this one: the camera never waits for us.
         if len(accepted) + 1 < tally.wanted:
-            op.start_exposure(fs.exposure, light=True)
+            op.start_exposure(exposure, light=True)
         book(Measured(exp, frame_stats(exp.frame, max_adu=max_adu)))
     if op.exposing:  # the last frame in flight became surplus: the set is complete without it
         op.abort_exposure()
@@ -138,6 +149,7 @@ def capture_flats(
 def capture_dark_flats(
     op: Operator,
     fs: FlatSet,
+    exposure: float,
     recorder: Recorder,
     *,
     flat_level: float,
@@ -146,18 +158,20 @@ def capture_dark_flats(
     max_adu: int,
     progress: Callable[[str, int, int, Measured, int | None], None],
     tally: Tally | None = None,
+    leak_hint: str | None = None,
 ) -> list[Measured]:
-    """Take `tally.wanted` (default `fs.dark_count`) dark-flats at the flats' exposure, refusing a frame that
-    saw light or that the camera exposed for another time than the flats (`flats_seconds`, as it timed them)."""
+    """Take `tally.wanted` (default `fs.dark_count`) dark-flats at the flats' `exposure`, refusing a frame that
+    saw light or that the camera exposed for another time than the flats (`flats_seconds`, as it timed them);
+    `leak_hint` says what to do about light that reached one."""
     tally = tally or Tally(fs.dark_count, fs.dark_count)
     taken: list[Measured] = []
     resolution = op.eq.camera.info.exposure_resolution
     if tally.wanted > 0:
-        op.start_exposure(fs.exposure, light=False)
+        op.start_exposure(exposure, light=False)
     while len(taken) < tally.wanted:
         exp = op.finish_exposure("dark-flats")
         if len(taken) + 1 < tally.wanted:
-            op.start_exposure(fs.exposure, light=False)
+            op.start_exposure(exposure, light=False)
         m = Measured(exp, frame_stats(exp.frame, max_adu=max_adu))
         reason = dark_flat_verdict(
             exp,
@@ -166,11 +180,13 @@ def capture_dark_flats(
             dark_level=dark_level,
             flats_seconds=flats_seconds,
             resolution=resolution,
+            leak_hint=leak_hint,
         )
         recorder.dark_flat(fs, m, frame_no=tally.take_number(), rejected=reason)
         progress("dark-flat", tally.done_before + len(taken) + 1, fs.dark_count, m, None)
         if reason is not None:
             op.abort_exposure()
-            raise SetFailed(fs.id, reason)
+            leaked = m.stats.mean > leak_limit(flat_level, dark_level)
+            raise (LightReachedDarkFlat if leaked else SetFailed)(fs.id, reason)
         taken.append(m)
     return taken

@@ -49,8 +49,8 @@ class Cleanup:
         """Run `action` once the equipment is safe; the newest registered runs first."""
         self._release.append(_Entry(what, action, bounded))
 
-    def attempt(self, what: str, action: Action, *, bounded: bool = False) -> bool:
-        """Run one action now; a failure becomes a problem ("what: message"). Returns whether it worked."""
+    def attempt(self, what: str, action: Action, *, bounded: bool = False) -> None:
+        """Run one action now; a failure becomes a problem ("what: message")."""
         try:
             if bounded:
                 self._within_limit(what, action)
@@ -58,11 +58,8 @@ class Cleanup:
                 action()
         except KeyboardInterrupt:
             self.problems.append(f"{what}: interrupted")
-            return False
         except Exception as exc:
             self.problems.append(f"{what}: {exc}")
-            return False
-        return True
 
     def run(self) -> list[str]:
         """Run every action once, safe state first; returns the problems."""

@@ -16,6 +16,10 @@ from drivers.registry import Registry
 from sequencer.brightness.trained import TrainedTable
 from sequencer.run.cleanup import DEVICE_ACTION_SECONDS
 from sequencer.run.stop import StopToken
+from sequencer.run.terminal import Terminal
+
+LIGHT_TIMEOUT = 600.0
+"""Seconds a light switched by hand may take to be confirmed on or off (`--light-timeout`)."""
 
 
 @dataclass
@@ -29,7 +33,9 @@ class RunContext:
     `stop`: set to stop the run safely; `handle_signals` routes Ctrl-C and SIGTERM to it. `stream` / `quiet`:
     where progress goes. `sequence_file`: recorded in the manifest. `cleanup_limit`: seconds each device action
     of the cleanup may take before it is given up (a frozen server). `resume`: a run directory whose crashed
-    run this one finishes (`flatseq run FILE --resume RUN_DIR`).
+    run this one finishes (`flatseq run FILE --resume RUN_DIR`). `terminal`: where to ask the user to switch a
+    light by hand (`panel: manual`); None: nobody to ask, test frames tell. `light_timeout`: how long a switch by
+    hand may take to be confirmed.
     """
 
     clock: Clock | None = None
@@ -46,3 +52,5 @@ class RunContext:
     sequence_file: Path | None = None
     cleanup_limit: float = DEVICE_ACTION_SECONDS
     resume: Path | None = None
+    terminal: Terminal | None = None
+    light_timeout: float = LIGHT_TIMEOUT

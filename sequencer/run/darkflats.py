@@ -83,17 +83,26 @@ def exposure_tolerance(exposure: float, resolution: float) -> float:
     return max(resolution, MIN_EXPOSURE_TOLERANCE, MIN_EXPOSURE_TOLERANCE * exposure)
 
 
+def leak_limit(flat_level: float, dark_level: float) -> float:
+    """The highest mean a frame taken in the dark may have: above it, light reached the sensor."""
+    return dark_level + max(LIGHT_LEAK_FRACTION * max(0.0, flat_level - dark_level), LIGHT_LEAK_FLOOR_ADU)
+
+
 def dark_flat_verdict(
-    dark: Exposure, mean: float, *, flat_level: float, dark_level: float, flats_seconds: float | None, resolution: float
+    dark: Exposure,
+    mean: float,
+    *,
+    flat_level: float,
+    dark_level: float,
+    flats_seconds: float | None,
+    resolution: float,
+    leak_hint: str | None = None,
 ) -> str | None:
     """Why a dark-flat does not match its flats (it saw light, or the camera exposed it for another time), or
-    None when it does."""
-    leak_limit = dark_level + max(LIGHT_LEAK_FRACTION * max(0.0, flat_level - dark_level), LIGHT_LEAK_FLOOR_ADU)
-    if mean > leak_limit:
-        return (
-            f"light reached the dark-flat: mean {mean:.0f} ADU, flats at {flat_level:.0f} ADU "
-            "(is the panel off and the scope covered?)"
-        )
+    None when it does. `leak_hint` says what to do about light (default: check the panel and the cover)."""
+    if mean > leak_limit(flat_level, dark_level):
+        hint = leak_hint or "is the panel off and the scope covered?"
+        return f"light reached the dark-flat: mean {mean:.0f} ADU, flats at {flat_level:.0f} ADU ({hint})"
     timed = dark.reported.duration
     if timed is None or flats_seconds is None:
         return None  # the camera does not time its exposures: both are the request, and the header says so

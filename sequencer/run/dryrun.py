@@ -1,4 +1,6 @@
 """Dry runs: every device swapped for its simulator, so a sequence can be rehearsed anywhere in seconds.
+A light switched by hand stays one (the run asks, or watches test frames, as for real), and a simulated person
+(`sim://manual`) switches the simulated bench's light when asked.
 
 The stand-ins are `sim://` URLs opened through the registry like any other device: the sequencer never
 imports the simulators.
@@ -9,6 +11,8 @@ from __future__ import annotations
 from drivers.registry import Registry
 from drivers.urls import sim_url
 from sequencer.plan.model import Plan, StepKind
+from sequencer.plan.schema import MANUAL_LIGHT
+from sequencer.run.manual import STAND_IN_ROLE
 
 
 def simulated_equipment(plan: Plan, registry: Registry, sensor: str = "small") -> dict[str, str]:
@@ -16,7 +20,9 @@ def simulated_equipment(plan: Plan, registry: Registry, sensor: str = "small") -
     eq = dict(plan.equipment)
     if not registry.facts(eq["camera"]).simulated:
         eq["camera"] = sim_url("camera", sensor=sensor)
-    if not registry.facts(eq["panel"]).simulated:
+    if eq["panel"] == MANUAL_LIGHT:
+        eq.setdefault(STAND_IN_ROLE, sim_url("manual"))  # the simulated person who switches the light when asked
+    elif not registry.facts(eq["panel"]).simulated:
         covers = (StepKind.CLOSE_COVER, StepKind.OPEN_COVER)
         has_cover_steps = any(s.kind in covers and not s.if_present for s in plan.steps)
         eq["panel"] = sim_url("panel", cover="1") if has_cover_steps else sim_url("panel")

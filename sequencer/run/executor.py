@@ -3,65 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol, assert_never
+from pathlib import Path
+from typing import assert_never
 
 from drivers.base import CameraSettings, LightState
-from drivers.errors import DeviceError, InvalidOperation
+from drivers.errors import InvalidOperation
 from sequencer.brightness.response import PanelResponse
 from sequencer.brightness.search import find_brightness
 from sequencer.brightness.state import initial_brightness
 from sequencer.brightness.trained import TrainedTable
 from sequencer.brightness.trials import SearchResult, Window
-from sequencer.core.stats import frame_stats
+from sequencer.core.stats import FrameStats, frame_stats
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.model import FlatSet, Plan, Step
-from sequencer.run.capture import Measured, Recorder, SetFailed, Tally, capture_dark_flats, capture_flats
-from sequencer.run.darkflats import FlatSample, FlatsTaken, refusal_before, sample_of
+from sequencer.run.autoexposure import ExposureFinder
+from sequencer.run.capture import (
+    LightReachedDarkFlat,
+    Measured,
+    Recorder,
+    SetFailed,
+    capture_dark_flats,
+    capture_flats,
+    is_fatal,
+)
+from sequencer.run.darkflats import FlatsTaken, refusal_before, sample_of
+from sequencer.run.manual import ManualLight, leak_hint
 from sequencer.run.operator import Operator
 from sequencer.run.preflight import settings_for
 from sequencer.run.resume import SetResume, still_matches
+from sequencer.run.setstate import SetEvents, SetState
+
+__all__ = ["RunExecutor", "SetEvents", "SetState", "is_fatal"]
 
 Progress = Callable[[str, int, int, Measured, int | None], None]
-
-
-@dataclass
-class SetState:
-    """What the run learned about a flat set while taking it."""
-
-    settings: CameraSettings
-    readout_mode_name: str
-    window: Window
-    settings_read: CameraSettings | None = None
-    """The settings as the camera read them back at the start of the set: what its frames were taken with."""
-    brightness: int | None = None
-    kept_trial: Measured | None = None
-    flats: list[Measured] = field(default_factory=list)
-    trials: int = 0
-    earlier: list[FlatSample] = field(default_factory=list)
-    """Flats the set already had on disk when the run was resumed (they count toward its flats)."""
-    flat_tally: Tally | None = None
-    dark_tally: Tally | None = None
-    """What is left to take, and the next frame numbers, for a resumed set (None: the whole set)."""
-
-    @property
-    def taken_with(self) -> CameraSettings:
-        """The settings the set's frames were taken with: as read back, else (not read yet) as asked."""
-        return self.settings_read if self.settings_read is not None else self.settings
-
-
-class SetEvents(Protocol):
-    """What the run is told as a set goes: for the manifest, the journal and the summary."""
-
-    def set_started(self, fs: FlatSet, state: SetState) -> None: ...
-
-    def settings_read(self, fs: FlatSet, settings: CameraSettings) -> None: ...
-
-    def searched(self, fs: FlatSet, result: SearchResult) -> None: ...
-
-    def superseded(self, fs: FlatSet, reason: str) -> None:
-        """A resumed set's earlier frames no longer count (the camera moved since): the set starts over."""
-        ...
 
 
 class RunExecutor:
@@ -87,9 +61,13 @@ class RunExecutor:
         self.pedestals: dict[tuple[int, int, int, int, float], float] = {}
         self.current_settings: CameraSettings | None = None
         self.current_brightness: int | None = None
+        self.current_set: FlatSet | None = None
         self._handlers = {kind: self._handler(kind) for kind in StepKind}
         self.resumed: dict[str, SetResume] = {}
         """What each set of a resumed run already has on disk (`flatseq run --resume`)."""
+        self.exposures = ExposureFinder(op, trained, events=events, progress=progress, pedestal=self.pedestal)
+        self.run_dir: Path | None = None
+        """Where the run writes (for what a refusal tells the user to do), once it exists."""
 
     @property
     def camera(self) -> str:
@@ -137,6 +115,8 @@ class RunExecutor:
                 return self._light_off
             case StepKind.FIND_BRIGHTNESS:
                 return lambda step: self._find_brightness(self._set(step))
+            case StepKind.FIND_EXPOSURE:
+                return lambda step: self._find_exposure(self._set(step))
             case StepKind.FLATS:
                 return lambda step: self._flats(self._set(step))
             case StepKind.DARK_FLATS:
@@ -158,6 +138,11 @@ class RunExecutor:
         self.op.timeline.add("settle", self.op.clock.now() - start)
 
     def _light_off(self, step: Step) -> None:
+        fs = self.plan.sets.get(step.set_id or "")
+        if fs is not None and isinstance(self.op.eq.panel, ManualLight):  # a resumed set's first step, maybe:
+            state = self._state(fs)  # its settings and pedestal, for test frames to tell the dark by
+            self.use_settings(state.settings)
+            self.pedestal(state.settings)
         self.op.light_off()
         self.current_brightness = None
 
@@ -166,19 +151,23 @@ class RunExecutor:
         return self.plan.sets[step.set_id]
 
     def _state(self, fs: FlatSet) -> SetState:
+        self.current_set = fs
         if fs.id not in self.sets:
             settings, mode_name = settings_for(self.plan, fs, self.op.eq.camera.info)
             max_adu = self.op.eq.camera.info.max_adu
-            state = SetState(settings, mode_name, Window.from_target(fs.target, fs.tolerance, max_adu))
+            window = Window.from_target(fs.target, fs.tolerance, max_adu)
+            state = SetState(settings, mode_name, window, exposure=fs.exposure)
             resumed = self.resumed.get(fs.id)
             if resumed is not None:  # what the set already has on disk counts, and its numbers continue
                 state.earlier = resumed.earlier
+                state.exposure = state.exposure or resumed.exposure
                 state.flat_tally, state.dark_tally = resumed.flat_tally(fs), resumed.dark_tally(fs)
             self.sets[fs.id] = state
             self.events.set_started(fs, state)
         return self.sets[fs.id]
 
     def _trained_key(self, fs: FlatSet) -> tuple[str, str, float, int, int, int]:
+        assert fs.exposure is not None, "a brightness search is at a fixed exposure"
         return (self.camera, fs.filter or "", fs.exposure, fs.gain, fs.offset, fs.binning)
 
     def _light_on(self, step: Step) -> None:
@@ -190,6 +179,9 @@ class RunExecutor:
             self.pedestal(state.settings)
         brightness = step.brightness
         low, high = self.op.eq.panel.brightness_range
+        if brightness is None and fs is not None and fs.auto is not None:
+            # an exposure search holds the light at its brightness, or at the panel's top
+            brightness = fs.auto.brightness if fs.auto.brightness is not None else high
         if brightness is None and fs is not None:
             state = self._state(fs)
             if self.trained is not None:
@@ -230,7 +222,7 @@ class RunExecutor:
             return
         self.events.superseded(fs, reason)
         resumed.start_over(reason)
-        state.earlier = []
+        state.earlier, state.exposure = [], fs.exposure  # taken again: an exposure found before is searched again
         state.flat_tally, state.dark_tally = resumed.flat_tally(fs), resumed.dark_tally(fs)
 
     def _prior(self, fs: FlatSet) -> PanelResponse | None:
@@ -245,18 +237,21 @@ class RunExecutor:
         """In the explicit form a light_on belongs to the flat set that follows it."""
         after = self.plan.steps[self.plan.steps.index(step) + 1 :]
         for later in after:
-            if later.set_id is not None and later.kind in (StepKind.FIND_BRIGHTNESS, StepKind.FLATS):
+            opens = (StepKind.FIND_BRIGHTNESS, StepKind.FIND_EXPOSURE, StepKind.FLATS)
+            if later.set_id is not None and later.kind in opens:
                 return self.plan.sets[later.set_id]
         return None
 
-    def _measure(self, fs: FlatSet, state: SetState) -> Callable[[int], object]:
+    def _measure(self, state: SetState) -> Callable[[int], FrameStats]:
         info = self.op.eq.camera.info
+        exposure = state.exposure
+        assert exposure is not None, "a brightness search is at a fixed exposure"
 
-        def measure(brightness: int) -> object:
+        def measure(brightness: int) -> FrameStats:
             if brightness != self.current_brightness:
                 self.op.light_on(brightness)
                 self.current_brightness = brightness
-            self.op.start_exposure(fs.exposure, light=True)
+            self.op.start_exposure(exposure, light=True)
             exp = self.op.finish_exposure("trials")
             m = Measured(exp, frame_stats(exp.frame, max_adu=info.max_adu))
             state.kept_trial = m
@@ -270,11 +265,12 @@ class RunExecutor:
         panel = self.op.eq.panel
         if panel.light_state() is LightState.OFF:
             raise InvalidOperation(panel.name, "the light is off: cannot search for a brightness")
+        assert state.exposure is not None
         result = find_brightness(
-            self._measure(fs, state),  # type: ignore[arg-type]
+            self._measure(state),
             state.window,
             panel.brightness_range,
-            exposure=fs.exposure,
+            exposure=state.exposure,
             start=start,
             pedestal_adu=self.pedestal(state.settings),
             max_trials=fs.max_trials,
@@ -304,21 +300,43 @@ class RunExecutor:
         first = self._search(fs, state, self.current_brightness)
         state.kept_trial = first
 
+    def _find_exposure(self, fs: FlatSet) -> None:
+        state = self._state(fs)
+        if state.exposure is not None:  # a resumed set: its flats so far were found to need this exposure
+            self.op.journal("note", message=f"set {fs.id}: exposure {state.exposure:g} s, found before the resume")
+            return
+        state.kept_trial = None
+        if isinstance(self.op.eq.panel, ManualLight):
+            state.kept_trial = self.exposures.find(fs, state, None)
+            return
+        assert fs.auto is not None
+        held = fs.auto.brightness
+        if held is not None and held != self.current_brightness:  # find_exposure's own brightness (PWM: at once)
+            self.op.light_on(held)
+            self.current_brightness = held
+        state.kept_trial = self.exposures.find(fs, state, self.current_brightness)
+
     def _flats(self, fs: FlatSet) -> None:
         state = self._state(fs)
         first, state.kept_trial = state.kept_trial, None
         if state.brightness is None:
             state.brightness = self.current_brightness
+        if state.exposure is None:
+            raise SetFailed(fs.id, "no exposure: the exposure search did not run")
         info = self.op.eq.camera.info
         fixed = fs.fixed_brightness is not None
+        # At a found exposure a drifting light cannot be chased (the dark-flats must match every flat): misses
+        # count against the rejection budget, as at a fixed brightness.
+        searchable = not fixed and fs.auto is None
         state.flats = capture_flats(
             self.op,
             fs,
+            state.exposure,
             None if fixed else state.window,
             self.recorder,
             brightness=lambda: self.current_brightness or 0,
             first=first,
-            research=None if fixed else (lambda: self._search(fs, state, self.current_brightness)),
+            research=(lambda: self._search(fs, state, self.current_brightness)) if searchable else None,
             max_adu=info.max_adu,
             progress=self.progress,
             tally=state.flat_tally,
@@ -326,15 +344,27 @@ class RunExecutor:
 
     def _dark_flats(self, fs: FlatSet) -> None:
         state = self._state(fs)
-        camera = self.op.eq.camera
         self.use_settings(state.settings)  # already so, unless a resumed run starts with these dark-flats
         flats = FlatsTaken.of(state.earlier + [sample_of(m.exposure, m.stats.mean) for m in state.flats])
         refusal = refusal_before(self.op, state.taken_with, flats.temperature, fs.temperature_tolerance)
         if refusal:
             raise SetFailed(fs.id, refusal)
+        if state.exposure is None:
+            raise SetFailed(fs.id, "no exposure for the dark-flats: their flats' exposure was never found")
+        try:
+            self._capture_dark_flats(fs, state, flats)
+        except LightReachedDarkFlat:
+            if isinstance(self.op.eq.panel, ManualLight):
+                self.op.eq.panel.doubt()  # whatever the user confirmed, the light is on: ask again
+            raise
+
+    def _capture_dark_flats(self, fs: FlatSet, state: SetState, flats: FlatsTaken) -> None:
+        assert state.exposure is not None
+        camera = self.op.eq.camera
         capture_dark_flats(
             self.op,
             fs,
+            state.exposure,
             self.recorder,
             flat_level=flats.level,
             dark_level=self.pedestal(state.settings),
@@ -342,6 +372,7 @@ class RunExecutor:
             max_adu=camera.info.max_adu,
             progress=self.progress,
             tally=state.dark_tally,
+            leak_hint=leak_hint(self.plan.file, self.run_dir) if isinstance(self.op.eq.panel, ManualLight) else None,
         )
 
 
@@ -350,12 +381,3 @@ def _search_failure(result: SearchResult) -> str:
     if result.suggested_exposure is not None:
         text += f"; an exposure of about {result.suggested_exposure:.3g} s would reach the target"
     return text
-
-
-def is_fatal(error: BaseException) -> bool:
-    """Errors after which no further set can be taken (the device is gone)."""
-    from drivers.errors import DeviceDisconnected, NotConnected
-
-    return isinstance(error, DeviceDisconnected | NotConnected) or (
-        isinstance(error, DeviceError) and "disconnect" in str(error).lower()
-    )

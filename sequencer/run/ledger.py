@@ -11,18 +11,20 @@ from functools import partial
 from typing import Any
 
 from drivers.base import CameraSettings
+from sequencer.brightness.exposuretrials import ExposureResult
 from sequencer.brightness.trials import SearchResult
 from sequencer.output.journal import Journal
 from sequencer.output.manifest import Manifest
-from sequencer.output.records import TrialRecord
+from sequencer.output.records import ExposureSearchRecord, TrialRecord
 from sequencer.output.writer import FrameWriter
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.model import FlatSet, Plan
+from sequencer.plan.sets import PWM_BANDING_SECONDS, SHORT_FLAT_SECONDS
 from sequencer.run.cleanup import Cleanup
-from sequencer.run.executor import SetState
 from sequencer.run.progress import Progress
 from sequencer.run.report import SetOutcome
 from sequencer.run.resume import supersede
+from sequencer.run.setstate import SetState
 
 
 class Ledger:
@@ -52,6 +54,7 @@ class Ledger:
         if any(record.id == fs.id for record in self.manifest.sets):
             self.manifest.reopen_set(fs.id)  # a resumed run takes the set up again
             return
+        auto = fs.auto
         self.manifest.begin_set(
             fs.id,
             filter=fs.filter,
@@ -60,6 +63,9 @@ class Ledger:
             readout_mode_name=state.readout_mode_name,
             flats_planned=fs.count,
             dark_flats_planned=fs.dark_count,
+            exposure_search=None
+            if auto is None
+            else ExposureSearchRecord(auto.min, auto.max, auto.step, auto.brightness),
         )
 
     def settings_read(self, fs: FlatSet, settings: CameraSettings) -> None:
@@ -84,6 +90,54 @@ class Ledger:
             trials=[(t.brightness, round(t.stats.mean, 1)) for t in result.trials],
             reason=result.reason,
         )
+
+    def searched_exposure(self, fs: FlatSet, result: ExposureResult, brightness: int | None) -> None:
+        outcome = self.outcomes[fs.id]
+        outcome.trials += len(result.trials)
+        outcome.exposure = result.exposure
+        outcome.brightness = brightness
+        if self.manifest is not None:
+            trials = [
+                TrialRecord(brightness, t.stats.mean, t.in_window, t.stats.saturated_fraction, t.exposure)
+                for t in result.trials
+            ]
+            self.manifest.record_exposure(fs.id, result.exposure, trials)
+            if brightness is not None:
+                self.manifest.record_brightness(fs.id, brightness, panel_max=self.panel_max)
+        self.log(
+            "exposure",
+            set=fs.id,
+            ok=result.ok,
+            exposure=result.exposure,
+            brightness=brightness,
+            trials=[(t.exposure, round(t.stats.mean, 1)) for t in result.trials],
+            reason=result.reason,
+        )
+        if result.ok and result.exposure is not None:
+            self.progress.say(
+                f"  [{fs.label}] exposure {result.exposure:g} s, found in {len(result.trials)} "
+                f"trial{'s' if len(result.trials) != 1 else ''}"
+            )
+            self._note_short(fs, result.exposure, brightness)
+
+    def _note_short(self, fs: FlatSet, exposure: float, brightness: int | None) -> None:
+        """The plan's warnings about short flats, for an exposure found at run time (in the summary's warnings)."""
+        where = f"{self.plan.file}:{fs.line}:{fs.column}: {fs.filter or 'no filter'} {exposure:g}s"
+        notes = []
+        if exposure < SHORT_FLAT_SECONDS:
+            notes.append(
+                f"{where} flats are shorter than {SHORT_FLAT_SECONDS:g} s: dark current is negligible there and a "
+                "bias may do (the dark-flats are taken anyway)"
+            )
+        top = self.panel_max
+        if exposure < PWM_BANDING_SECONDS and brightness is not None and top is not None and 0 < brightness < top:
+            notes.append(
+                f"{where} is very short for a panel dimmed to {brightness} of {top} (PWM): frames may show banding; "
+                "a lower brightness would lengthen it"
+            )
+        for note in notes:
+            self.plan.warnings.append(note)
+            self.log("note", set=fs.id, message=note)
 
     def superseded(self, fs: FlatSet, reason: str) -> None:
         if self.manifest is not None:

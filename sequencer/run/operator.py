@@ -84,24 +84,30 @@ class Operator:
 
     # ---- camera ----
 
-    def start_exposure(self, seconds: float, light: bool) -> float:
-        self.stop.check()
+    def start_exposure(self, seconds: float, light: bool, *, interruptible: bool = True) -> float:
+        """Start an exposure; `interruptible=False` for the cleanup's own test frames (a stop is under way)."""
+        if interruptible:
+            self.stop.check()
         start = self.clock.now()
         self.eq.camera.start_exposure(seconds, light)
         self._exposing = (start, seconds)
         return start
 
-    def finish_exposure(self, category: str) -> Exposure:
+    def finish_exposure(self, category: str, *, interruptible: bool = True) -> Exposure:
         """Wait for the exposure started last, read it, and book its time under `category`."""
         assert self._exposing is not None, "no exposure in progress"
         start, seconds = self._exposing
         camera = self.eq.camera
         remaining = start + seconds - self.clock.now()
         if remaining > 0:
-            self.stop.sleep(self.clock, remaining)
+            if interruptible:
+                self.stop.sleep(self.clock, remaining)
+            else:
+                self.clock.sleep(remaining)
         deadline = start + seconds + camera.info.readout_time + EXPOSURE_MARGIN
         while not camera.image_ready():
-            self.stop.check()
+            if interruptible:
+                self.stop.check()
             if self.clock.now() > deadline:
                 self.abort_exposure()
                 raise DeviceTimeout(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from drivers.base import CameraInfo, CameraSettings, Equipment
 from drivers.errors import ConfigError
+from sequencer.brightness.exposuretrials import ExposureRange
 from sequencer.plan.model import FlatSet, Plan
 
 
@@ -31,6 +32,38 @@ def settings_for(plan: Plan, fs: FlatSet, info: CameraInfo) -> tuple[CameraSetti
     return settings, info.readout_modes[index]
 
 
+def _check_exposure(fs: FlatSet, info: CameraInfo, where: str) -> None:
+    """The set's exposure within the camera's range; one found at run time: its range overlaps the camera's
+    (and its grid has a point there)."""
+    camera = f"the camera's range {info.exposure_min:g}-{info.exposure_max:g}s"
+    if fs.exposure is not None:
+        if not info.exposure_min <= fs.exposure <= info.exposure_max:
+            raise ConfigError(f"{where}: exposure {fs.exposure:g}s is outside {camera}")
+        return
+    assert fs.auto is not None
+    low, high = max(fs.auto.min, info.exposure_min, 1e-6), min(fs.auto.max, info.exposure_max)
+    try:
+        ExposureRange(low, high, fs.auto.step)
+    except ConfigError:
+        raise ConfigError(
+            f"{where}: the exposures the search may use ({fs.auto.min:g}-{fs.auto.max:g}s"
+            + (f" in steps of {fs.auto.step:g}s" if fs.auto.step else "")
+            + f") leave none within {camera}"
+        ) from None
+
+
+def _check_brightness(fs: FlatSet, eq: Equipment, where: str) -> None:
+    """The brightness an exposure search holds, within the panel's range (a switch-only panel has one level)."""
+    held = fs.auto.brightness if fs.auto is not None else None
+    if held is None:
+        return
+    low, high = eq.panel.brightness_range
+    if low == high and held != low:
+        raise ConfigError(f"{where}: brightness {held}: {eq.panel.name} can only be switched (one level, {low})")
+    if not low <= held <= high:
+        raise ConfigError(f"{where}: brightness {held} is outside {eq.panel.name}'s range {low}-{high}")
+
+
 def check_against_equipment(plan: Plan, eq: Equipment) -> None:
     """Refuse settings the camera cannot take and filters the wheel does not have (ConfigError, file:line)."""
     info = eq.camera.info
@@ -45,11 +78,8 @@ def check_against_equipment(plan: Plan, eq: Equipment) -> None:
         for name, value, low, high in checks:
             if high >= low and not low <= value <= high:
                 raise ConfigError(f"{where}: {name} {value} is outside the camera's range {low}-{high}")
-        if not info.exposure_min <= fs.exposure <= info.exposure_max:
-            raise ConfigError(
-                f"{where}: exposure {fs.exposure:g}s is outside the camera's range "
-                f"{info.exposure_min:g}-{info.exposure_max:g}s"
-            )
+        _check_exposure(fs, info, where)
+        _check_brightness(fs, eq, where)
         if fs.temperature is not None and not info.can_cool:
             raise ConfigError(f"{where}: camera.temperature is set but {info.name} cannot cool")
     if eq.wheel is not None:

@@ -21,6 +21,8 @@ class Progress:
         self.total = total_seconds
         self.set_label = ""
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.show_brightness = True
+        """False for a light switched by hand: it has no brightness to show."""
         self._open_line = False
 
     def set_started(self, label: str) -> None:
@@ -33,9 +35,10 @@ class Progress:
         elapsed = self.clock.now() - self.start
         eta = max(0.0, self.total - elapsed)
         count = f"{n}/{total}" if total else f"#{n}"
-        bright = f"  brightness {brightness}" if brightness is not None else ""
+        bright = f"  brightness {brightness}" if brightness is not None and self.show_brightness else ""
         line = (
-            f"  [{self.set_label}] {kind} {count}{bright}  mean {m.stats.mean:.0f} ADU"
+            f"  [{self.set_label}] {kind} {count} at {m.exposure.exposure:g}s{bright}"
+            f"  mean {m.stats.mean:.0f} ADU"
             f"  ({m.stats.mean / (m.stats.max_adu + 1):.1%})  ETA {format_duration(eta)}"
         )
         if self.tty:
@@ -47,10 +50,14 @@ class Progress:
     def say(self, text: str) -> None:
         if self.quiet:
             return
+        self.end_line()
+        self._write(text + "\n")
+
+    def end_line(self) -> None:
+        """End a frame line left open on a terminal (before a prompt, or another line)."""
         if self._open_line:
             self._write("\n")
             self._open_line = False
-        self._write(text + "\n")
 
     def _write(self, text: str) -> None:
         """Progress is for people: if nobody reads it any more (a closed pipe), the run goes on silently."""

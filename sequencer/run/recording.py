@@ -12,7 +12,7 @@ from sequencer.output.keywords import FrameKind
 from sequencer.output.writer import FrameWriter
 from sequencer.plan.model import FlatSet
 from sequencer.run.capture import Measured
-from sequencer.run.executor import SetState
+from sequencer.run.setstate import SetState
 
 
 class FrameRecorder:
@@ -25,7 +25,7 @@ class FrameRecorder:
         run_id: str,
         pattern: str,
         camera: CameraInfo,
-        panel_max: int,
+        panel_max: int | None,
         states: dict[str, SetState],
     ) -> None:
         self.writer = writer
@@ -34,10 +34,11 @@ class FrameRecorder:
         self.pattern = pattern
         self.camera = camera
         self.panel_max = panel_max
+        """The panel's top brightness; None for a light switched by hand (its flats carry no brightness)."""
         self.states = states
 
     def flat(self, fs: FlatSet, m: Measured, *, brightness: int, frame_no: int, rejected: str | None) -> None:
-        self._record(FrameKind.FLAT, fs, m, frame_no, rejected, brightness)
+        self._record(FrameKind.FLAT, fs, m, frame_no, rejected, brightness if self.panel_max is not None else None)
 
     def dark_flat(self, fs: FlatSet, m: Measured, *, frame_no: int, rejected: str | None) -> None:
         self._record(FrameKind.DARK_FLAT, fs, m, frame_no, rejected, None)

@@ -17,12 +17,19 @@ from typing import Any
 from drivers.base import CoverState, Equipment, LightState
 from drivers.clock import Clock, SystemClock, wait_until
 from drivers.errors import ConfigError, FlatseqError
-from drivers.registry import Registry, default_registry, open_equipment
+from drivers.registry import Registry, default_registry
 from sequencer.output.adopt import adopt, frames_on_disk, temporary_files
 from sequencer.output.journal import JOURNAL_NAME, Journal
 from sequencer.output.manifest import MANIFEST_NAME, Manifest
 from sequencer.plan.compile import load_plan
 from sequencer.plan.kinds import StepKind
+from sequencer.run.equipment import open_run_equipment
+from sequencer.run.manual import ManualLight
+from sequencer.run.stop import StopToken
+from sequencer.run.terminal import Terminal, TerminalConfirm
+
+LIGHT_TIMEOUT = 600.0
+"""Seconds the user has to confirm a light switched by hand off."""
 
 CRASHED = "the run stopped without finishing (killed, or the power went)"
 COVER_SECONDS = 60.0
@@ -69,8 +76,10 @@ def recover(
     clock: Clock | None = None,
     equipment: Equipment | None = None,
     bench: Any = None,
+    terminal: Terminal | None = None,
 ) -> Recovery:
-    """Recover one run directory (see the module docstring); ConfigError if it holds no flatseq manifest."""
+    """Recover one run directory (see the module docstring); ConfigError if it holds no flatseq manifest.
+    A light switched by hand (`panel: manual`) is asked off at `terminal`; with none, flatseq cannot know."""
     run_dir = Path(run_dir).absolute()
     path = run_dir / MANIFEST_NAME
     if not path.is_file():
@@ -82,7 +91,7 @@ def recover(
     for temp in temporary_files(run_dir):
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
-    _make_safe(found, manifest, registry or default_registry(), clock, equipment, bench)
+    _make_safe(found, manifest, registry or default_registry(), clock, equipment, bench, terminal)
     found.adopted = _adopt_orphans(manifest, run_dir)
     if manifest.status == "running":
         found.ended_sets = manifest.crashed(CRASHED, light_off=found.light_off, light_answer=found.light_answer)
@@ -101,14 +110,23 @@ def recover(
 
 
 def _make_safe(
-    found: Recovery, manifest: Manifest, registry: Registry, clock: Clock, eq: Equipment | None, bench: Any
+    found: Recovery,
+    manifest: Manifest,
+    registry: Registry,
+    clock: Clock,
+    eq: Equipment | None,
+    bench: Any,
+    terminal: Terminal | None,
 ) -> None:
     """Light off, exposure aborted, cover as configured; every failure noted, none stops the others."""
     try:
-        eq = eq or open_equipment(manifest.equipment, clock=clock, bench=bench, registry=registry)
+        eq = eq or open_run_equipment(manifest.equipment, clock=clock, bench=bench, registry=registry, known_off=False)
     except FlatseqError as exc:
         found.light_answer = f"the equipment could not be opened: {exc}"
         return
+    if isinstance(eq.panel, ManualLight) and terminal is not None:
+        eq.panel.closing = True
+        eq.panel.confirm = TerminalConfirm(terminal, StopToken(), LIGHT_TIMEOUT, context=lambda: "recover")
     devices = [d for d in (eq.camera, eq.panel) if d is not None]
     try:
         for device in devices:

@@ -17,6 +17,8 @@ class SetOutcome:
     status: str = "pending"  # ok / failed / skipped / pending
     reason: str | None = None
     brightness: int | None = None
+    exposure: float | None = None
+    """The exposure found at run time (a set with `exposure: auto`)."""
     trials: int = 0
     flats: int = 0
     dark_flats: int = 0
@@ -51,7 +53,9 @@ class RunReport:
         lines = []
         for s in self.sets:
             detail = f"{s.flats} flats + {s.dark_flats} dark-flats"
-            if s.brightness is not None:
+            if s.exposure is not None:
+                detail += f", exposure {s.exposure:g} s found after {s.trials} trial{'s' if s.trials != 1 else ''}"
+            elif s.brightness is not None:
                 detail += f", brightness {s.brightness} after {s.trials} trial{'s' if s.trials != 1 else ''}"
             reason = f": {s.reason}" if s.reason else ""
             lines.append(f"  {s.label:<16} {s.status:<8} {detail}{reason}")

@@ -48,6 +48,9 @@ class SetResume:
     next_dark_no: int = 1
     settings_read: CameraSettings | None = None
     reason: str | None = None
+    exposure: float | None = None
+    """For a set whose exposure is found at run time: the exposure found before the crash (its flats'), which
+    the rest of its flats and its dark-flats take."""
 
     @property
     def earlier(self) -> list[FlatSample]:
@@ -63,6 +66,7 @@ class SetResume:
     def start_over(self, reason: str) -> None:
         """The earlier frames no longer count (they are superseded): the whole set, numbers continuing."""
         self.how, self.reason, self.flats, self.dark_flats = Resume.RETAKE, reason, [], []
+        self.exposure = None  # taken again from the start: its exposure too
 
 
 def sample_of_record(record: FrameRecord) -> FlatSample:
@@ -89,11 +93,16 @@ def plan_resume(plan: Plan, manifest: Manifest, sequence_file: Path) -> dict[str
 def _set_resume(fs: FlatSet, record: SetRecord | None, manifest: Manifest) -> SetResume:
     if record is None:
         return SetResume(Resume.NEW)
-    if (record.filter, record.exposure) != (fs.filter, fs.exposure) or (
-        record.settings.gain,
-        record.settings.offset,
-        record.settings.binning,
-    ) != (fs.gain, fs.offset, fs.binning):
+    if (
+        record.filter != fs.filter
+        or not _same_exposure(fs, record.exposure)
+        or (
+            record.settings.gain,
+            record.settings.offset,
+            record.settings.binning,
+        )
+        != (fs.gain, fs.offset, fs.binning)
+    ):
         raise ConfigError(f"{manifest.path}: flat set {fs.id} was taken with other settings than the sequence's")
     flats = [f for f in record.flats if f.kind is FrameKind.FLAT and not f.rejected]
     darks = [f for f in record.dark_flats if f.kind is FrameKind.DARK_FLAT and not f.rejected]
@@ -104,6 +113,7 @@ def _set_resume(fs: FlatSet, record: SetRecord | None, manifest: Manifest) -> Se
         next_flat_no=1 + max((f.frame_no for f in record.flats), default=0),
         next_dark_no=1 + max((f.frame_no for f in record.dark_flats), default=0),
         settings_read=record.settings_read,
+        exposure=record.exposure if fs.auto is not None and flats else None,
     )
     if record.status == "ok" or (len(flats) >= fs.count and len(darks) >= fs.dark_count):
         numbers.how = Resume.DONE
@@ -114,6 +124,14 @@ def _set_resume(fs: FlatSet, record: SetRecord | None, manifest: Manifest) -> Se
     else:
         numbers.how = Resume.RETAKE if record.flats or record.dark_flats else Resume.NEW
     return numbers
+
+
+def _same_exposure(fs: FlatSet, recorded: float | None) -> bool:
+    """The set's exposure and the one its earlier frames were taken at: the plan's, or, found at run time,
+    within the set's range (or not found yet)."""
+    if fs.auto is None:
+        return recorded == fs.exposure
+    return recorded is None or fs.auto.min - 1e-9 <= recorded <= fs.auto.max + 1e-9
 
 
 def still_matches(

@@ -15,8 +15,9 @@ from pathlib import Path
 from drivers.base import Equipment
 from drivers.clock import Clock, SystemClock, VirtualClock
 from drivers.errors import ConfigError, DeviceError, FlatseqError
-from drivers.registry import default_registry, open_equipment
+from drivers.registry import default_registry
 from sequencer.brightness.trained import TrainedTable
+from sequencer.core.atomicfile import describe_os_error
 from sequencer.core.exits import ExitStatus
 from sequencer.output.filenames import validate_pattern
 from sequencer.output.journal import JOURNAL_NAME, Journal
@@ -32,9 +33,12 @@ from sequencer.run.capture import Measured, SetFailed
 from sequencer.run.cleanup import Cleanup
 from sequencer.run.context import RunContext
 from sequencer.run.dryrun import simulated_equipment
+from sequencer.run.equipment import open_run_equipment
 from sequencer.run.estimate import estimate
 from sequencer.run.executor import RunExecutor, is_fatal
+from sequencer.run.handlight import install
 from sequencer.run.ledger import Ledger
+from sequencer.run.manual import ManualLight
 from sequencer.run.operator import Operator, Timeline
 from sequencer.run.preflight import check_against_equipment, settings_for
 from sequencer.run.progress import Progress
@@ -98,14 +102,18 @@ class _Run:
                     clock=self.clock,
                     equipment=self.ctx.equipment,
                     bench=self.ctx.bench,
+                    terminal=self.ctx.terminal,
                 )
             eq = self._open_equipment()
             op = self._operate(eq)
             op.light_off()  # whatever state the panel was left in, start dark
+            if self.ctx.resume is not None and isinstance(eq.panel, ManualLight):
+                eq.panel.doubt()  # the crashed run may have left a light by hand on: the next light-off asks
             self._abort_left_over(op)
             executor = self._executor(op)
             check_against_equipment(self.plan, eq)
             self._open_output(eq)
+            executor.run_dir = self.run_dir
             self._prepare_resume(executor)
             self.status, self.error = self._steps(executor, op)
         except Interrupted as exc:
@@ -149,7 +157,7 @@ class _Run:
     # ---- acquiring, each with its undo ----
 
     def _open_equipment(self) -> Equipment:
-        eq = self.ctx.equipment or open_equipment(
+        eq = self.ctx.equipment or open_run_equipment(
             self.plan.equipment, clock=self.clock, bench=self.ctx.bench, registry=self.registry
         )
         devices = [d for d in (eq.camera, eq.panel, eq.wheel) if d is not None]
@@ -161,12 +169,17 @@ class _Run:
 
     def _operate(self, eq: Equipment) -> Operator:
         op = Operator(eq, self.clock, self.ctx.stop, self.timeline, self.ledger.log)
-        self.cleanup.make_safe("light off", lambda: self._final_light_off(op))
+        # A light switched by hand bounds its own last light-off (the person's timeout), on this thread: the
+        # terminal it asks at is this one's.
+        manual = isinstance(eq.panel, ManualLight)
+        self.cleanup.make_safe("light off", lambda: self._final_light_off(op), bounded=not manual)
         self.cleanup.make_safe("abort exposure", op.abort_exposure)
         return op
 
     def _final_light_off(self, op: Operator) -> None:
         """The last word on the light: confirmed off, or the run says loudly that it may still be on."""
+        if isinstance(op.eq.panel, ManualLight):
+            op.eq.panel.closing = True
         try:
             op.light_off()
         except BaseException as exc:
@@ -198,6 +211,15 @@ class _Run:
             progress=self.ledger.progress.frame,
         )
         self.ledger.states = executor.sets
+        if isinstance(op.eq.panel, ManualLight):
+            install(
+                op.eq.panel,
+                executor,
+                terminal=self.ctx.terminal,
+                stop=self.ctx.stop,
+                timeout=self.ctx.light_timeout,
+                progress=self.ledger.progress,
+            )
         return executor
 
     def _open_output(self, eq: Equipment) -> None:
@@ -220,8 +242,7 @@ class _Run:
             check_free_space(self.run_dir, need)
         journal = self.ledger.journal = Journal(self.run_dir / JOURNAL_NAME, clock=self.clock)
         self.cleanup.release("journal", lambda: self._close_journal(journal))
-        trained = self.trained  # written only by a run that got as far as writing files
-        self.cleanup.release("trained brightness table", lambda: trained.save() if trained.entries else None)
+        self.cleanup.release("trained brightness table", self._save_trained)  # only by a run that wrote files
         if resume is None:
             manifest = Manifest.create(
                 self.run_dir / MANIFEST_NAME,
@@ -243,6 +264,7 @@ class _Run:
         except ConfigError as exc:
             raise ConfigError(f"{manifest.path}: {exc}") from None
         writer = self.ledger.writer = FrameWriter(self.run_dir, clock=self.clock, manifest=manifest, journal=journal)
+        panel_max = None if isinstance(eq.panel, ManualLight) else eq.panel.brightness_range[1]
         self.cleanup.release("writing frames", writer.close)
         self.recorder = FrameRecorder(
             writer,
@@ -250,10 +272,10 @@ class _Run:
             run_id,
             pattern,
             info,
-            eq.panel.brightness_range[1],
+            panel_max,
             self.ledger.states,
         )
-        self.ledger.panel_max = eq.panel.brightness_range[1]
+        self.ledger.panel_max = panel_max
         event = "run_resumed" if resume is not None else "run_started"
         journal.log(event, run_id=run_id, equipment=self.plan.equipment, dry_run=self.ctx.dry_run)
 
@@ -326,10 +348,29 @@ class _Run:
                     machine.trigger("fail")
                     return "failed", str(exc)
                 continue
+            except BaseException as exc:  # the run stops here (a full disk, Ctrl-C, a bug): say in which step
+                journal.step_failed(index, step.describe(), exc, set=step.set_id)
+                raise
             journal.step_finished(index, step.describe(), set=step.set_id)
             self.ledger.step_done(step.kind, step.set_id)
         machine.trigger("finish")
         return "finished", None
+
+    def _save_trained(self) -> None:
+        """Remember the brightness found; a table that cannot be written costs the next run a few trials, not
+        this run its success, so it is a warning."""
+        if self.trained.empty:
+            return
+        try:
+            self.trained.save()
+        except (OSError, FlatseqError) as exc:
+            why = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            warning = (
+                f"the trained brightness table {self.trained.path} was not saved ({why}): "
+                "the next run searches from scratch"
+            )
+            self.plan.warnings.append(warning)
+            self.ledger.log("warning", message=warning)
 
     def _set_failed(self, set_id: str | None, reason: str, machine: Sequencer, op: Operator) -> None:
         op.abort_exposure()

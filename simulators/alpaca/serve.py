@@ -4,14 +4,21 @@ other programs (alpyca, N.I.N.A., ConformU) and flatseq's own Alpaca drivers."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from drivers.errors import ConfigError
 from simulators.alpaca.discovery import DISCOVERY_PORT
 from simulators.alpaca.server import AlpacaServer
+from simulators.devices.faults import parse_fault
 from simulators.physics.options import add_option_argument, options_from_cli
+
+if TYPE_CHECKING:
+    from simulators.devices.bench import Bench
 
 CLI_HELP = "serve the simulated bench (camera, flat panel, filter wheel) over ASCOM Alpaca"
 
@@ -33,6 +40,29 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--verbose", action="store_true", help="log every HTTP request")
     add_option_argument(parser)
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="MOMENT[:N]=ACTION",
+        help="strike a fault when the bench sees a moment for the Nth time, e.g. lit_exposure:3=freeze, "
+        "dark_exposure:2=kill, light_off=panel.unplugged, lit_exposure=garbage (for fault tests; repeatable)",
+    )
+
+
+def arm_fault(spec: str, bench: Bench, server: AlpacaServer) -> None:
+    """Arm one `--fault MOMENT[:N]=ACTION` on the served bench."""
+    try:
+        moment, nth, action = parse_fault(spec)
+    except ValueError as exc:
+        raise ConfigError(f"--fault {exc}") from None
+    device, _, effect = action.partition(".")
+    actions: dict[str, Callable[[], None]] = {
+        "freeze": lambda: os.kill(os.getpid(), signal.SIGSTOP),
+        "kill": lambda: os.kill(os.getpid(), signal.SIGKILL),
+        "garbage": server.answer_garbage,
+    }
+    bench.faults.at(moment, nth, actions.get(action) or (lambda: bench.faults.inject(device, effect)))
 
 
 def serve_cli(args: argparse.Namespace) -> int:
@@ -41,7 +71,7 @@ def serve_cli(args: argparse.Namespace) -> int:
 
     options: dict[str, Any] = {"cover": True} if args.cover else {}
     options.update(options_from_cli(args.option))
-    bench = Bench.from_options({"sensor": args.sensor, "seed": str(args.seed), **options})
+    bench = Bench(sensor=args.sensor, seed=args.seed, **options)
     server = AlpacaServer.for_bench(
         bench,
         host=args.host,
@@ -51,6 +81,8 @@ def serve_cli(args: argparse.Namespace) -> int:
         quiet=not args.verbose,
         legacy=args.legacy,
     )
+    for spec in args.fault:
+        arm_fault(spec, bench, server)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -29,9 +29,11 @@ from simulators.alpaca.camera import CameraDevice
 from simulators.alpaca.discovery import DISCOVERY_PORT, DiscoveryResponder
 from simulators.alpaca.panel import CoverCalibratorDevice, FilterWheelDevice
 from simulators.alpaca.protocol import AlpacaDevice
-from simulators.alpaca.routes import AlpacaApp, Response
+from simulators.alpaca.routes import JSON_TYPE, AlpacaApp, Response
 
 _MAX_BODY = 1024 * 1024
+GARBAGE = b'\x00\x17{"Value": tru\xff\xfe'
+"""What a garbled server answers to everything (see `AlpacaServer.answer_garbage`)."""
 LISTEN_BACKLOG = 128
 """Connections the kernel holds while the server is busy accepting (socketserver's default is 5)."""
 
@@ -46,6 +48,7 @@ class _HttpServer(ThreadingHTTPServer):
         self.quiet = quiet
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.garbage = False
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -127,6 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def _send(self, response: Response, *, head_only: bool = False) -> None:
+        if self.server.garbage:  # a fault: a proxy or firmware gone wrong answers 200 with nonsense
+            response = Response(200, JSON_TYPE, len(GARBAGE), (GARBAGE,))
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(response.length))
@@ -202,6 +207,11 @@ class AlpacaServer:
                     f"cannot answer Alpaca discovery on UDP {self._discovery_port}: {exc.strerror}"
                 ) from None
         return self
+
+    def answer_garbage(self) -> None:
+        """From now on answer every request with 200 and a body that is not JSON (a fault for tests)."""
+        if self._http is not None:
+            self._http.garbage = True
 
     def stop(self) -> None:
         if self.discovery is not None:

@@ -19,10 +19,13 @@ from drivers.base import Frame
 from drivers.clock import Clock, SystemClock
 from drivers.errors import ConfigError
 from simulators.devices.camera import SimCamera
+from simulators.devices.faults import Faults
+from simulators.devices.manual import SimManualHand, SimManualLight
 from simulators.devices.panel import SimPanel
 from simulators.devices.wheel import SimFilterWheel
 from simulators.physics.cooler import Cooler
 from simulators.physics.light import PanelTimeline, WheelTimeline, integrate_light
+from simulators.physics.manual import ManualLightSource
 from simulators.physics.optics import FixedMaps, OpticsSettings, bin_maps, build_full_maps
 from simulators.physics.options import BenchOptions, parse_options, parse_seed
 from simulators.physics.render import ExposureSignal, FrameRenderer
@@ -33,7 +36,9 @@ class Bench:
     """A simulated rig. `Bench(sensor="small", seed=0, clock=None, **options)`; see `BenchOptions` for options.
 
     `.camera`, `.panel`, `.wheel` are the devices (not yet connected), `.sensor` the sensor model after
-    option overrides, `.illumination(binning)` the true flat a master flat should reproduce.
+    option overrides, `.illumination(binning)` the true flat a master flat should reproduce. `.manual_light` is a
+    light switched by hand (`.manual_light.switch(True)`), `.manual_hand` the simulated person who switches it
+    when a run asks (`sim://manual`, for dry runs of `panel: manual`).
     """
 
     def __init__(self, sensor: str = "small", seed: int = 0, clock: Clock | None = None, **options: Any) -> None:
@@ -51,6 +56,7 @@ class Bench:
         opts = self.options
         self.light = PanelTimeline(opts, start)
         self.filter_path = WheelTimeline([opts.transmission(name) for name in opts.filters], start)
+        self.manual_source = ManualLightSource(start)
         self.cooler = Cooler(
             ambient=opts.ambient,
             rate=opts.cool_rate,
@@ -59,9 +65,13 @@ class Bench:
             stall=opts.cooler_stall,
             start=start,
         )
+        self.faults = Faults({"camera": opts.camera_fault, "panel": opts.panel_fault, "wheel": opts.wheel_fault})
+        """Faults in force and faults armed for a moment of the run (`simulators.devices.faults`)."""
         self.camera = SimCamera(self)
         self.panel = SimPanel(self)
         self.wheel = SimFilterWheel(self)
+        self.manual_light = SimManualLight(self.manual_source, self.clock)
+        self.manual_hand = SimManualHand(self.manual_light)
 
     @classmethod
     def from_options(cls, options: Mapping[str, str], clock: Clock | None = None) -> Bench:
@@ -98,7 +108,8 @@ class Bench:
         """Photoelectrons per pixel at illumination 1 collected over [start, start + seconds]."""
         generator = rng if rng is not None else np.random.default_rng([self.seed, 9])
         seen = integrate_light(self.light, self.filter_path, self.options, start, start + seconds, generator)
-        return self.options.flux * seen
+        by_hand = self.manual_source.lit_seconds(self.filter_path, start, start + seconds)
+        return self.options.flux * seen + self.options.manual_flux * by_hand
 
     def mean_dark_rate(self, temperature: float, binning: int = 1) -> float:
         """Mean dark signal in e⁻/s per pixel: dark current (with hot pixels) plus amp glow."""

@@ -13,6 +13,8 @@ Faults (bench options):
 - `disconnect_after=N`: once N frames have been read, every call raises DeviceDisconnected.
 - `cooler=stuck`: the sensor stalls above its set-point; `cooler_at_setpoint()` stays false and
   `wait_for_cooler()` raises DeviceTimeout naming the temperature reached.
+- `exposure_offset=0.02`: the sensor collects light 20 ms longer than the exposure asked (and reported), as
+  behind a mechanical shutter: a camera whose low end is not linear in the exposure.
 - `dark_exposure_error=0.05`: dark frames (light=False) expose 5 % longer than asked, and `last_exposure()`
   says so, as a camera with a timing fault would: the sequencer must catch dark-flats that do not match.
 """
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 from drivers.base import CameraInfo, CameraSettings, ExposureReport, Frame
 from drivers.errors import DeviceDisconnected, DeviceTimeout, InvalidOperation, InvalidValue, NotConnected
+from simulators.devices.faults import Moment
 from simulators.devices.views import CameraView
 from simulators.physics.render import ExposureSignal
 
@@ -93,6 +96,7 @@ class SimCamera:
         return self._info
 
     def connect(self) -> None:
+        self._bench.faults.observe(Moment.CONNECT)
         with self._lock:
             self._check_present()
             self._connected = True
@@ -110,6 +114,8 @@ class SimCamera:
         return self._frames_read
 
     def _check_present(self) -> None:
+        if self._bench.faults.has("camera", "unplugged"):
+            raise DeviceDisconnected(self._name, "the camera is gone from the bus (unplugged)")
         limit = self._bench.options.disconnect_after
         if limit is not None and self._frames_read >= limit:
             raise DeviceDisconnected(
@@ -184,6 +190,13 @@ class SimCamera:
         return self.temperature() or 0.0
 
     # exposures --------------------------------------------------------------------------------
+    @property
+    def exposing(self) -> bool:
+        """Whether an exposure is running (started, not aborted, not yet done): what a fault suite asks the
+        camera itself once a run is over, connected or not."""
+        with self._lock:
+            return self._exposing()
+
     def _exposing(self) -> bool:
         return self._current is not None and self._frame is None and not self._due_passed()
 
@@ -193,9 +206,10 @@ class SimCamera:
         return self._current.start + self._current.seconds + readout
 
     def _due_passed(self) -> bool:
-        return self._bench.options.camera_fault != "hang" and self._bench.clock.now() >= self._due()
+        return not self._bench.faults.has("camera", "hang") and self._bench.clock.now() >= self._due()
 
     def start_exposure(self, seconds: float, light: bool) -> None:
+        self._bench.faults.exposure_started()  # outside the lock: a fault armed for this moment strikes first
         with self._lock:
             self._check()
             if self._exposing():
@@ -230,7 +244,7 @@ class SimCamera:
                 return False
             if self._frame is not None or self._due_passed():
                 return True
-            if self._bench.options.camera_fault == "hang":
+            if self._bench.faults.has("camera", "hang"):
                 overdue = self._bench.clock.now() - self._due()
                 if overdue > self._bench.options.hang_timeout:
                     raise DeviceTimeout(
@@ -268,7 +282,8 @@ class SimCamera:
         bench = self._bench
         rng = bench.frame_rng(record.index)
         blocked = bench.options.shutter and not record.light
-        light_e = 0.0 if blocked else bench.light_electrons(record.start, record.seconds, rng)
+        lit = max(record.seconds + bench.options.exposure_offset, 0.0)  # a shutter's travel: light beyond the asked
+        light_e = 0.0 if blocked else bench.light_electrons(record.start, lit, rng)
         end = record.start + record.seconds
         temperature = 0.5 * (bench.cooler.temperature(record.start) + bench.cooler.temperature(end))
         settings = record.settings

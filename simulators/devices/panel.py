@@ -6,13 +6,17 @@ constant): `light_state()` is SETTLING until it is within 0.5 % of steady state,
 `cover_time` seconds to open or close, and lights the camera only while closed; it starts open. The
 Alnitak and Alpaca emulators drive this object from server threads: every call is a short locked update.
 
-Fault `fault=dead`: `light_on` is accepted but nothing lights and `light_state()` reports ERROR.
+Fault `fault=dead`: `light_on` is accepted but nothing lights and `light_state()` reports ERROR. Faults that
+strike mid-run (`bench.faults`): also `unplugged` and `stuck_on` (see `simulators.devices.faults`).
+`dimmable=0`: a switch-only panel (an EL panel on a switch, a panel whose driver has no brightness): one level,
+`brightness_range` (max, max); `light_on` takes any brightness and lights at full output.
 """
 
 from __future__ import annotations
 
 from drivers.base import CoverState, LightState
-from drivers.errors import InvalidValue, NotConnected, NotSupported
+from drivers.errors import DeviceDisconnected, InvalidValue, NotConnected, NotSupported
+from simulators.devices.faults import Moment
 from simulators.devices.views import PanelView
 
 
@@ -29,6 +33,8 @@ class SimPanel:
         return self._name
 
     def connect(self) -> None:
+        self._bench.faults.observe(Moment.CONNECT)
+        self._check_present()
         self._connected = True
 
     def disconnect(self) -> None:
@@ -38,7 +44,12 @@ class SimPanel:
     def connected(self) -> bool:
         return self._connected
 
+    def _check_present(self) -> None:
+        if self._bench.faults.has("panel", "unplugged"):
+            raise DeviceDisconnected(self._name, "the panel is gone from the bus (unplugged)")
+
     def _check(self) -> None:
+        self._check_present()
         if not self._connected:
             raise NotConnected(self._name, "not connected")
 
@@ -47,10 +58,12 @@ class SimPanel:
 
     @property
     def brightness_range(self) -> tuple[int, int]:
-        return 0, self._bench.options.max
+        """0..max; a switch-only panel (`dimmable=0`) has one level, max."""
+        top = self._bench.options.max
+        return (0, top) if self._bench.options.dimmable else (top, top)
 
     def _validate(self, brightness: int) -> int:
-        low, high = self.brightness_range
+        low, high = 0, self._bench.options.max  # a switch-only panel takes any brightness, and ignores it
         if isinstance(brightness, bool) or not isinstance(brightness, int) or not low <= brightness <= high:
             raise InvalidValue(self._name, f"brightness {brightness!r} out of range {low}-{high}")
         return brightness
@@ -58,7 +71,12 @@ class SimPanel:
     def light_on(self, brightness: int) -> None:
         self._check()
         value = self._validate(brightness)
-        self._bench.light.switch_on(self._now(), value, dead=self._bench.options.panel_fault == "dead")
+        faults = self._bench.faults
+        faults.observe(Moment.LIGHT_ON)
+        self._check()  # a fault that struck at this moment
+        dead = faults.has("panel", "dead")
+        self._bench.light.switch_on(self._now(), value, dead=dead)
+        faults.set_lit(not dead)
 
     def set_brightness(self, brightness: int) -> None:
         """Store a brightness without switching on (Alnitak `>B`); changes the output at once if on."""
@@ -67,7 +85,13 @@ class SimPanel:
 
     def light_off(self) -> None:
         self._check()
+        faults = self._bench.faults
+        faults.observe(Moment.LIGHT_OFF)
+        self._check()
+        if faults.has("panel", "stuck_on"):
+            return  # accepted, and the light stays on: `light_state()` says so
         self._bench.light.switch_off(self._now())
+        faults.set_lit(False)
 
     def light_state(self) -> LightState:
         self._check()

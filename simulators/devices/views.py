@@ -12,6 +12,7 @@ import numpy as np
 
 from drivers.base import Frame
 from drivers.clock import Clock
+from simulators.devices.faults import Faults
 from simulators.physics.cooler import Cooler
 from simulators.physics.light import PanelTimeline, WheelTimeline
 from simulators.physics.options import BenchOptions
@@ -30,6 +31,9 @@ class CameraView(Protocol):
 
     @property
     def options(self) -> BenchOptions: ...
+
+    @property
+    def faults(self) -> Faults: ...
 
     @property
     def cooler(self) -> Cooler: ...
@@ -57,6 +61,9 @@ class PanelView(Protocol):
     def options(self) -> BenchOptions: ...
 
     @property
+    def faults(self) -> Faults: ...
+
+    @property
     def light(self) -> PanelTimeline: ...
 
 
@@ -68,6 +75,9 @@ class WheelView(Protocol):
 
     @property
     def options(self) -> BenchOptions: ...
+
+    @property
+    def faults(self) -> Faults: ...
 
     @property
     def filter_path(self) -> WheelTimeline: ...

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import threading
 
-from drivers.errors import DeviceTimeout, InvalidValue, NotConnected
+from drivers.errors import DeviceDisconnected, DeviceTimeout, InvalidValue, NotConnected
+from simulators.devices.faults import Moment
 from simulators.devices.views import WheelView
 
 
@@ -30,6 +31,8 @@ class SimFilterWheel:
         return self._name
 
     def connect(self) -> None:
+        self._bench.faults.observe(Moment.CONNECT)
+        self._check_present()
         self._connected = True
 
     def disconnect(self) -> None:
@@ -39,7 +42,12 @@ class SimFilterWheel:
     def connected(self) -> bool:
         return self._connected
 
+    def _check_present(self) -> None:
+        if self._bench.faults.has("wheel", "unplugged"):
+            raise DeviceDisconnected(self._name, "the filter wheel is gone from the bus (unplugged)")
+
     def _check(self) -> None:
+        self._check_present()
         if not self._connected:
             raise NotConnected(self._name, "not connected")
 
@@ -68,6 +76,8 @@ class SimFilterWheel:
 
     def move_to(self, index: int) -> None:
         self._check()
+        self._bench.faults.observe(Moment.FILTER_MOVE)
+        self._check()
         count = len(self._names)
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
             raise InvalidValue(self._name, f"slot {index!r} out of range 0-{count - 1}")
@@ -79,5 +89,5 @@ class SimFilterWheel:
             distance = min(distance, count - distance)
             due = begin + distance * self._bench.options.move_time
             self._due = due
-            stuck = self._bench.options.wheel_fault == "stuck" and distance > 0
+            stuck = self._bench.faults.has("wheel", "stuck") and distance > 0
             self._bench.filter_path.move(now, index, math.inf if stuck else due)

@@ -2,9 +2,10 @@
 wheel as an INDI filter wheel, with INDI's standard property names.
 
 Light box: FLAT_LIGHT_CONTROL is Busy while the panel warms up and Ok once stable (the sequencer's "ready"),
-Alert for a dead panel; FLAT_LIGHT_INTENSITY runs 0..max (the bench's `max`). Dust cap: CAP_PARK (PARK closes
-the cover over the telescope), Busy while it moves; light is refused while the cover is open, as a Flip-Flat
-refuses it. Wheel: FILTER_SLOT 1..N, Busy while turning, Alert when stuck; FILTER_NAME from the bench.
+Alert for a dead panel; FLAT_LIGHT_INTENSITY runs 0..max (the bench's `max`); a switch-only panel
+(`dimmable=0`) has no FLAT_LIGHT_INTENSITY at all, as a box that can only be switched. Dust cap: CAP_PARK
+(PARK closes the cover over the telescope), Busy while it moves; light is refused while the cover is open, as a
+Flip-Flat refuses it. Wheel: FILTER_SLOT 1..N, Busy while turning, Alert when stuck; FILTER_NAME from the bench.
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ class PanelDevice:
                 [("FLAT_LIGHT_ON", "On"), ("FLAT_LIGHT_OFF", "Off")],
                 "FLAT_LIGHT_OFF",
             ),
-            "FLAT_LIGHT_INTENSITY": p.numbers(
-                n, "FLAT_LIGHT_INTENSITY", "Brightness", [("FLAT_LIGHT_INTENSITY_VALUE", "Value", 0, low, high, 1)]
-            ),
         }
+        if high > low:  # a dimmable panel; one that can only be switched has no intensity
+            self.props["FLAT_LIGHT_INTENSITY"] = p.numbers(
+                n, "FLAT_LIGHT_INTENSITY", "Brightness", [("FLAT_LIGHT_INTENSITY_VALUE", "Value", 0, low, high, 1)]
+            )
         if panel.has_cover:
             self.props["CAP_PARK"] = p.switches(n, "CAP_PARK", "Park", [("PARK", "Park"), ("UNPARK", "Unpark")], None)
         self._seen: tuple[LightState, CoverState] | None = None
@@ -59,7 +61,9 @@ class PanelDevice:
 
     def _connect(self) -> None:
         self.panel.connect()
-        self.props["FLAT_LIGHT_INTENSITY"].elements["FLAT_LIGHT_INTENSITY_VALUE"].value = float(self.panel.brightness())
+        if "FLAT_LIGHT_INTENSITY" in self.props:
+            intensity = self.props["FLAT_LIGHT_INTENSITY"].elements["FLAT_LIGHT_INTENSITY_VALUE"]
+            intensity.value = float(self.panel.brightness())
         self._seen = None
         self.poll()
 

@@ -32,7 +32,7 @@ def serve_cli(args: argparse.Namespace) -> int:
 
     options: dict[str, Any] = {} if args.no_cover else {"cover": True}
     options.update(options_from_cli(args.option))
-    bench = Bench.from_options({"sensor": args.sensor, "seed": str(args.seed), **options})
+    bench = Bench(sensor=args.sensor, seed=args.seed, **options)
     server = IndiServer.for_bench(bench, host=args.host, port=args.port)
     stop = threading.Event()
 

@@ -68,7 +68,10 @@ class CoverMove:
 
 
 def response(brightness: int, options: BenchOptions) -> float:
-    """Panel output (0-1) for an integer brightness: linear PWM, gamma, or an EL-style threshold."""
+    """Panel output (0-1) for an integer brightness: linear PWM, gamma, or an EL-style threshold; a switch-only
+    panel (`dimmable=0`) is at full output whatever it is asked."""
+    if not options.dimmable:
+        return 1.0
     top = options.max
     fraction = min(max(brightness, 0), top) / top
     if options.curve == "gamma":
@@ -269,6 +272,18 @@ def integrate_light(
             pwm.advance(b - a)
         total += piece * transmission
     return total
+
+
+def transmission_seconds(wheel: WheelTimeline | None, t0: float, t1: float) -> float:
+    """Seconds of L-equivalent light a steady source gives through the wheel in [t0, t1] (nothing while it turns)."""
+    if t1 <= t0:
+        return 0.0
+    moves = wheel.moves() if wheel is not None else []
+    cuts = {t0, t1}
+    for w in moves:
+        cuts.update(t for t in (w.start, w.arrive) if t0 < t < t1)
+    times = sorted(cuts)
+    return sum((b - a) * _transmission_at(wheel, moves, 0.5 * (a + b)) for a, b in itertools.pairwise(times))
 
 
 def _closedness(moves: list[CoverMove], t: float) -> float:

@@ -74,8 +74,10 @@ class BenchOptions:
     camera_fault: str | None = None  # hang
     hang_timeout: float = 60.0  # s past the due time before a hung camera raises DeviceTimeout itself
     dark_exposure_error: float = 0.0  # dark frames expose this fraction longer than asked (a timing fault)
+    exposure_offset: float = 0.0  # s of light beyond the asked exposure (a shutter's travel): a non-linear low end
     # panel
     max: int = 255  # highest brightness
+    dimmable: bool = True  # 0: a switch-only panel (one level: light_on ignores the brightness)
     curve: str = "linear"  # linear | gamma | threshold
     gamma: float = 2.2
     threshold: int | None = None  # brightness below which an EL panel stays dark (default max/10)
@@ -90,6 +92,8 @@ class BenchOptions:
     cover: bool = False  # a flip-flat cover (the panel lights the camera only while closed)
     cover_time: float = 3.0  # s for a full open or close
     panel_fault: str | None = None  # dead
+    # a light switched by hand (the bench's manual light: a tablet, an EL sheet, a T-shirt at dusk)
+    manual_flux: float = 20_000.0  # e⁻/s per pixel through L while it is on, mean illumination
     # filter wheel
     filters: tuple[str, ...] = DEFAULT_FILTERS
     transmissions: Mapping[str, float] = field(default_factory=dict)  # lower-case name → transmission
@@ -206,7 +210,9 @@ _PARSERS: Mapping[str, Callable[[object], Any]] = {
     "camera_fault": _fault("camera"),
     "hang_timeout": _float,
     "dark_exposure_error": _float,
+    "exposure_offset": _float,
     "max": _int,
+    "dimmable": _bool,
     "curve": _choice("linear", "gamma", "threshold"),
     "gamma": _float,
     "threshold": _int,
@@ -221,6 +227,7 @@ _PARSERS: Mapping[str, Callable[[object], Any]] = {
     "cover": _bool,
     "cover_time": _float,
     "panel_fault": _fault("panel"),
+    "manual_flux": _float,
     "filters": _names,
     "move_time": _float,
     "wheel_fault": _fault("wheel"),
@@ -271,10 +278,12 @@ RANGES: Mapping[str, Range] = {
     "disconnect_after": Range(0, 1e9, unit=" frames"),
     "hang_timeout": Range(0, 3600, unit=" s", low_open=True),
     "dark_exposure_error": Range(-0.5, 1, low_open=True, high_open=True),
+    "exposure_offset": Range(-1, 1, unit=" s"),
     "max": Range(1, 65535),
     "gamma": Range(0.1, 10),
     "threshold": Range(0, 65534),
     "flux": Range(0, 1e9, unit=" e⁻/s"),
+    "manual_flux": Range(0, 1e9, unit=" e⁻/s"),
     "pwm_hz": Range(0, 1e6, unit=" Hz (0: no PWM)"),
     "pwm_error": Range(-0.5, 0.5, _FRACTION, low_open=True, high_open=True),
     "pwm_jitter": Range(0, 1, "a fraction of a period"),
@@ -367,5 +376,7 @@ def options_from_cli(items: list[str]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise ConfigError(f"--option {item!r}: expected NAME=VALUE (a sim:// option such as cool_rate=2)")
+        if name.strip() in ("seed", "sensor"):
+            raise ConfigError(f"--option {item!r}: give the {name.strip()} with --{name.strip()}")
         options[name.strip()] = value.strip()
     return options

@@ -104,3 +104,23 @@ def test_a_run_warns_once_sets_the_damaged_table_aside_and_rebuilds_it(
     assert path.with_name(f"{FILE_NAME}.corrupt").read_text() == damaged
     rebuilt = TrainedTable.load(path)
     assert rebuilt.problem is None and len(rebuilt) == 1
+
+
+def test_a_table_that_cannot_be_written_is_a_warning_not_a_failed_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the data directory should be")
+    monkeypatch.setenv("FLATSEQ_DATA_DIR", str(blocker / "flatseq"))
+    sequence = write_sequence(tmp_path, "  - {filter: Ha, exposure: 2s, count: 2}")
+    assert main(["run", str(sequence), "--dry-run", "-q", "-o", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.out.splitlines() if "was not saved" in line]
+    assert len(warnings) == 1, captured.out
+    table = blocker / "flatseq" / FILE_NAME
+    assert warnings[0] == (
+        f"warning: the trained brightness table {table} was not saved (Not a directory): "
+        "the next run searches from scratch"
+    )
+    assert "Traceback" not in captured.out + captured.err
+    assert blocker.read_text() == "a file where the data directory should be"

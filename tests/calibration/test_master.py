@@ -248,6 +248,29 @@ def test_manifest_sets_the_run_did_not_finish_are_skipped_with_a_note(
     assert "set OIII_1.5s: no dark-flats match its flats" in capsys.readouterr().err
 
 
+def test_a_run_whose_every_set_is_unfinished_says_so_and_how_to_make_masters_anyway(
+    tmp_path: Path, shots: ShotBook, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    manifest = Manifest.create(run / "manifest.json", run_id="r1", clock=VirtualClock())
+    manifest.begin_set("Ha_4s", filter="Ha", exposure=4.0, settings=CameraSettings(gain=100, offset=50))
+    for kind, paths in (
+        (FrameKind.FLAT, write_shots(run / "Ha_4s", shots.flats("Ha"), flat_set="Ha_4s")),
+        (FrameKind.DARK_FLAT, write_shots(run / "Ha_4s", shots.darks("Ha"), flat_set="Ha_4s")),
+    ):
+        for i, path in enumerate(paths, start=1):
+            manifest.add_frame("Ha_4s", FrameRecord(file=f"Ha_4s/{path.name}", frame_no=i, kind=kind))
+    manifest.crashed("the run stopped without finishing", light_off=True, light_answer=None)
+    assert main(["master", str(run)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith(
+        f"{run}: no flat set the run finished (set Ha_4s failed: the run stopped without finishing); "
+        "--set Ha_4s makes its master anyway"
+    )
+    assert main(["master", str(run), "--set", "Ha_4s"]) == 0  # the frames are whole: asked for, it is made
+    assert (run / "masters" / "masterflat_Ha_4s.fits").is_file()
+
+
 def test_flats_no_brighter_than_their_dark_flats_are_refused_before_writing(
     tmp_path: Path, shots: ShotBook, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -23,8 +23,8 @@ MUTATIONS = (
     Mutation(
         "dark-flats exposed 1.05x their flats",
         "sequencer/run/capture.py",
-        "op.start_exposure(fs.exposure, light=False)",
-        "op.start_exposure(fs.exposure * 1.05, light=False)",
+        "op.start_exposure(exposure, light=False)",
+        "op.start_exposure(exposure * 1.05, light=False)",
         (f"{GUARANTEES}::test_flats_and_dark_flats_are_asked_the_same_exposure",),
         count=2,
     ),
@@ -97,8 +97,30 @@ MUTATIONS = (
     Mutation(
         "a hung camera's fault is ignored",
         "simulators/devices/camera.py",
-        'return self._bench.options.camera_fault != "hang" and self._bench.clock.now() >= self._due()',
+        'return not self._bench.faults.has("camera", "hang") and self._bench.clock.now() >= self._due()',
         "return self._bench.clock.now() >= self._due()",
         ("tests/simulators/test_faults.py::test_hang_through_the_url",),
+    ),
+    Mutation(
+        "dark-flats are not asked the exposure their flats were found to need",
+        "sequencer/run/executor.py",
+        "            fs,\n            state.exposure,\n            self.recorder,\n",
+        "            fs,\n            round(state.exposure * 1.001, 6),\n            self.recorder,\n",
+        ("tests/run/test_auto_exposure_run.py::test_dark_flats_take_exactly_the_exposure_found",),
+    ),
+    Mutation(
+        "a light switched by hand is taken as off without asking",
+        "sequencer/run/manual.py",
+        "        if self._on is False:\n            return\n        self._switch(False)",
+        "        self._on = False",
+        ("tests/run/test_manual_light.py::test_the_prompts_appear_in_order_and_enter_continues",),
+    ),
+    Mutation(
+        "the exposure search keeps a trial the camera clipped",
+        "sequencer/brightness/exposure.py",
+        "        if verdict is Verdict.IN_WINDOW:\n            return _result(search, ok=True)",
+        "        if verdict is Verdict.IN_WINDOW or (verdict is Verdict.SATURATED and window.contains(stats.mean)):\n"
+        "            return _result(search, ok=True)",
+        ("tests/brightness/test_exposure.py::test_a_saturated_trial_never_counts_even_with_its_mean_in_the_window",),
     ),
 )

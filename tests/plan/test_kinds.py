@@ -15,5 +15,5 @@ def test_every_step_kind_has_arguments_and_a_state() -> None:
 def test_step_kinds_are_the_names_sequence_files_use() -> None:
     assert [kind.value for kind in StepKind] == [
         "close_cover", "open_cover", "select_filter", "light_on", "wait",
-        "find_brightness", "flats", "light_off", "dark_flats",
+        "find_brightness", "find_exposure", "flats", "light_off", "dark_flats",
     ]  # fmt: skip

@@ -50,10 +50,10 @@ flat_sets:
 def server() -> Iterator[str]:
     """`flatseq sim alpaca` on a free 127.0.0.1 port, real time, with a panel that settles and a wheel that turns
     quickly (the waits are not what is tested); its base URL (alpaca://127.0.0.1:PORT)."""
-    argv = [sys.executable, "-m", "sequencer", "sim", "alpaca", "--port", "0", "--seed", "7",
-            "--option", "warmup=0.05", "--option", "move_time=0.2"]  # fmt: skip
+    command = [sys.executable, "-m", "sequencer", "sim", "alpaca", "--port", "0", "--seed", "7"]
+    command += ["--option", "warmup=0.05", "--option", "move_time=0.2"]
     process = subprocess.Popen(
-        argv,
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -102,12 +102,12 @@ def test_reported_duration_is_the_sum_of_its_parts(dry_run: tuple[int, str, Path
     plan = load_plan(NARROWBAND)
     readout = 0.05  # the small sensor's readout
     frames = sum(fs.count + fs.dark_count for fs in plan.sets.values())
-    exposures = sum(fs.exposure * (fs.count + fs.dark_count) for fs in plan.sets.values())
+    exposures = sum((fs.exposure or 0.0) * (fs.count + fs.dark_count) for fs in plan.sets.values())
     waits = sum(s.seconds or 0 for s in plan.steps if s.kind == "wait")
     searches = [e for e in journal if e["event"] == "brightness"]
     assert len(searches) == 3
     # every trial but the kept one (which is flat #1) is extra time
-    trials = sum((len(e["trials"]) - 1) * (plan.sets[e["set"]].exposure + readout) for e in searches)
+    trials = sum((len(e["trials"]) - 1) * ((plan.sets[e["set"]].exposure or 0.0) + readout) for e in searches)
     expected = exposures + frames * readout + waits + trials
     match = re.search(r"would take (?:(\d+)m)?([\d.]+)s of real time", text)
     assert match, text

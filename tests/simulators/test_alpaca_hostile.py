@@ -172,7 +172,12 @@ def test_many_clients_at_once_are_all_answered(served: tuple[AlpacaServer, Bench
         (["sim", "alpaca", "--port", "99999"], "cannot serve Alpaca on 127.0.0.1:99999: bind(): port must be 0-65535"),
         (["sim", "alnitak", "--tcp", "99999"], "cannot serve Alnitak on 127.0.0.1:99999: bind(): port must be"),
         (["sim", "alnitak", "--firmware", "5000"], "firmware version must be 000-999, not 5000"),
-        (["sim", "alpaca", "--seed", "-1"], "sim option seed='-1': expected an integer from 0 to 4294967295"),
+        (["sim", "alpaca", "--seed", "-1"], "sim option seed=-1: expected an integer from 0 to 4294967295"),
+        (["sim", "alpaca", "--option", "seed=3"], "--option 'seed=3': give the seed with --seed"),
+        (["sim", "alpaca", "--fault", "noon=kill"], "--fault no moment 'noon' (known: connect, light_on, light_off"),
+        (["sim", "alpaca", "--fault", "lit_exposure:0=kill"], "the count after ':' is a whole number from 1"),
+        (["sim", "alpaca", "--fault", "light_off=panel.melted"], "no action 'panel.melted' (known: freeze, kill"),
+        (["sim", "alpaca", "--fault", "light_off"], "expected MOMENT[:N]=ACTION, e.g. lit_exposure:3=freeze"),
     ],
 )
 def test_a_server_that_cannot_start_says_why_in_one_line(

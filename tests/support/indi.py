@@ -87,6 +87,11 @@ class IndiServer:
     def set(self, spec: str) -> None:
         subprocess.run(["indi_setprop", "-p", str(self.port), spec], env=self.env, check=True, timeout=10)
 
+    def freeze(self) -> None:
+        """The server stopped dead (SIGSTOP): its sockets stay open and nothing answers; thawed when the block ends."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+
     def kill(self) -> None:
         """The server and its drivers gone at once (SIGKILL), as a crash or a pulled network cable."""
         if self.process.poll() is None:
@@ -121,6 +126,7 @@ def indiserver(
         yield server
     finally:
         if process.poll() is None:
+            os.killpg(process.pid, signal.SIGCONT)  # a frozen server must be thawed to hear SIGTERM
             os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=10)
