@@ -169,6 +169,11 @@ def _set(dark_count: int) -> FlatSet:
     )  # fmt: skip
 
 
+def _sim(op: Operator) -> SimCamera:
+    assert isinstance(op.eq.camera, SimCamera)
+    return op.eq.camera
+
+
 def _dark_level(op: Operator) -> float:
     """The camera's level with no light, measured as the run measures it: one dark frame."""
     op.start_exposure(2.0, light=False)
@@ -185,24 +190,27 @@ def _capture(
 
 
 def test_dark_flats_come_numbered_after_those_a_resumed_set_already_has_each_booked_and_returned() -> None:
-    op, kept, seen = _operator(), _Kept(), []
+    op, kept = _operator(), _Kept()
+    seen: list[tuple[str, int, int]] = []
     taken = _capture(op, _set(5), Tally(wanted=2, total=5, next_no=4), kept, seen, _dark_level(op))
     assert [n for n, _, _ in kept.frames] == [4, 5] and all(r is None for _, _, r in kept.frames)
     assert seen == [("dark-flat", 4, 5), ("dark-flat", 5, 5)]
     assert [m.stats.mean for m in taken] == [mean for _, mean, _ in kept.frames]
     assert op.timeline.as_dict()["dark-flats exposure"] == 4.0  # two 2 s frames, booked as such
-    assert not op.exposing and not op.eq.camera.exposing
+    assert not op.exposing and not _sim(op).exposing
 
 
 @pytest.mark.parametrize("wanted", [0, 1])
 def test_a_set_that_wants_no_dark_flat_or_one_exposes_exactly_that(wanted: int) -> None:
-    op, kept, seen = _operator(), _Kept(), []
+    op, kept = _operator(), _Kept()
+    seen: list[tuple[str, int, int]] = []
     assert len(_capture(op, _set(1), Tally(wanted=wanted, total=1, next_no=2 - wanted), kept, seen, 500.0)) == wanted
-    assert len(kept.frames) == wanted and not op.exposing and not op.eq.camera.exposing
+    assert len(kept.frames) == wanted and not op.exposing and not _sim(op).exposing
 
 
 def test_a_dark_flat_that_saw_light_ends_its_set_naming_it_after_recording_it_rejected() -> None:
-    op, kept, seen = _operator(), _Kept(), []
+    op, kept = _operator(), _Kept()
+    seen: list[tuple[str, int, int]] = []
     dark = _dark_level(op)
     op.eq.panel.light_on(255)
     op.clock.sleep(60.0)  # warmed up
@@ -210,4 +218,4 @@ def test_a_dark_flat_that_saw_light_ends_its_set_naming_it_after_recording_it_re
         _capture(op, _set(3), None, kept, seen, dark)
     assert "light" in str(caught.value)
     assert len(kept.frames) == 1 and kept.frames[0][2] is not None  # recorded, rejected, and nothing after it
-    assert not op.exposing and not op.eq.camera.exposing
+    assert not op.exposing and not _sim(op).exposing
