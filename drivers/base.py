@@ -52,7 +52,9 @@ class CameraInfo:
     names, index 0 first. `readout_time` is the nominal seconds from the end of an exposure until
     `image_ready()` (the sequencer bounds its waits with it). `unreported` names the `CameraSettings` fields
     the camera cannot read back (`read_settings` then returns what was last applied for them, and the frames'
-    headers say so).
+    headers say so). `bayer` is a colour (one-shot-colour) sensor's mosaic as it starts at pixel (0, 0) of an
+    unbinned frame as read ("RGGB", "GRBG", "GBRG" or "BGGR": the driver folds its own offsets in), None for a
+    mono sensor; frames are never debayered.
     """
 
     name: str
@@ -72,6 +74,7 @@ class CameraInfo:
     readout_time: float = 0.0
     exposure_resolution: float = 0.0
     unreported: tuple[str, ...] = ()
+    bayer: str | None = None
 
 
 SETTING_NAMES = ("gain", "offset", "binning", "readout_mode", "temperature")

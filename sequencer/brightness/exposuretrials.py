@@ -126,7 +126,8 @@ class ExposureTrial:
 
     @property
     def mean(self) -> float:
-        return self.stats.mean
+        """The level the search steers by (`FrameStats.level`: a colour frame's channel rule)."""
+        return self.stats.level
 
 
 @dataclass(frozen=True)

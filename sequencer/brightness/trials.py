@@ -86,8 +86,11 @@ class Window:
 
 
 def is_saturated(stats: FrameStats, window: Window, max_saturated_fraction: float = MAX_SATURATED_FRACTION) -> bool:
-    """Clipped pixels above the allowed fraction, or a mean so high the sensor is at full well."""
-    return stats.saturated_fraction > max_saturated_fraction or stats.mean >= SATURATED_MEAN * window.max_adu
+    """Clipped pixels above the allowed fraction, or a mean so high the sensor is at full well; for a colour
+    frame, in any one channel (a red channel blowing out under a dual-band filter is a saturated flat)."""
+    brightest = max((c.mean for c in stats.channels.values()), default=stats.mean)
+    clipped = max(stats.saturated_fraction, stats.channel_saturated_fraction)
+    return clipped > max_saturated_fraction or brightest >= SATURATED_MEAN * window.max_adu
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,9 @@ class Trial:
 
     @property
     def mean(self) -> float:
-        return self.stats.mean
+        """The level the search steers by: the frame's mean, or for a colour frame the level its `colour`
+        rule reads (`FrameStats.level`)."""
+        return self.stats.level
 
 
 @dataclass(frozen=True)
@@ -128,12 +133,29 @@ class SearchResult:
         return self.trials[self.kept] if self.kept is not None else None
 
 
+EACH_WIDENING = 3.0
+"""`colour: each` accepts every channel within three times the window's tolerance of the target."""
+
+
+def each_window(window: Window) -> Window:
+    """The wider window `colour: each` holds every channel to."""
+    low = window.target_adu - EACH_WIDENING * (window.target_adu - window.low_adu)
+    high = min(window.target_adu + EACH_WIDENING * (window.high_adu - window.target_adu), float(window.max_adu))
+    return Window(max(low, 0.0), high, window.target_adu, window.max_adu)
+
+
 def classify(stats: FrameStats, window: Window, max_saturated_fraction: float) -> Verdict:
     if is_saturated(stats, window, max_saturated_fraction):
         return Verdict.SATURATED
-    if stats.mean < window.low_adu:
+    level = stats.level
+    if stats.channels and stats.colour == "each":
+        wide = each_window(window)
+        if all(wide.contains(c.mean) for c in stats.channels.values()):
+            return Verdict.IN_WINDOW
+        return Verdict.TOO_DIM if level < window.target_adu else Verdict.TOO_BRIGHT
+    if level < window.low_adu:
         return Verdict.TOO_DIM
-    if stats.mean > window.high_adu:
+    if level > window.high_adu:
         return Verdict.TOO_BRIGHT
     return Verdict.IN_WINDOW
 

@@ -20,7 +20,7 @@ from astropy.io import fits
 from drivers.base import CameraSettings
 from sequencer.core.timestamps import fits_date, mjd
 from sequencer.output import keywords as kw
-from sequencer.output.keywords import WRITTEN_KINDS, FrameKind
+from sequencer.output.keywords import BAYER_PATTERNS, WRITTEN_KINDS, FrameKind
 
 TIMED_COMMENT = "[s] exposure time, as the camera timed it"
 """EXPTIME's comment when the value is the camera's own figure (the request otherwise, and the comment says so)."""
@@ -144,6 +144,8 @@ class FrameHeader:
     exposure_requested: float | None = None
     exposure_reported: bool = False
     unreported: tuple[str, ...] = ()
+    bayer: str | None = None
+    """A colour frame's mosaic at its first stored pixel ("RGGB"...), as BAYERPAT: None for mono."""
 
     def __post_init__(self) -> None:
         if self.kind not in WRITTEN_KINDS:
@@ -154,6 +156,8 @@ class FrameHeader:
             raise ValueError(f"exposure must be a non-negative number of seconds, got {self.exposure}")
         if self.kind is not FrameKind.FLAT and (self.panel_brightness is not None or self.panel_max is not None):
             raise ValueError(f"a {self.kind.value} frame is taken with the panel off: no panel brightness")
+        if self.bayer is not None and self.bayer not in BAYER_PATTERNS:
+            raise ValueError(f"BAYERPAT must be one of {', '.join(BAYER_PATTERNS)}, not {self.bayer!r}")
         if self.reject_reason is not None and not self.rejected:
             raise ValueError("a reject reason was given for a frame that is not rejected")
 
@@ -213,6 +217,12 @@ class FrameHeader:
             cards.append((kw.FILTER, _text(self.filter), "filter in the light path"))
         cards.append((kw.INSTRUME, _text(self.camera), "camera"))
         cards.append((kw.ROWORDER, kw.TOP_DOWN, "first row stored is the top of the image"))
+        if self.bayer is not None:
+            cards += [
+                (kw.BAYERPAT, _text(self.bayer), "colour filter array from the first stored pixel"),
+                (kw.XBAYROFF, 0, "Bayer offset in X: folded into BAYERPAT"),
+                (kw.YBAYROFF, 0, "Bayer offset in Y: folded into BAYERPAT"),
+            ]
         if self.telescope is not None:
             cards.append((kw.TELESCOP, _text(self.telescope), "telescope"))
         if self.origin is not None:

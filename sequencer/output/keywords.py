@@ -31,6 +31,13 @@ MJD_AVG = "MJD-AVG"
 ROWORDER = "ROWORDER"
 TOP_DOWN = "TOP-DOWN"
 """ROWORDER's value: the first row stored is the top of the image, as the camera reads it out (N.I.N.A.)."""
+BAYERPAT = "BAYERPAT"
+XBAYROFF = "XBAYROFF"
+YBAYROFF = "YBAYROFF"
+"""A colour frame's mosaic (N.I.N.A., Siril, PixInsight and ASIAIR read BAYERPAT; Siril and PixInsight shift it
+by X/YBAYROFF): flatseq writes the pattern as it starts at the first stored pixel, offsets 0, so a reader that
+ignores the offsets reads it right too. With ROWORDER = TOP-DOWN the first stored pixel is the top left."""
+BAYER_PATTERNS = ("RGGB", "GRBG", "GBRG", "BGGR")
 EXPTIME = "EXPTIME"
 EXPOSURE = "EXPOSURE"
 EXPREQ = "EXPREQ"

@@ -62,6 +62,8 @@ class FlatSet:
     on_error: OnError
     fixed_brightness: int | None = None
     auto: AutoExposure | None = None
+    colour: str = "brightest"
+    """How a colour camera's flats are levelled (`brightness.colour`): brightest, mean or each."""
     line: int = 0
     column: int = 0
 

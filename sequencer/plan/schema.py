@@ -13,6 +13,7 @@ from sequencer.output.filenames import DEFAULT_PATTERN
 from sequencer.plan.kinds import StepKind
 
 OnError = Literal["skip_set", "abort"]
+Colour = Literal["brightest", "mean", "each"]
 AUTO = "auto"
 """`exposure: auto`: the exposure is found at run time, the light held at one level."""
 MANUAL_LIGHT = "manual"
@@ -68,6 +69,9 @@ class BrightnessModel(Strict):
     target: Target = 0.5
     tolerance: Tolerance = 0.1
     max_trials: Annotated[int, Field(ge=1, le=50)] = 12
+    colour: Colour = "brightest"
+    """A colour camera's level: its brightest Bayer channel, the mean of all pixels (N.I.N.A.'s), or each channel
+    within a wider window. Mono cameras have one level and ignore it."""
 
     @model_validator(mode="after")
     def _window_below_full_scale(self) -> BrightnessModel:

@@ -119,6 +119,7 @@ class SetBuilder:
             on_error=request.on_error or self.model.on_error,
             fixed_brightness=request.fixed_brightness,
             auto=request.auto,
+            colour=bright.colour,
             line=line,
             column=col,
         )

@@ -18,9 +18,9 @@ from sequencer.brightness.exposure import cold_start, find_exposure
 from sequencer.brightness.exposuretrials import ExposureRange, ExposureResult, LightLevel
 from sequencer.brightness.trained import TrainedTable
 from sequencer.brightness.trainedexposure import LastSearch, start_from
-from sequencer.core.stats import FrameStats, frame_stats
+from sequencer.core.stats import FrameStats
 from sequencer.plan.model import FlatSet
-from sequencer.run.capture import Measured, SetFailed
+from sequencer.run.capture import Measured, SetFailed, measure_frame
 from sequencer.run.operator import Operator
 from sequencer.run.setstate import SetEvents, SetState
 
@@ -71,7 +71,7 @@ class ExposureFinder:
         low, high = panel.brightness_range
         light = LightLevel(brightness, low, high) if brightness is not None else None
         result = find_exposure(
-            self._measure(state),
+            self._measure(fs, state),
             state.window,
             self.exposures(fs),
             pedestal_adu=pedestal,
@@ -97,13 +97,13 @@ class ExposureFinder:
             start = prior.exposure_for(state.window.target_adu)
         return exposures.snap(start) if start is not None else cold_start(exposures)
 
-    def _measure(self, state: SetState) -> Callable[[float], FrameStats]:
+    def _measure(self, fs: FlatSet, state: SetState) -> Callable[[float], FrameStats]:
         info = self.op.eq.camera.info
 
         def measure(seconds: float) -> FrameStats:
             self.op.start_exposure(seconds, light=True)
             exposure = self.op.finish_exposure("trials")
-            m = Measured(exposure, frame_stats(exposure.frame, max_adu=info.max_adu))
+            m = Measured(exposure, measure_frame(self.op, fs, exposure.frame, info.max_adu))
             state.kept_trial = m
             state.trials += 1
             self.progress("trial", state.trials, 0, m, None)

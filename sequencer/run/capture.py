@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from drivers.base import Frame
 from drivers.errors import DeviceDisconnected, DeviceError, FlatseqError, NotConnected
-from sequencer.brightness.trials import Window
+from sequencer.brightness.trials import Window, each_window
 from sequencer.core.stats import FrameStats, frame_stats
 from sequencer.plan.model import FlatSet
 from sequencer.run.darkflats import dark_flat_verdict, leak_limit
@@ -71,15 +72,38 @@ class Recorder(Protocol):
     def dark_flat(self, fs: FlatSet, m: Measured, *, frame_no: int, rejected: str | None) -> None: ...
 
 
+def measure_frame(op: Operator, fs: FlatSet, frame: Frame, max_adu: int) -> FrameStats:
+    """A frame's statistics, per Bayer channel for a colour camera's unbinned frames (a binned colour frame is
+    no longer a mosaic), levelled by the set's `colour` rule."""
+    bayer = op.eq.camera.info.bayer if fs.binning == 1 else None
+    return frame_stats(frame, max_adu=max_adu, bayer=bayer, colour=fs.colour)
+
+
 def flat_verdict(stats: FrameStats, window: Window | None) -> str | None:
     """Why a flat does not count, or None when it does. Without a window (a brightness the sequence fixed
-    itself) only saturation disqualifies a flat."""
+    itself) only saturation disqualifies a flat. A colour flat is judged by its channels: none may clip, and
+    the level its `colour` rule reads (`FrameStats.level`) must be in the window."""
     if stats.saturated_fraction > 0:
-        return f"saturated ({stats.saturated_fraction:.3%} of pixels clipped)"
-    if window is not None and not window.contains(stats.mean):
-        side = "below" if stats.mean < window.low_adu else "above"
-        return f"mean {stats.mean:.0f} ADU {side} the window {window.low_adu:.0f}-{window.high_adu:.0f} ADU"
+        return f"saturated ({stats.saturated_fraction:.3%} of pixels clipped{_clipped_channels(stats)})"
+    if window is None:
+        return None
+    if stats.channels and stats.colour == "each":
+        wide = each_window(window)
+        outside = [f"{k} {c.mean:.0f}" for k, c in stats.channels.items() if not wide.contains(c.mean)]
+        if outside:
+            return f"channel {', '.join(outside)} ADU outside {wide.low_adu:.0f}-{wide.high_adu:.0f} ADU (colour: each)"
+        return None
+    level = stats.level
+    if not window.contains(level):
+        side = "below" if level < window.low_adu else "above"
+        what = "mean" if not stats.channels or stats.colour == "mean" else "brightest channel"
+        return f"{what} {level:.0f} ADU {side} the window {window.low_adu:.0f}-{window.high_adu:.0f} ADU"
     return None
+
+
+def _clipped_channels(stats: FrameStats) -> str:
+    clipped = [f"{k} {c.saturated_fraction:.3%}" for k, c in stats.channels.items() if c.saturated_fraction > 0]
+    return f": {', '.join(clipped)}" if clipped else ""
 
 
 def capture_flats(
@@ -129,7 +153,7 @@ def capture_flats(
         if research is not None and misses >= MISSES_BEFORE_RESEARCH:
             if op.exposing:  # measure the frame in flight first: it may already be back in the window
                 exp = op.finish_exposure("flats")
-                book(Measured(exp, frame_stats(exp.frame, max_adu=max_adu)))
+                book(Measured(exp, measure_frame(op, fs, exp.frame, max_adu)))
                 continue
             misses = 0
             book(research())
@@ -140,7 +164,7 @@ def capture_flats(
         # Start the next one now, before measuring this one: the camera never waits for us.
         if len(accepted) + 1 < tally.wanted:
             op.start_exposure(exposure, light=True)
-        book(Measured(exp, frame_stats(exp.frame, max_adu=max_adu)))
+        book(Measured(exp, measure_frame(op, fs, exp.frame, max_adu)))
     if op.exposing:  # the last frame in flight became surplus: the set is complete without it
         op.abort_exposure()
     return accepted
@@ -172,7 +196,7 @@ def capture_dark_flats(
         exp = op.finish_exposure("dark-flats")
         if len(taken) + 1 < tally.wanted:
             op.start_exposure(exposure, light=False)
-        m = Measured(exp, frame_stats(exp.frame, max_adu=max_adu))
+        m = Measured(exp, measure_frame(op, fs, exp.frame, max_adu))
         reason = dark_flat_verdict(
             exp,
             m.stats.mean,

@@ -25,6 +25,7 @@ from sequencer.run.capture import (
     capture_dark_flats,
     capture_flats,
     is_fatal,
+    measure_frame,
 )
 from sequencer.run.darkflats import FlatsTaken, refusal_before, sample_of
 from sequencer.run.manual import ManualLight, leak_hint
@@ -242,7 +243,7 @@ class RunExecutor:
                 return self.plan.sets[later.set_id]
         return None
 
-    def _measure(self, state: SetState) -> Callable[[int], FrameStats]:
+    def _measure(self, fs: FlatSet, state: SetState) -> Callable[[int], FrameStats]:
         info = self.op.eq.camera.info
         exposure = state.exposure
         assert exposure is not None, "a brightness search is at a fixed exposure"
@@ -253,7 +254,7 @@ class RunExecutor:
                 self.current_brightness = brightness
             self.op.start_exposure(exposure, light=True)
             exp = self.op.finish_exposure("trials")
-            m = Measured(exp, frame_stats(exp.frame, max_adu=info.max_adu))
+            m = Measured(exp, measure_frame(self.op, fs, exp.frame, info.max_adu))
             state.kept_trial = m
             state.trials += 1
             self.progress("trial", state.trials, 0, m, brightness)
@@ -267,7 +268,7 @@ class RunExecutor:
             raise InvalidOperation(panel.name, "the light is off: cannot search for a brightness")
         assert state.exposure is not None
         result = find_brightness(
-            self._measure(state),
+            self._measure(fs, state),
             state.window,
             panel.brightness_range,
             exposure=state.exposure,

@@ -6,8 +6,16 @@ import sys
 from typing import TextIO
 
 from drivers.clock import Clock
+from sequencer.core.stats import FrameStats
 from sequencer.core.units import format_duration
 from sequencer.run.capture import Measured
+
+
+def channel_levels(stats: FrameStats) -> str:
+    """A colour frame's channel means ("  R 33207 G 16490 B 9986"), so a clipping red shows; "" for mono."""
+    if not stats.channels:
+        return ""
+    return "  " + " ".join(f"{k} {c.mean:.0f}" for k, c in stats.channels.items())
 
 
 class Progress:
@@ -39,7 +47,7 @@ class Progress:
         line = (
             f"  [{self.set_label}] {kind} {count} at {m.exposure.exposure:g}s{bright}"
             f"  mean {m.stats.mean:.0f} ADU"
-            f"  ({m.stats.mean / (m.stats.max_adu + 1):.1%})  ETA {format_duration(eta)}"
+            f"  ({m.stats.mean / (m.stats.max_adu + 1):.1%}){channel_levels(m.stats)}  ETA {format_duration(eta)}"
         )
         if self.tty:
             self._write("\r\033[K" + line)

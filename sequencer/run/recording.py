@@ -72,5 +72,6 @@ class FrameRecorder:
             rejected=rejected is not None,
             reject_reason=rejected,
             pixel_size_um=self.camera.pixel_size_um,
+            bayer=self.camera.bayer if state.taken_with.binning == 1 else None,  # binned: no longer a mosaic
         )
         self.writer.submit(m.exposure.frame, header, self.run_dir / expand_pattern(self.pattern, header))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from simulators.devices.faults import Faults
 from simulators.devices.manual import SimManualHand, SimManualLight
 from simulators.devices.panel import SimPanel
 from simulators.devices.wheel import SimFilterWheel
+from simulators.physics.colour import PANEL_SPECTRA, Tile, channel_light, tile_mean, tile_of
 from simulators.physics.cooler import Cooler
 from simulators.physics.light import PanelTimeline, WheelTimeline, integrate_light
 from simulators.physics.manual import ManualLightSource
@@ -111,6 +113,36 @@ class Bench:
         by_hand = self.manual_source.lit_seconds(self.filter_path, start, start + seconds)
         return self.options.flux * seen + self.options.manual_flux * by_hand
 
+    def channel_tile(self, filter_name: str) -> Tile | None:
+        """A colour sensor's light per pixel of the 2×2 cell through a filter, relative to a mono pixel's, from
+        the panel's spectrum and the sensor's response; None for a mono sensor."""
+        if self.sensor.bayer is None:
+            return None
+        spectrum = PANEL_SPECTRA[self.options.spectrum]
+        rgb = channel_light(spectrum, filter_name, self.sensor.qe_rgb)
+        passes = channel_light(spectrum, filter_name, (1.0, 1.0, 1.0))
+        # the filter's scalar transmission already says how much of the light passes: share it out by colour
+        share = 3.0 / max(sum(passes), 1e-12)
+        return tile_of(self.sensor.bayer, (rgb[0] * share, rgb[1] * share, rgb[2] * share))
+
+    def filter_at(self, t: float) -> str:
+        """The filter in the beam at time t (the one the wheel was last sent to)."""
+        slot = 0
+        for move in self.filter_path.moves():
+            if move.start <= t:
+                slot = move.slot
+        return self.options.filters[slot]
+
+    def colour_at(self, t: float, binning: int) -> tuple[float, Tile | None]:
+        """(scale, tile) of the light at time t: a mono sensor (1, None); a colour sensor its cell's factors, or
+        at a binning above 1 (where the cells are averaged together) their mean and no mosaic."""
+        tile = self.channel_tile(self.filter_at(t))
+        if tile is None:
+            return 1.0, None
+        if binning > 1:
+            return tile_mean(tile), None
+        return 1.0, tile
+
     def mean_dark_rate(self, temperature: float, binning: int = 1) -> float:
         """Mean dark signal in e⁻/s per pixel: dark current (with hot pixels) plus amp glow."""
         maps = self.maps(binning)
@@ -146,6 +178,11 @@ class Bench:
 
 
 def _sensor_with_options(preset: SensorModel, options: BenchOptions) -> SensorModel:
+    if options.bayer is not None:
+        if not preset.colour:
+            colour = ", ".join(name for name, model in SENSORS.items() if model.colour)
+            raise ConfigError(f"sim option bayer={options.bayer}: sensor {preset.name} is mono (colour: {colour})")
+        preset = replace(preset, bayer=options.bayer)
     changes: dict[str, float] = {}
     if options.readout is not None:
         changes["readout_time"] = options.readout

@@ -76,6 +76,7 @@ class SimCamera:
             can_cool=True,
             readout_time=sensor.readout_seconds(0),
             exposure_resolution=EXPOSURE_RESOLUTION,
+            bayer=sensor.bayer,
         )
         self._lock = threading.RLock()
         self._connected = False
@@ -285,10 +286,12 @@ class SimCamera:
         lit = max(record.seconds + bench.options.exposure_offset, 0.0)  # a shutter's travel: light beyond the asked
         light_e = 0.0 if blocked else bench.light_electrons(record.start, lit, rng)
         end = record.start + record.seconds
+        scale, cfa = bench.colour_at(record.start + 0.5 * lit, record.settings.binning)
         temperature = 0.5 * (bench.cooler.temperature(record.start) + bench.cooler.temperature(end))
         settings = record.settings
         signal = ExposureSignal(
-            light_e=light_e,
+            light_e=light_e * scale,
+            cfa=cfa,
             seconds=record.seconds,
             temperature=temperature,
             gain=settings.gain,

@@ -13,6 +13,7 @@ import numpy as np
 from drivers.base import Frame
 from drivers.clock import Clock
 from simulators.devices.faults import Faults
+from simulators.physics.colour import Tile
 from simulators.physics.cooler import Cooler
 from simulators.physics.light import PanelTimeline, WheelTimeline
 from simulators.physics.options import BenchOptions
@@ -44,6 +45,10 @@ class CameraView(Protocol):
 
     def light_electrons(self, start: float, seconds: float, rng: np.random.Generator | None = None) -> float:
         """Photoelectrons per pixel at illumination 1 collected over [start, start + seconds]."""
+        ...
+
+    def colour_at(self, t: float, binning: int) -> tuple[float, Tile | None]:
+        """A colour sensor's light at time t: (scale, the 2×2 cell's factors); (1, None) for mono."""
         ...
 
     def render(self, signal: ExposureSignal, rng: np.random.Generator) -> Frame:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from drivers.errors import ConfigError, quoted
+from simulators.physics.colour import PANEL_SPECTRA, bayer_pattern
 
 DEFAULT_FILTERS = ("L", "R", "G", "B", "Ha", "OIII", "SII")
 
@@ -37,6 +38,9 @@ DEFAULT_TRANSMISSIONS: Mapping[str, float] = {
     "o3": 0.04,
     "sii": 0.03,
     "s2": 0.03,
+    "none": 1.0,
+    "uvir": 0.95,
+    "dualband": 0.1,
     "dark": 0.0,
     "blank": 0.0,
     "opaque": 0.0,
@@ -100,6 +104,9 @@ class BenchOptions:
     move_time: float = 1.0  # s per slot
     wheel_fault: str | None = None  # stuck
     stuck_timeout: float = 10.0  # s past the due arrival before a stuck wheel raises DeviceTimeout
+    # colour (simulators.physics.colour)
+    bayer: str | None = None  # a colour preset's pattern at pixel (0, 0) instead of RGGB (GRBG, GBRG, BGGR)
+    spectrum: str = "led"  # the panel's colour: led (bluish white), white, warm
 
     def transmission(self, name: str) -> float:
         """Relative transmission of a filter: an explicit option, the table above, else 1.0."""
@@ -232,6 +239,8 @@ _PARSERS: Mapping[str, Callable[[object], Any]] = {
     "move_time": _float,
     "wheel_fault": _fault("wheel"),
     "stuck_timeout": _float,
+    "bayer": bayer_pattern,
+    "spectrum": _choice(*PANEL_SPECTRA),
 }
 
 

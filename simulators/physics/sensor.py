@@ -84,6 +84,15 @@ class SensorModel:
     cooling_delta_max: float = 35.0
     """How far below ambient the cooler can pull the sensor."""
     readout_modes: tuple[ReadoutMode, ...] = DEFAULT_MODES
+    bayer: str | None = None
+    """A colour sensor's Bayer pattern at pixel (0, 0) ("RGGB"; see simulators.physics.colour), None for mono."""
+    qe_rgb: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    """A colour pixel's response in its own band, relative to a mono pixel's to the same light in all bands (the
+    colour filter array passes one band of three, so about a third)."""
+
+    @property
+    def colour(self) -> bool:
+        return self.bayer is not None
 
     def with_options(self, **changes: float | int) -> SensorModel:
         """A copy with some fields replaced (URL options such as full_well=, readout=)."""
@@ -151,8 +160,9 @@ class SensorModel:
         return self.width * self.height / 1e6
 
     def describe(self) -> str:
+        kind = f" (colour, {self.bayer})" if self.bayer else ""
         return (
-            f"{self.name}: {self.width}×{self.height}, {self.pixel_size_um} µm, "
+            f"{self.name}{kind}: {self.width}×{self.height}, {self.pixel_size_um} µm, "
             f"{self.e_per_adu(0):.2f} e⁻/ADU at gain 0, HCG from gain {self.hcg_gain}"
         )
 
@@ -170,4 +180,15 @@ SENSORS = MappingProxyType(
         "small": _preset("small", 320, 214, readout_time=0.05),
     }
 )
-"""Sensor presets by name. `small` has IMX455 physics on a tiny grid, for tests."""
+SENSORS = MappingProxyType(
+    {
+        **SENSORS,
+        # ASI6200MC / QHY600C: the same silicon behind a Bayer mosaic
+        "imx455c": replace(SENSORS["imx455"], name="imx455c", qe_rgb=(0.27, 0.33, 0.29), bayer="RGGB"),
+        # ASI2600MC / QHY268C
+        "imx571c": replace(SENSORS["imx571"], name="imx571c", qe_rgb=(0.28, 0.34, 0.30), bayer="RGGB"),
+        "smallc": replace(SENSORS["small"], name="smallc", qe_rgb=(0.27, 0.33, 0.29), bayer="RGGB"),
+    }
+)
+"""Sensor presets by name. `small` has IMX455 physics on a tiny grid, for tests; a name ending in `c` is the
+colour version of a preset (RGGB unless the bench's `bayer=` says otherwise)."""
