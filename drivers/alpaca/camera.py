@@ -15,6 +15,7 @@ from alpaca.camera import CameraStates
 
 from drivers.alpaca.device import AlpacaLink
 from drivers.base import CameraInfo, CameraSettings, ExposureReport, Frame
+from drivers.bayer import ASCOM_MONOCHROME, ASCOM_RGGB, ASCOM_SENSOR_TYPES, pattern_at_origin
 from drivers.errors import DeviceError, NotConnected, NotSupported
 
 VALUE_NOT_SET = 0x402
@@ -179,7 +180,25 @@ class AlpacaCamera:
             readout_modes=tuple(str(mode) for mode in modes),
             can_cool=bool(self._optional("cansetccdtemperature", False)),
             exposure_resolution=float(self._optional("exposureresolution", 0.0)),
+            bayer=self._bayer(),
         )
+
+    def _bayer(self) -> str | None:
+        """The mosaic at pixel (0, 0): SensorType RGGB shifted by BayerOffsetX/Y; None for a mono sensor (and for
+        a driver that does not say: SensorType is optional before ICameraV2)."""
+        sensor_type = self._optional("sensortype", ASCOM_MONOCHROME)
+        if sensor_type == ASCOM_MONOCHROME:
+            return None
+        if sensor_type != ASCOM_RGGB:
+            name = ASCOM_SENSOR_TYPES.get(sensor_type, "unknown")
+            raise DeviceError(
+                self.name, f"SensorType {sensor_type!r} ({name}): flatseq takes mono and RGGB-family Bayer sensors"
+            )
+        x, y = self._t.get("bayeroffsetx"), self._t.get("bayeroffsety")
+        try:
+            return pattern_at_origin("RGGB", int(x), int(y))
+        except (TypeError, ValueError) as exc:
+            raise DeviceError(self.name, f"BayerOffsetX/Y answered {x!r}, {y!r}: {exc}") from None
 
     def _range(self, names: str, low: str, high: str) -> tuple[int, int]:
         """Gain/offset range: indices into Gains/Offsets in index mode, GainMin..GainMax in value mode."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drivers.base import CameraInfo, CameraSettings, ExposureReport, Frame
+from drivers.bayer import pattern_at_origin
 from drivers.clock import Clock
 from drivers.errors import DeviceDisconnected, DeviceError, DeviceTimeout, InvalidOperation, InvalidValue, NotSupported
 from drivers.indi import vectors
@@ -329,4 +330,20 @@ class IndiCamera:
             readout_modes=self._modes(),
             can_cool=can_cool,
             unreported=("temperature",) if can_cool else (),
+            bayer=self._bayer(),
         )
+
+    def _bayer(self) -> str | None:
+        """A colour sensor's mosaic at pixel (0, 0) from CCD_CFA (CFA_TYPE shifted by CFA_OFFSET_X/Y); None
+        where the driver defines no CCD_CFA (a mono sensor)."""
+        link = self._link
+        cfa = link.find("CCD_CFA")
+        if cfa is None:
+            return None
+        kind, x, y = cfa.value("CFA_TYPE"), cfa.value("CFA_OFFSET_X"), cfa.value("CFA_OFFSET_Y")
+        if kind in (None, ""):
+            return None
+        try:
+            return pattern_at_origin(str(kind), int(str(x or 0)), int(str(y or 0)))
+        except ValueError as exc:
+            raise DeviceError(link.name, f"CCD_CFA answered type {kind!r}, offsets {x!r}, {y!r}: {exc}") from None

@@ -24,6 +24,8 @@ __all__ = [
     "Window",
     "check_range",
     "classify",
+    "each_unreachable",
+    "each_window",
     "is_saturated",
 ]
 
@@ -142,6 +144,23 @@ def each_window(window: Window) -> Window:
     low = window.target_adu - EACH_WIDENING * (window.target_adu - window.low_adu)
     high = min(window.target_adu + EACH_WIDENING * (window.high_adu - window.target_adu), float(window.max_adu))
     return Window(max(low, 0.0), high, window.target_adu, window.max_adu)
+
+
+def each_unreachable(stats: FrameStats, window: Window) -> str | None:
+    """Why no level puts every channel of a colour frame into `colour: each`'s wider window (their ratio is
+    fixed by the light and the filter, whatever the brightness or exposure), or None if one could."""
+    if not stats.channels or stats.colour != "each":
+        return None
+    wide = each_window(window)
+    means = {k: c.mean for k, c in stats.channels.items()}
+    if max(means.values()) * wide.low_adu <= min(means.values()) * wide.high_adu:
+        return None
+    levels = ", ".join(f"{k} {v:.0f}" for k, v in means.items())
+    return (
+        f"colour: each: the channels are too far apart for one window ({levels} ADU; each must lie in "
+        f"{wide.low_adu:.0f}-{wide.high_adu:.0f} ADU): use colour: brightest, or a light or filter whose colour "
+        "is flatter"
+    )
 
 
 def classify(stats: FrameStats, window: Window, max_saturated_fraction: float) -> Verdict:

@@ -18,9 +18,10 @@ from typing import Protocol
 from astropy.io import fits
 
 from drivers.base import CameraSettings
+from drivers.bayer import BAYER_PATTERNS
 from sequencer.core.timestamps import fits_date, mjd
 from sequencer.output import keywords as kw
-from sequencer.output.keywords import BAYER_PATTERNS, WRITTEN_KINDS, FrameKind
+from sequencer.output.keywords import WRITTEN_KINDS, FrameKind
 
 TIMED_COMMENT = "[s] exposure time, as the camera timed it"
 """EXPTIME's comment when the value is the camera's own figure (the request otherwise, and the comment says so)."""

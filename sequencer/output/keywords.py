@@ -37,7 +37,6 @@ YBAYROFF = "YBAYROFF"
 """A colour frame's mosaic (N.I.N.A., Siril, PixInsight and ASIAIR read BAYERPAT; Siril and PixInsight shift it
 by X/YBAYROFF): flatseq writes the pattern as it starts at the first stored pixel, offsets 0, so a reader that
 ignores the offsets reads it right too. With ROWORDER = TOP-DOWN the first stored pixel is the top left."""
-BAYER_PATTERNS = ("RGGB", "GRBG", "GBRG", "BGGR")
 EXPTIME = "EXPTIME"
 EXPOSURE = "EXPOSURE"
 EXPREQ = "EXPREQ"

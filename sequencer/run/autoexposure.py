@@ -18,6 +18,7 @@ from sequencer.brightness.exposure import cold_start, find_exposure
 from sequencer.brightness.exposuretrials import ExposureRange, ExposureResult, LightLevel
 from sequencer.brightness.trained import TrainedTable
 from sequencer.brightness.trainedexposure import LastSearch, start_from
+from sequencer.brightness.trials import each_unreachable
 from sequencer.core.stats import FrameStats
 from sequencer.plan.model import FlatSet
 from sequencer.run.capture import Measured, SetFailed, measure_frame
@@ -82,7 +83,8 @@ class ExposureFinder:
         )
         self.events.searched_exposure(fs, result, brightness)
         if not result.ok or result.exposure is None or state.kept_trial is None:
-            raise SetFailed(fs.id, result.reason or "the exposure search failed")
+            unreachable = each_unreachable(result.trials[-1].stats, state.window) if result.trials else None
+            raise SetFailed(fs.id, unreachable or result.reason or "the exposure search failed")
         state.exposure = result.exposure
         self._remember(key, result)
         kept, state.kept_trial = state.kept_trial, None

@@ -12,7 +12,7 @@ from sequencer.brightness.response import PanelResponse
 from sequencer.brightness.search import find_brightness
 from sequencer.brightness.state import initial_brightness
 from sequencer.brightness.trained import TrainedTable
-from sequencer.brightness.trials import SearchResult, Window
+from sequencer.brightness.trials import SearchResult, Window, each_unreachable
 from sequencer.core.stats import FrameStats, frame_stats
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.model import FlatSet, Plan, Step
@@ -279,7 +279,7 @@ class RunExecutor:
         )
         self.events.searched(fs, result)
         if not result.ok or result.brightness is None or state.kept_trial is None:
-            raise SetFailed(fs.id, _search_failure(result))
+            raise SetFailed(fs.id, _search_failure(result, state.window))
         state.brightness = result.brightness
         if self.trained is not None:
             flat = result.flat
@@ -377,7 +377,10 @@ class RunExecutor:
         )
 
 
-def _search_failure(result: SearchResult) -> str:
+def _search_failure(result: SearchResult, window: Window) -> str:
+    unreachable = each_unreachable(result.trials[-1].stats, window) if result.trials else None
+    if unreachable is not None:
+        return unreachable
     text = result.reason or "the brightness search failed"
     if result.suggested_exposure is not None:
         text += f"; an exposure of about {result.suggested_exposure:.3g} s would reach the target"

@@ -7,12 +7,13 @@ rather than begun twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 from drivers.base import CameraSettings
-from sequencer.brightness.exposuretrials import ExposureResult
-from sequencer.brightness.trials import SearchResult
+from sequencer.brightness.exposuretrials import ExposureResult, ExposureTrial
+from sequencer.brightness.trials import SearchResult, Trial
 from sequencer.output.journal import Journal
 from sequencer.output.manifest import Manifest
 from sequencer.output.records import ExposureSearchRecord, TrialRecord
@@ -89,6 +90,7 @@ class Ledger:
             brightness=result.brightness,
             trials=[(t.brightness, round(t.stats.mean, 1)) for t in result.trials],
             reason=result.reason,
+            **_channels(result.trials),
         )
 
     def searched_exposure(self, fs: FlatSet, result: ExposureResult, brightness: int | None) -> None:
@@ -112,6 +114,7 @@ class Ledger:
             brightness=brightness,
             trials=[(t.exposure, round(t.stats.mean, 1)) for t in result.trials],
             reason=result.reason,
+            **_channels(result.trials),
         )
         if result.ok and result.exposure is not None:
             self.progress.say(
@@ -192,3 +195,13 @@ class Ledger:
         for sid in self.ended_at_cleanup:
             reason = self.outcomes[sid].reason
             cleanup.attempt("manifest", partial(manifest.end_set, sid, "failed", reason))
+
+
+def _channels(trials: Sequence[Trial | ExposureTrial]) -> dict[str, Any]:
+    """A colour camera's trials in the journal: each one's channel means and the level the search steered by."""
+    if not any(t.stats.channels for t in trials):
+        return {}
+    return {
+        "channels": [{k: round(c.mean, 1) for k, c in t.stats.channels.items()} for t in trials],
+        "levels": [round(t.stats.level, 1) for t in trials],
+    }

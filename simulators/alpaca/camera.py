@@ -18,6 +18,7 @@ from typing import Any
 from alpaca.camera import CameraStates
 
 from drivers.base import Camera, CameraInfo, Frame
+from drivers.bayer import ASCOM_MONOCHROME, ASCOM_RGGB, offsets_from_rggb
 from drivers.clock import Clock
 from simulators.alpaca.common import CommonMembers, Identity
 from simulators.alpaca.protocol import (
@@ -178,6 +179,18 @@ class CameraDevice:
             raise not_implemented("CCDTemperature")
         return value
 
+    def _bayer_offset(self, axis: int) -> Member:
+        """BayerOffsetX (axis 0) / BayerOffsetY (1): where the frame starts in ASCOM's RGGB mosaic; a mono
+        sensor answers NotImplemented, as ASCOM asks."""
+
+        def offset() -> int:
+            pattern = self.info.bayer
+            if pattern is None:
+                raise not_implemented(f"BayerOffset{'XY'[axis]} (monochrome sensor)")
+            return offsets_from_rggb(pattern)[axis]
+
+        return Member(offset)
+
     def _subframe_setter(self, index: int, name: str, minimum: int) -> Member:
         def setter(**value: int) -> None:
             number = value[name]
@@ -320,8 +333,8 @@ class CameraDevice:
             return Member(handler)
 
         table: Members = {
-            ("GET", "bayeroffsetx"): refuse("BayerOffsetX (monochrome sensor)"),
-            ("GET", "bayeroffsety"): refuse("BayerOffsetY (monochrome sensor)"),
+            ("GET", "bayeroffsetx"): self._bayer_offset(0),
+            ("GET", "bayeroffsety"): self._bayer_offset(1),
             ("GET", "binx"): Member(self._binning),
             ("GET", "biny"): Member(self._binning),
             ("PUT", "binx"): Member(lambda BinX: self.set_binning(BinX, "X"), (Int("BinX"),)),  # noqa: N803
@@ -379,7 +392,7 @@ class CameraDevice:
             ("PUT", "readoutmode"): Member(self.set_readout_mode, (Int("ReadoutMode"),)),
             ("GET", "readoutmodes"): Member(lambda: list(info().readout_modes)),
             ("GET", "sensorname"): refuse("SensorName"),
-            ("GET", "sensortype"): Member(lambda: 0),  # Monochrome
+            ("GET", "sensortype"): Member(lambda: ASCOM_MONOCHROME if info().bayer is None else ASCOM_RGGB),
             ("GET", "setccdtemperature"): Member(self.get_setpoint),
             ("PUT", "setccdtemperature"): Member(self.set_setpoint, (Float("SetCCDTemperature"),)),
             ("GET", "startx"): Member(lambda: self._subframe[0]),

@@ -30,8 +30,18 @@ IMAGETYP = {
 }
 
 
+def _cfa_prop(device: str, pattern: str) -> p.Prop:
+    """CCD_CFA as INDI's colour CCD drivers define it (read-only text: offsets and the pattern)."""
+    members = {"CFA_OFFSET_X": ("X Offset", "0"), "CFA_OFFSET_Y": ("Y Offset", "0"), "CFA_TYPE": ("Filter", pattern)}
+    return p.texts(device, "CCD_CFA", "Bayer Info", members, group="Image Info", perm="ro")
+
+
 class CameraDevice:
     """`ServedDevice` for a `SimCamera`."""
+
+    @staticmethod
+    def _cfa(device: str, pattern: str | None) -> dict[str, p.Prop]:
+        return {} if pattern is None else {"CCD_CFA": _cfa_prop(device, pattern)}
 
     def __init__(self, camera: SimCamera, core: DeviceCore) -> None:
         self.camera = camera
@@ -58,6 +68,7 @@ class CameraDevice:
                 group="Image Info",
                 perm="ro",
             ),
+            **self._cfa(n, info.bayer),
             "CCD_EXPOSURE": p.numbers(
                 n,
                 "CCD_EXPOSURE",

@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from drivers.bayer import BAYER_PATTERNS
+
 RGB = tuple[float, float, float]
 Tile = tuple[tuple[float, float], tuple[float, float]]
 """Factors of the 2×2 cell: tile[row % 2][col % 2]."""
-
-BAYER_PATTERNS = ("RGGB", "GRBG", "GBRG", "BGGR")
-"""The four placements of the Bayer mosaic, named from the first two pixels of the first two rows."""
 
 PANEL_SPECTRA: Mapping[str, RGB] = MappingProxyType(
     {
@@ -55,22 +54,6 @@ def bayer_pattern(text: object) -> str | None:
     if value not in BAYER_PATTERNS:
         raise ValueError(f"not a Bayer pattern (known: {', '.join(BAYER_PATTERNS)}, or none)")
     return value
-
-
-def shifted(pattern: str, x: int, y: int) -> str:
-    """The pattern seen from pixel (x, y) on. ASCOM names one mosaic, RGGB, and says where the frame starts in
-    it (BayerOffsetX/Y); INDI gives a pattern and offsets (CFA_OFFSET_X/Y): both come to this."""
-    cell = [[pattern[0], pattern[1]], [pattern[2], pattern[3]]]
-    return "".join(cell[(y + r) % 2][(x + c) % 2] for r in (0, 1) for c in (0, 1))
-
-
-def offsets_from_rggb(pattern: str) -> tuple[int, int]:
-    """ASCOM's (BayerOffsetX, BayerOffsetY) for a frame whose pixel (0, 0) starts `pattern`."""
-    for y in (0, 1):
-        for x in (0, 1):
-            if shifted("RGGB", x, y) == pattern:
-                return x, y
-    raise ValueError(f"{pattern!r} is not a Bayer pattern")
 
 
 def channel_light(spectrum: RGB, filter_name: str, qe: RGB) -> RGB:
