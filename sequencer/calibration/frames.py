@@ -25,6 +25,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
+from drivers.bayer import pattern_at_origin
 from drivers.errors import ConfigError, quoted
 from sequencer.core.units import ABSOLUTE_ZERO
 from sequencer.output import keywords as kw
@@ -73,6 +74,8 @@ class FrameInfo:
     master_of: FrameKind | None = None
     """For a master, the kind of frames it combines (FLAT, DARK_FLAT, BIAS, DARK), when its header says."""
     panel_brightness: int | None = None
+    bayer: str | None = None
+    """A colour frame's mosaic at its first stored pixel (BAYERPAT shifted by XBAYROFF/YBAYROFF), None for mono."""
     keywords: dict[str, str] = field(default_factory=dict, compare=False)
 
     def keyword(self, name: str) -> str:
@@ -100,6 +103,7 @@ _DEFAULT_KEYWORDS = {
     "filter": kw.FILTER,
     "shape": "NAXIS1/NAXIS2",
     "flat_set": kw.FLATSET,
+    "bayer": kw.BAYERPAT,
 }
 
 
@@ -245,8 +249,22 @@ def info_from_header(header: fits.Header, path: Path) -> FrameInfo:
         reject_reason=txt("reject_reason", kw.REJREASN),
         master_of=master_of(imagetyp or "", dark_flat=dark_flat) if combined else None,
         panel_brightness=int(brightness) if brightness is not None and brightness.is_integer() else None,
+        bayer=_bayer(header, path),
         keywords=keywords,
     )
+
+
+def _bayer(header: fits.Header, path: Path) -> str | None:
+    """BAYERPAT with XBAYROFF/YBAYROFF folded in (as Siril and PixInsight apply them), checked."""
+    pattern, _ = _text(header, path, kw.BAYERPAT)
+    if pattern is None:
+        return None
+    x, _ = _number(header, path, kw.XBAYROFF)
+    y, _ = _number(header, path, kw.YBAYROFF)
+    try:
+        return pattern_at_origin(pattern, int(x or 0) % 2, int(y or 0) % 2)
+    except ValueError as exc:
+        raise FrameError(f"{path}: {kw.BAYERPAT} = {pattern!r}: {exc}") from None
 
 
 def read_info(path: Path) -> FrameInfo:

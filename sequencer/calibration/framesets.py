@@ -84,6 +84,7 @@ class FlatSettings:
     ccd_temp: float | None
     set_temp: float | None
     shape: tuple[int, int]
+    bayer: str | None = None
 
     @classmethod
     def of(cls, flats: Sequence[FrameInfo]) -> FlatSettings:
@@ -100,6 +101,7 @@ class FlatSettings:
             ccd_temp=sum(temps) / len(temps) if temps else None,
             set_temp=first.set_temp,
             shape=first.shape,
+            bayer=first.bayer,
         )
 
     def mismatches(
@@ -132,6 +134,8 @@ class FlatSettings:
                 add(name, mine, theirs)
         if frame.readout is not None and self.readout is not None and frame.readout != self.readout:
             add("readout", frame.readout, self.readout)
+        if frame.bayer is not None and self.bayer is not None and frame.bayer != self.bayer:
+            add("bayer", frame.bayer, self.bayer)  # a colour master of two mosaics mixes colours pixel by pixel
         if check_temperature:
             if frame.set_temp is not None and self.set_temp is not None and abs(frame.set_temp - self.set_temp) > 0.05:
                 add("set_temp", frame.set_temp, self.set_temp)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from astropy.io import fits
 
 from drivers.clock import Clock, SystemClock
@@ -67,6 +68,9 @@ class MasterOptions:
     """When the masters are written (their DATE), like every other timestamp flatseq writes."""
     keep_images: bool = False
     """Hand the masters' pixels back in the results (for a preview) instead of letting them go."""
+    cfa: str = "overall"
+    """A colour master flat's normalisation: "overall" (mean 1 over all pixels, the channels' ratios kept, as
+    stackers expect) or "channels" (each Bayer channel to mean 1: Siril's and PixInsight's "equalise CFA")."""
 
 
 @dataclass
@@ -228,14 +232,31 @@ def _write_flat(
     formats: tuple[str, ...],
     options: MasterOptions,
 ) -> list[Path]:
-    """Scale the combined flat to mean 1 and write it with its provenance."""
+    """Scale the combined flat to mean 1 (a colour flat: overall, or each channel) and write it with its
+    provenance."""
     level = flat.mean
     flat.image /= np.float32(level)
+    bayer = plan.flats[0].bayer
+    if bayer is not None and options.cfa == "channels":
+        equalise_channels(flat.image, bayer)
     header = master_header(
         plan, flat, kind="flat", written_at=options.clock.now(), medians=medians, calibration_file=cal_path.name
     )
     header["MEANLVL"] = (level, "mean before scaling to 1")
+    if bayer is not None:
+        header["CFANORM"] = (options.cfa.upper(), "colour flat: mean 1 OVERALL, or each CHANNEL")
     return _write_master(stem, flat.image, header, formats, options, None)
+
+
+def equalise_channels(image: npt.NDArray[np.float32], bayer: str) -> None:
+    """Each Bayer channel of a mean-1 colour flat to mean 1, in place (the two greens as one channel)."""
+    cells = [image[i // 2 :: 2, i % 2 :: 2] for i in range(4)]
+    for letter in set(bayer):
+        mine = [cell for cell, this in zip(cells, bayer, strict=True) if this == letter]
+        total = sum(float(cell.sum(dtype=np.float64)) for cell in mine)
+        count = sum(cell.size for cell in mine)
+        for cell in mine:
+            cell /= np.float32(total / count)
 
 
 def memory_note(key: str, memory: MemoryPlan) -> str:

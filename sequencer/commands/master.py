@@ -49,6 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="largest CCD-TEMP difference between dark-flats and flats, °C (default 1)",
     )
     parser.add_argument(
+        "--cfa",
+        choices=("overall", "channels"),
+        default="overall",
+        help="a colour camera's master flat: mean 1 overall, the channels' ratios kept (default, as stackers "
+        "expect), or each Bayer channel to mean 1 (Siril's and PixInsight's 'equalise CFA')",
+    )
+    parser.add_argument(
         "--set", action="append", default=[], metavar="ID", help="only this flat set (id or filter); repeatable"
     )
     parser.add_argument(
@@ -111,6 +118,7 @@ def execute(args: argparse.Namespace) -> int:
         workers=args.workers,
         max_memory=args.max_memory,
         keep_images=args.preview,
+        cfa=args.cfa,
     )
     results = build_masters(
         plan,
