@@ -244,7 +244,7 @@ def _write_flat(
     )
     header["MEANLVL"] = (level, "mean before scaling to 1")
     if bayer is not None:
-        header["CFANORM"] = (options.cfa.upper(), "colour flat: mean 1 OVERALL, or each CHANNEL")
+        header["CFANORM"] = (options.cfa.upper(), "mean 1 OVERALL or per CHANNELS")
     return _write_master(stem, flat.image, header, formats, options, None)
 
 

@@ -49,7 +49,7 @@ def master_header(
     _dates(h, inputs)
     h[kw.ROWORDER] = (kw.TOP_DOWN, "first row stored is the top of the image")
     if plan.flats[0].bayer is not None:  # a CFA master: never debayered, its mosaic kept
-        h[kw.BAYERPAT] = (plan.flats[0].bayer, "colour filter array from the first stored pixel")
+        h[kw.BAYERPAT] = (plan.flats[0].bayer, "Bayer mosaic from the first stored pixel")
         h[kw.XBAYROFF] = (0, "Bayer offset in X: folded into BAYERPAT")
         h[kw.YBAYROFF] = (0, "Bayer offset in Y: folded into BAYERPAT")
     h[kw.DATE] = (fits_date(written_at, timespec="seconds"), "[UTC] master written")

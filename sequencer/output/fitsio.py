@@ -9,6 +9,7 @@ into a big-endian buffer.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -67,6 +68,22 @@ def fits_chunks(frame: Frame, header: FrameHeader | fits.Header | Mapping[str, o
         yield tail
 
 
+def fit_comments(header: fits.Header) -> None:
+    """Shorten each comment that would not fit its 80-character card (a long set id in CALFILE), where astropy
+    would cut it with a warning on every write; long string values (CONTINUE cards) are left as they are."""
+    for index, card in enumerate(header.cards):
+        if card.keyword in ("COMMENT", "HISTORY", "") or not card.comment:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+            image = fits.Card(card.keyword, card.value).image
+        if len(image) > 80:  # a long string: astropy continues it over CONTINUE cards
+            continue
+        room = 80 - len(image.rstrip()) - 3
+        if len(card.comment) > room:
+            header.comments[index] = card.comment[: max(room, 0)].rstrip()
+
+
 def float_chunks(image: npt.NDArray[np.floating], header: fits.Header) -> Iterator[Chunk]:
     """A float32 FITS file (BITPIX -32) for `image` with `header`'s cards after the structural ones; a
     float64 image is rounded a chunk at a time, with no frame-sized copy."""
@@ -78,6 +95,7 @@ def float_chunks(image: npt.NDArray[np.floating], header: fits.Header) -> Iterat
     full["NAXIS1"] = cols
     full["NAXIS2"] = rows
     full.extend(header, unique=False)
+    fit_comments(full)
     yield full.tostring(endcard=True, padding=True).encode("ascii")
     for block in _row_blocks(rows, cols, 4):
         yield image[block].astype(">f4").tobytes()

@@ -220,7 +220,7 @@ class FrameHeader:
         cards.append((kw.ROWORDER, kw.TOP_DOWN, "first row stored is the top of the image"))
         if self.bayer is not None:
             cards += [
-                (kw.BAYERPAT, _text(self.bayer), "colour filter array from the first stored pixel"),
+                (kw.BAYERPAT, _text(self.bayer), "Bayer mosaic from the first stored pixel"),
                 (kw.XBAYROFF, 0, "Bayer offset in X: folded into BAYERPAT"),
                 (kw.YBAYROFF, 0, "Bayer offset in Y: folded into BAYERPAT"),
             ]
