@@ -54,7 +54,8 @@ def sky_light(seconds: float = 0.5) -> np.ndarray:
     bench.panel.light_on(40)
     bench.clock.sleep(30.0)
     light = np.mean([bench.take(seconds) for _ in range(4)], axis=0)
-    return light - dark
+    calibrated: np.ndarray = light - dark
+    return calibrated
 
 
 def block_spread(image: np.ndarray, phase: int, block: int = 10) -> float:
