@@ -78,12 +78,19 @@ class PreviewInput:
     flat_level: float | None = None
     """The flats' mean level in ADU (after the master dark-flat is subtracted)."""
     full_scale: int = 65535
+    bayer: str | None = None
+    """A colour master's mosaic (BAYERPAT): shown in even blocks (no checkerboard), a profile per channel."""
 
 
-def downsample(image: npt.NDArray[np.generic], longest: int = PANEL) -> tuple[npt.NDArray[np.float64], int]:
-    """Block means so the longest side is at most `longest`; returns the small image and the block size."""
+def downsample(
+    image: npt.NDArray[np.generic], longest: int = PANEL, *, even: bool = False
+) -> tuple[npt.NDArray[np.float64], int]:
+    """Block means so the longest side is at most `longest`; returns the small image and the block size.
+    `even`: blocks of an even size, so each holds as many pixels of each Bayer colour (no checkerboard)."""
     rows, cols = image.shape
     factor = max(1, -(-max(rows, cols) // longest))
+    if even:
+        factor += factor % 2
     r, c = rows // factor, cols // factor
     trimmed = np.asarray(image)[: r * factor, : c * factor]  # no full-size float64 copy of a 61 Mpx frame
     small: npt.NDArray[np.float64] = trimmed.reshape(r, factor, c, factor).mean(axis=(1, 3), dtype=np.float64)
@@ -110,6 +117,20 @@ def radial_profile(image: npt.NDArray[np.floating], rings: int = RINGS) -> Radia
             low[i] = part[int(0.05 * (b - a - 1))]
             high[i] = part[int(0.95 * (b - a - 1))]
     return RadialProfile((edges[:-1] + edges[1:]) / 2, mean, low, high)
+
+
+CHANNEL_COLOURS = {"R": "#c8321e", "G": "#2e8b3a", "B": "#2850b4"}
+
+
+def channel_profiles(image: npt.NDArray[np.floating], bayer: str, rings: int = RINGS) -> dict[str, RadialProfile]:
+    """Each Bayer channel's radial profile (one pixel of the cell per colour), radii in sensor pixels."""
+    profiles = {}
+    for index, letter in enumerate(bayer):
+        if letter not in profiles:
+            cell = image[index // 2 :: 2, index % 2 :: 2]
+            profile = radial_profile(cell, rings)
+            profiles[letter] = RadialProfile(profile.radius * 2, profile.mean, profile.low, profile.high)
+    return {k: profiles[k] for k in "RGB" if k in profiles}
 
 
 def dust_ratio(
@@ -213,6 +234,18 @@ def _profile(ax: Axes, profile: RadialProfile) -> None:
     ax.grid(alpha=0.3)
 
 
+def _channel_profiles(ax: Axes, profiles: dict[str, RadialProfile]) -> None:
+    for letter, profile in profiles.items():
+        valid = np.isfinite(profile.mean)
+        label = f"{letter}: corner / centre {profile.corner_to_centre:.3f}"
+        ax.plot(profile.radius[valid], profile.mean[valid], color=CHANNEL_COLOURS[letter], lw=2, label=label)
+    ax.set_xlabel("distance from the frame centre (sensor px)")
+    ax.set_ylabel("master flat level (mean of all pixels = 1)")
+    ax.set_title("radial vignetting profile of each Bayer channel", fontsize=10)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.grid(alpha=0.3)
+
+
 def caption(info: PreviewInput) -> str:
     """The counts and the brightness, in one or two lines."""
     parts = [f"{info.flats} flats combined"]
@@ -242,7 +275,8 @@ def figure(info: PreviewInput) -> Figure:
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 3)
     shape = info.flat.shape
-    small, factor = downsample(info.flat)
+    colour = info.bayer is not None
+    small, factor = downsample(info.flat, even=colour)
     lo, hi = np.percentile(small, [0.5, 99.5])
     _image(fig, axes[0, 0], small, shape, vmin=float(lo), vmax=float(hi), label="level (mean = 1)")
     axes[0, 0].set_title(f"master flat\ngrey scale {lo:.3f} to {hi:.3f} (0.5-99.5 %)", fontsize=10)
@@ -252,8 +286,11 @@ def figure(info: PreviewInput) -> Figure:
     axes[0, 1].set_title(
         f"dust map: the flat divided by its radial profile\nstretched ±{100 * spread:.2f} % about 1", fontsize=10
     )
-    _profile(axes[0, 2], profile)
-    dark_small, _ = downsample(info.calibration)
+    if info.bayer is not None:
+        _channel_profiles(axes[0, 2], channel_profiles(info.flat, info.bayer))
+    else:
+        _profile(axes[0, 2], profile)
+    dark_small, _ = downsample(info.calibration, even=colour)
     dlo, dhi = np.percentile(dark_small, [0.5, 99.5])
     _image(fig, axes[1, 0], dark_small, shape, vmin=float(dlo), vmax=float(dhi), label="ADU (block means)")
     hot = hot_pixels(info.calibration)

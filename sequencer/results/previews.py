@@ -71,6 +71,7 @@ def preview_input(
         panel_max=panel_max,
         trials=trials,
         flat_level=flat_level,
+        bayer=plan.flats[0].bayer,
     )
 
 

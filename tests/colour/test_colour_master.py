@@ -15,6 +15,7 @@ from drivers.base import CameraSettings
 from drivers.clock import VirtualClock
 from sequencer.calibration.masterplan import MasterError, plan_masters
 from sequencer.cli import main
+from sequencer.results.preview import channel_profiles
 from sequencer.run.context import RunContext
 from sequencer.run.runner import run_file
 from simulators.devices.bench import Bench
@@ -99,3 +100,15 @@ def test_dark_flats_of_another_mosaic_are_refused_by_name(run_dir: Path, tmp_pat
         hdul[0].header["BAYERPAT"] = "GRBG"
     with pytest.raises(MasterError, match=r"darkflat_.*: BAYERPAT = 'GRBG' where the flats have 'RGGB'"):
         plan_masters(copy)
+
+
+def test_the_preview_shows_each_channels_vignetting(run_dir: Path) -> None:
+    (path,) = run_dir.glob("*/masters/masterflat_*.fits")
+    flat = fits.getdata(path).astype(np.float64)
+    profiles = channel_profiles(flat, "RGGB")
+    assert list(profiles) == ["R", "G", "B"]
+    assert all(0.7 < p.corner_to_centre < 0.8 for p in profiles.values())  # the bench's 0.75 corner/centre
+    assert profiles["B"].mean[0] > profiles["G"].mean[0] > profiles["R"].mean[0]  # a bluish LED
+    assert main(["preview", str(run_dir)]) == 0
+    (png,) = run_dir.glob("*/masters/masterflat_*.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
