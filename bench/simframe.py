@@ -7,6 +7,8 @@ illumination map: float64 mean signal, `rng.poisson` for shot noise, `rng.normal
 clip, convert. Ours is `Bench.render` (float32 fixed maps, pooled normals, row blocks on a thread pool),
 with the same mean and variance per pixel. The one-off cost of building the fixed maps is printed
 separately. Target (issue 2): under 0.3 s per IMX455 flat on 2 cores, so a 300-frame dry run takes minutes.
+Then a dry run's peak memory (`--peak-flats N`, in a child process), against the frames it takes: issue 14's
+target is under 3 GiB for an IMX455, mono or colour (`--sensor imx455c`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sensor", default="imx455")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=None, help="render threads (default: cores, max 4)")
+    parser.add_argument(
+        "--peak-flats",
+        type=int,
+        default=30,
+        metavar="N",
+        help="then a dry run of N flats + N dark-flats, its peak memory (0: skip)",
+    )
     args = parser.parse_args(argv)
 
     bench = Bench(sensor=args.sensor, seed=1)
@@ -80,7 +89,54 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "meets" if flat_s < TARGET_SECONDS else "misses"
     minutes = 300 * flat_s / 60
     print(f"{verdict} the {TARGET_SECONDS:g} s per frame target; a 300-frame dry run renders in {minutes:.1f} min")
+    if args.peak_flats:
+        return dry_run_peak(args.sensor, args.peak_flats)
     return 0
+
+
+PEAK_TARGET = 3 * 2**30
+"""Issue 14: a dry run of an IMX455 (mono or colour) peaks under 3 GiB, so an 8 GB Raspberry Pi can run one."""
+
+PEAK_SEQUENCE = """\
+name: dry-run memory
+equipment:
+  camera: sim://camera?sensor={sensor}
+  panel: sim://panel
+  filter_wheel: sim://filterwheel?filters=L,Ha,None,UVIR,DualBand
+camera: {{gain: 100, offset: 50}}
+settle: {{after_light_on: 1s, after_light_off: 1s}}
+flat_sets:
+  - {{filter: {filter}, exposure: 2s, count: {count}}}
+"""
+
+
+def dry_run_peak(sensor: str, count: int) -> int:
+    """Peak memory of `flatseq run --dry-run` (a child process) taking `count` flats and as many dark-flats,
+    against the frames it takes (what a run that kept them would hold) and the 3 GiB target."""
+    import os
+    import resource
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from simulators.physics.sensor import SENSORS
+
+    model = SENSORS[sensor]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "peak.yaml"
+        filter_name = "DualBand" if model.colour else "Ha"
+        path.write_text(PEAK_SEQUENCE.format(sensor=sensor, filter=filter_name, count=count))
+        command = [sys.executable, "-m", "sequencer", "run", str(path), "--dry-run", "-q", "-o", str(Path(tmp) / "o")]
+        subprocess.run(command, check=True, env={**os.environ, "FLATSEQ_DATA_DIR": tmp})
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    taken = 2 * count * model.width * model.height * 2
+    print(f"dry run of {count} flats + {count} dark-flats on {sensor}: peak {peak / 2**30:.2f} GiB")
+    print(f"  vs the frames taken, {taken / 2**30:.2f} GiB: {peak / taken:.2f}x")
+    print(f"  vs the 3 GiB target: {peak / PEAK_TARGET:.2f}x")
+    ok = peak < PEAK_TARGET
+    print("PASS" if ok else "MISS", "(target: peak under 3 GiB)")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

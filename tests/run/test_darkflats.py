@@ -196,6 +196,7 @@ def test_dark_flats_come_numbered_after_those_a_resumed_set_already_has_each_boo
     assert [n for n, _, _ in kept.frames] == [4, 5] and all(r is None for _, _, r in kept.frames)
     assert seen == [("dark-flat", 4, 5), ("dark-flat", 5, 5)]
     assert [m.stats.mean for m in taken] == [mean for _, mean, _ in kept.frames]
+    assert all(m.exposure.frame.size == 0 for m in taken)  # handed to the recorder; the set keeps no pixels
     assert op.timeline.as_dict()["dark-flats exposure"] == 4.0  # two 2 s frames, booked as such
     assert not op.exposing and not _sim(op).exposing
 
