@@ -95,7 +95,10 @@ def test_open_sim_stores_the_bench_in_the_context() -> None:
         ("sim://camera?fault=melt", r"fault='melt' is not a camera fault"),
         ("sim://panel?curve=cubic", r"'sim://panel\?curve=cubic': sim option curve='cubic': expected one of"),
         ("sim://camera?vignetting=1.5", r"vignetting='1.5': must be a corner/centre ratio"),
-        ("sim://camera?sensor=imx999", r"unknown sim sensor 'imx999' \(known: imx455, imx571, small\)"),
+        (
+            "sim://camera?sensor=imx999",
+            r"unknown sim sensor 'imx999' \(known: imx455, imx571, small, imx455c, imx571c, smallc\)",
+        ),
         ("sim://camera?seed=x", r"sim option seed='x': expected an integer"),
         ("sim://panel?max=10&threshold=20", r"threshold=20: must be below max=10"),
         ("sim://filterwheel?filters=L,l", r"filter names must be unique"),
