@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "export": "sequencer.commands.export",
     "report": "sequencer.commands.report",
     "audit": "sequencer.commands.audit",
+    "plan": "sequencer.commands.plan",
+    "profile": "sequencer.commands.profile",
 }
 ENTRY_POINT_GROUP = "flatseq.commands"
 

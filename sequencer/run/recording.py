@@ -72,5 +72,7 @@ class FrameRecorder:
             rejected=rejected is not None,
             reject_reason=rejected,
             pixel_size_um=self.camera.pixel_size_um,
+            lights_rotation=fs.lights.rotation if fs.lights is not None else None,
+            lights_focus=fs.lights.focus if fs.lights is not None else None,
         )
         self.writer.submit(m.exposure.frame, header, self.run_dir / expand_pattern(self.pattern, header))
