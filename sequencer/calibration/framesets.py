@@ -48,6 +48,7 @@ _CATEGORIES = {
     "xbinning": "different-binning",
     "ybinning": "different-binning",
     "shape": "different-binning",
+    "origin": "different-region",
     "readout": "different-readout-mode",
     "ccd_temp": "different-temperature",
     "set_temp": "different-temperature",
@@ -84,6 +85,7 @@ class FlatSettings:
     ccd_temp: float | None
     set_temp: float | None
     shape: tuple[int, int]
+    origin: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, flats: Sequence[FrameInfo]) -> FlatSettings:
@@ -100,6 +102,7 @@ class FlatSettings:
             ccd_temp=sum(temps) / len(temps) if temps else None,
             set_temp=first.set_temp,
             shape=first.shape,
+            origin=first.origin,
         )
 
     def mismatches(
@@ -119,6 +122,8 @@ class FlatSettings:
 
         if frame.shape != self.shape:
             add("shape", frame.shape, self.shape)
+        elif (frame.origin or (0, 0)) != (self.origin or (0, 0)):  # the same size elsewhere on the sensor
+            add("origin", frame.origin or (0, 0), self.origin or (0, 0))
         if (
             check_exposure
             and frame.exposure is not None
@@ -201,6 +206,8 @@ def _settings_key(info: FrameInfo) -> tuple[object, ...]:
         info.readout,
         info.set_temp,
         info.shape,
+        info.origin,
+        None if info.rotation is None else round(info.rotation, 1),
     )
 
 

@@ -97,9 +97,11 @@ def _flow(mapping: dict[str, object]) -> str:
         if isinstance(v, dict):
             items.append(f"{k}: {_flow(v)}")
         elif isinstance(v, list | tuple):
-            items.append(f"{k}: [{', '.join(json.dumps(x) for x in v)}]")
+            items.append(f"{k}: [{', '.join(json.dumps(x, ensure_ascii=False) for x in v)}]")
         else:
-            items.append(f"{k}: {json.dumps(v) if not isinstance(v, str) or k != 'exposure' else v}")
+            items.append(
+                f"{k}: {json.dumps(v, ensure_ascii=False) if not isinstance(v, str) or k != 'exposure' else v}"
+            )
     return "{" + ", ".join(items) + "}"
 
 
