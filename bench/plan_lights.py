@@ -3,11 +3,11 @@
     .venv/bin/python bench/plan_lights.py [--lights 10000] [--repeat 3]
 
 The lights are N.I.N.A.-style headers (40 cards, a rotator, a focuser) over a small image (pixels are never
-read by either side, so their size does not matter), written once into a temporary folder: 4 filters (2 of them binned 2×2)
-and 2 gains, 8 configurations. Ours is the whole plan: `sequencer.calibration.nightplan.plan_night` (read every header,
-group by the match key, write the sequence). The baseline only reads the headers with `fits.getheader`. Best
-of `--repeat` runs each, after one warm-up pass (the page cache). Target (issue 15): 10 000 headers planned in
-under 10 s.
+read by either side, so their size does not matter), written once into a temporary folder: 4 filters (2 of
+them binned 2×2) and 2 gains, 8 configurations. Ours is the whole plan:
+`sequencer.calibration.nightplan.plan_night` (read every header, group by the match key, write the sequence).
+The baseline only reads the headers with `fits.getheader`. Best of `--repeat` runs each, after one warm-up
+pass (the page cache). Target (issue 15): 10 000 headers planned in under 10 s.
 """
 
 from __future__ import annotations
