@@ -50,9 +50,8 @@ def test_alpaca_sends_the_region_and_reads_it_back() -> None:
         try:
             assert camera.info.subframe
             camera.apply(CameraSettings(gain=100, offset=50, binning=1, roi=ROI))
-            assert [call(server, "GET", f"/api/v1/camera/0/{m}").json()["Value"] for m in ("startx", "starty", "numx", "numy")] == [
-                40, 30, 100, 60,
-            ]  # fmt: skip
+            members = ("startx", "starty", "numx", "numy")
+            assert [call(server, "GET", f"/api/v1/camera/0/{m}").json()["Value"] for m in members] == [40, 30, 100, 60]
             assert camera.read_settings().roi == ROI
             camera.start_exposure(0.5, True)
             while not camera.image_ready():

@@ -9,7 +9,7 @@ from typing import Any
 
 from astropy.io import fits
 
-from drivers.base import CameraInfo, Equipment
+from drivers.base import Camera, CameraInfo, Equipment
 from drivers.clock import VirtualClock
 from sequencer.cli import main
 from sequencer.run.context import RunContext
@@ -39,12 +39,13 @@ def test_flats_and_dark_flats_are_read_out_in_the_sets_region(tmp_path: Path) ->
 class NoRegions:
     """The simulated camera as a driver that reads no region of interest reports itself (`subframe` False)."""
 
-    def __init__(self, camera: Any) -> None:
+    def __init__(self, camera: Camera) -> None:
         self._camera = camera
 
     @property
     def info(self) -> CameraInfo:
-        return dataclasses.replace(self._camera.info, subframe=False)
+        info: CameraInfo = self._camera.info
+        return dataclasses.replace(info, subframe=False)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._camera, name)
@@ -53,7 +54,7 @@ class NoRegions:
 def test_a_camera_that_reads_no_region_takes_full_frames_and_says_so(tmp_path: Path) -> None:
     path = write_sequence(tmp_path, SETS)
     bench = Bench(sensor="small", seed=1, clock=VirtualClock())
-    equipment = Equipment(camera=NoRegions(bench.camera), panel=bench.panel, wheel=bench.wheel)  # type: ignore[arg-type]
+    equipment = Equipment(camera=NoRegions(bench.camera), panel=bench.panel, wheel=bench.wheel)
     report = run_file(path, RunContext(clock=bench.clock, output_dir=tmp_path / "out", equipment=equipment, quiet=True))
     assert report.exit_code == 0 and report.run_dir is not None
     for frame in report.run_dir.rglob("*.fits"):
