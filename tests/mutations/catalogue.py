@@ -123,4 +123,25 @@ MUTATIONS = (
         "            return _result(search, ok=True)",
         ("tests/brightness/test_exposure.py::test_a_saturated_trial_never_counts_even_with_its_mean_in_the_window",),
     ),
+    Mutation(
+        "flats for lights in a region are taken full frame",
+        "sequencer/run/preflight.py",
+        "roi = fs.roi if info.subframe else None",
+        "roi = None",
+        ("tests/run/test_regions_run.py::test_flats_and_dark_flats_are_read_out_in_the_sets_region",),
+    ),
+    Mutation(
+        "the night's audit ignores the rotation",
+        "sequencer/calibration/nightaudit.py",
+        "matching = [g for g in settings if _region_match(key, g, light) and _rotation_match(key, g)]",
+        "matching = [g for g in settings if _region_match(key, g, light)]",
+        ("tests/calibration/test_audit_night.py::test_removing_one_flat_set_reports_exactly_that_configuration",),
+    ),
+    Mutation(
+        "plan merges lights of two rotations",
+        "sequencer/calibration/lightkeys.py",
+        "rotation=None if light.rotation is None else rotations[light.rotation],",
+        "rotation=None,",
+        ("tests/calibration/test_plan_lights.py::test_each_configuration_of_the_night_gets_exactly_one_flat_set",),
+    ),
 )
