@@ -120,7 +120,7 @@ def _dry_run_options(args: argparse.Namespace) -> tuple[dict[str, str], Clock | 
     from drivers.clock import VirtualClock
     from drivers.errors import ConfigError
     from drivers.registry import default_registry
-    from sequencer.run.dryrun import bench_options, check_faults
+    from sequencer.run.dryrun import bench_options, check_faults, virtual_start
 
     given = [name for name, value in (("--fault", args.fault), ("--at", args.at), ("--seed", args.seed)) if value]
     if given and not args.dry_run:
@@ -128,25 +128,8 @@ def _dry_run_options(args: argparse.Namespace) -> tuple[dict[str, str], Clock | 
     check_faults(args.fault, default_registry())
     if args.seed is not None and not 0 <= args.seed < 2**32:
         raise ConfigError(f"--seed {args.seed}: a whole number from 0 to {2**32 - 1}")
-    clock = VirtualClock(parse_at(args.at)) if args.at else None
+    clock = VirtualClock(virtual_start(args.at)) if args.at else None
     return bench_options(args.fault, args.seed), clock
-
-
-def parse_at(text: str) -> float:
-    """`--at 2026-03-01T20:00` → seconds since the epoch; without a zone, UTC (the same on every CI machine)."""
-    from datetime import UTC, datetime
-
-    from drivers.errors import ConfigError
-
-    try:
-        when = datetime.fromisoformat(text.strip().replace("z", "Z"))
-    except ValueError:
-        raise ConfigError(f"--at {text!r}: expected an ISO 8601 date and time, e.g. 2026-03-01T20:00:00Z") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    if not 1970 <= when.astimezone(UTC).year <= 9998:
-        raise ConfigError(f"--at {text!r}: a date from 1970 on")
-    return when.timestamp()
 
 
 def _run_json(file: str, context: RunContext) -> int:

@@ -9,6 +9,7 @@ imports the simulators.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from drivers.errors import ConfigError
@@ -49,6 +50,21 @@ def bench_options(faults: Sequence[str] = (), seed: int | None = None) -> dict[s
     if seed is not None:
         options["seed"] = str(seed)
     return options
+
+
+def virtual_start(at: str | datetime) -> float:
+    """`--at 2026-03-01T20:00` → the virtual clock's start, in seconds since the epoch; without a zone, UTC
+    (the same on every CI machine)."""
+    text = at if isinstance(at, str) else at.isoformat()
+    try:
+        when = at if isinstance(at, datetime) else datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise ConfigError(f"--at {text!r}: expected an ISO 8601 date and time, e.g. 2026-03-01T20:00:00Z") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if not 1970 <= when.astimezone(UTC).year <= 9998:
+        raise ConfigError(f"--at {text!r}: a date from 1970 on")
+    return when.timestamp()
 
 
 def check_faults(faults: Sequence[str], registry: Registry) -> None:

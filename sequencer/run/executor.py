@@ -76,11 +76,11 @@ class RunExecutor:
     def use_settings(self, settings: CameraSettings) -> None:
         if settings != self.current_settings:
             self.op.apply_settings(settings)
-            self.current_settings = settings
             if settings.temperature is not None:
                 self.op.cool(
                     settings.temperature, self.plan.camera.cooling_timeout, self.plan.camera.temperature_tolerance
                 )
+            self.current_settings = settings  # only once reached: a set after a cooling timeout waits again
 
     def pedestal(self, settings: CameraSettings) -> float:
         """The frame level with no light (offset + read pattern), from one bias per camera setting.

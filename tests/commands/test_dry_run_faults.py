@@ -120,3 +120,17 @@ def test_run_json_of_an_invalid_file_says_where(tmp_path: Path, capsys: pytest.C
     assert code == 2 and doc["exit_code"] == 2 and doc["status"] == "invalid"
     assert doc["where"] == {"file": str(bad), "line": 6, "column": 16}
     assert one_error_line(captured).startswith(f"flatseq: error: {bad}:6:16: camera.gain")
+
+
+def test_a_stuck_cooler_fails_every_set_and_no_flat_is_taken_warm(
+    sequence: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cooled = sequence.read_text().replace("offset: 50}", "offset: 50, temperature: -10, cooling_timeout: 2min}")
+    sequence.write_text(cooled)
+    code, doc, _ = _run(capsys, str(sequence), "--fault", "cooler=stuck")
+    assert code == 1
+    sets = doc["sets"]
+    assert isinstance(sets, list)
+    assert [s["status"] for s in sets] == ["failed", "failed", "failed"]  # each set waits for the cooler again
+    assert all("cooler did not reach -10" in s["reason"] for s in sets)
+    assert not list(Path(str(doc["run_dir"])).rglob("*.fits"))
