@@ -168,7 +168,7 @@ class _Run:
         return eq
 
     def _operate(self, eq: Equipment) -> Operator:
-        op = Operator(eq, self.clock, self.ctx.stop, self.timeline, self.ledger.log)
+        op = Operator(eq, self.clock, self.ctx.stop, self.timeline, self.ledger.log, self.ledger.progress)
         # A light switched by hand bounds its own last light-off (the person's timeout), on this thread: the
         # terminal it asks at is this one's.
         manual = isinstance(eq.panel, ManualLight)
