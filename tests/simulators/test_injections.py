@@ -80,3 +80,11 @@ def test_option_faults_set_the_bench_options() -> None:
     assert bench.options.disconnect_after == 4
     assert bench.options.cooler == "stuck"
     assert bench.faults.has("wheel", "stuck")
+
+
+def test_the_readme_shows_the_table() -> None:
+    from pathlib import Path
+
+    readme = Path("README.md").read_text()
+    for name, meaning in FAULTS_TABLE.items():
+        assert f"| `{name}` | {meaning} |" in readme
