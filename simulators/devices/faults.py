@@ -35,13 +35,13 @@ class Moment(enum.Enum):
 
     CONNECT = "connect"
     LIGHT_ON = "light_on"
-    SWITCH_ON = "switch_on"
-    """The light switched on after being switched off (or never on): a set's light-on, where `light_on` also
-    counts each brightness change."""
     LIGHT_OFF = "light_off"
     LIT_EXPOSURE = "lit_exposure"
     DARK_EXPOSURE = "dark_exposure"
     FILTER_MOVE = "filter_move"
+    SWITCH_ON = "switch_on"
+    """The light switched on after being switched off (or never on): a set's light-on, where `light_on` also
+    counts each brightness change."""
 
 
 @dataclass
