@@ -268,7 +268,7 @@ def test_a_run_whose_every_set_is_unfinished_says_so_and_how_to_make_masters_any
         "--set Ha_4s makes its master anyway"
     )
     assert main(["master", str(run), "--set", "Ha_4s"]) == 0  # the frames are whole: asked for, it is made
-    assert (run / "masters" / "masterflat_Ha_4s.fits").is_file()
+    assert (run / "Ha_4s" / "masters" / "masterflat_Ha_4s.fits").is_file()
 
 
 def test_flats_no_brighter_than_their_dark_flats_are_refused_before_writing(

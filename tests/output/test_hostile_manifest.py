@@ -71,11 +71,38 @@ CASES: list[tuple[str, Edit, str]] = [
     ("ccd-temp-nan", flat(0, ccd_temp=float("nan")), "sets[0].flats[0].ccd_temp: expected a finite number"),
     ("passwd", flat(0, file="../../../../etc/passwd"), "'../../../../etc/passwd' is not a path inside the run"),
     ("absolute", flat(0, file="/etc/passwd"), "sets[0].flats[0].file: '/etc/passwd' is not a path inside"),
-    ("listed-twice", same_file_twice(), "is listed twice in the manifest (set 01-Ha-2s and set 01-Ha-2s)"),
+    (
+        "listed-twice",
+        same_file_twice(),
+        "is listed twice in the manifest (set 01-Ha-2s and set 01-Ha-2s); one file is one frame",
+    ),
     ("listed-twice-as-dot-slash", same_file_twice("./"), "is listed twice in the manifest"),
     ("sets-an-object", lambda d: d.update(sets={"a": 1}), "sets: expected a list, got an object"),
     ("no-run-id", drop("run_id"), "malformed manifest: run_id: missing"),
     ("equipment-a-number", lambda d: d["equipment"].update(camera=3), "malformed manifest: equipment.camera"),
+    (
+        "run-status-unknown",
+        lambda d: d.update(status="great"),
+        "status: 'great' is not one of running, finished, failed, interrupted, crashed",
+    ),
+    *(
+        (
+            f"{key}-a-number",
+            lambda d, key=key: d.update({key: 5}),
+            f"malformed manifest: {key}: expected a string, got 5",
+        )
+        for key in ("finished", "reason", "camera", "software", "pattern")
+    ),
+    (
+        "sequence-a-string",
+        lambda d: d.update(sequence="x"),
+        'malformed manifest: sequence: expected an object, got "x"',
+    ),
+    (
+        "sha256-a-number",
+        lambda d: d["sequence"].update(sha256=5),
+        "malformed manifest: sequence.sha256: expected a string, got 5",
+    ),
     ("nested-too-deeply", flat(0, reason=DEEP), "not valid JSON (nested too deeply)"),
 ]
 

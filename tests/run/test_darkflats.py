@@ -10,6 +10,8 @@ import pytest
 
 from drivers.base import CameraInfo, CameraSettings, Equipment, ExposureReport
 from drivers.clock import VirtualClock
+from sequencer.plan.model import FlatSet
+from sequencer.run.capture import LightReachedDarkFlat, Measured, Tally, capture_dark_flats
 from sequencer.run.darkflats import (
     FlatSample,
     FlatsTaken,
@@ -144,3 +146,76 @@ def test_a_setting_the_camera_cannot_read_back_is_not_held_against_the_dark_flat
     assert refusal_before(_operator(), flats, None, 1.0) == (
         "refusing dark-flats: the camera's settings differ from the flats' (readout_mode 0 != 1)"
     )
+
+
+class _Kept:
+    """The recorder at the edge of this unit: what `capture_dark_flats` hands on, in order."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, float, str | None]] = []
+
+    def flat(self, fs: FlatSet, m: Measured, *, brightness: int, frame_no: int, rejected: str | None) -> None:
+        raise AssertionError("dark-flats record no flats")
+
+    def dark_flat(self, fs: FlatSet, m: Measured, *, frame_no: int, rejected: str | None) -> None:
+        self.frames.append((frame_no, m.stats.mean, rejected))
+
+
+def _set(dark_count: int) -> FlatSet:
+    return FlatSet(
+        id="01-Ha-2s", index=0, filter="Ha", exposure=2.0, count=5, dark_count=dark_count, gain=100, offset=50,
+        binning=1, readout_mode=0, temperature=None, temperature_tolerance=1.0, target=30000.0, tolerance=0.1,
+        max_trials=8, on_error="skip_set",
+    )  # fmt: skip
+
+
+def _sim(op: Operator) -> SimCamera:
+    assert isinstance(op.eq.camera, SimCamera)
+    return op.eq.camera
+
+
+def _dark_level(op: Operator) -> float:
+    """The camera's level with no light, measured as the run measures it: one dark frame."""
+    op.start_exposure(2.0, light=False)
+    return float(np.mean(op.finish_exposure("dark level").frame))
+
+
+def _capture(
+    op: Operator, fs: FlatSet, tally: Tally | None, kept: _Kept, seen: list[tuple[str, int, int]], dark: float
+) -> list[Measured]:
+    return capture_dark_flats(
+        op, fs, 2.0, kept, flat_level=30000.0, dark_level=dark, flats_seconds=None,
+        max_adu=65535, progress=lambda what, n, of, m, b: seen.append((what, n, of)), tally=tally,
+    )  # fmt: skip
+
+
+def test_dark_flats_come_numbered_after_those_a_resumed_set_already_has_each_booked_and_returned() -> None:
+    op, kept = _operator(), _Kept()
+    seen: list[tuple[str, int, int]] = []
+    taken = _capture(op, _set(5), Tally(wanted=2, total=5, next_no=4), kept, seen, _dark_level(op))
+    assert [n for n, _, _ in kept.frames] == [4, 5] and all(r is None for _, _, r in kept.frames)
+    assert seen == [("dark-flat", 4, 5), ("dark-flat", 5, 5)]
+    assert [m.stats.mean for m in taken] == [mean for _, mean, _ in kept.frames]
+    assert op.timeline.as_dict()["dark-flats exposure"] == 4.0  # two 2 s frames, booked as such
+    assert not op.exposing and not _sim(op).exposing
+
+
+@pytest.mark.parametrize("wanted", [0, 1])
+def test_a_set_that_wants_no_dark_flat_or_one_exposes_exactly_that(wanted: int) -> None:
+    op, kept = _operator(), _Kept()
+    seen: list[tuple[str, int, int]] = []
+    assert len(_capture(op, _set(1), Tally(wanted=wanted, total=1, next_no=2 - wanted), kept, seen, 500.0)) == wanted
+    assert len(kept.frames) == wanted and not op.exposing and not _sim(op).exposing
+
+
+def test_a_dark_flat_that_saw_light_ends_its_set_naming_it_after_recording_it_rejected() -> None:
+    op, kept = _operator(), _Kept()
+    seen: list[tuple[str, int, int]] = []
+    dark = _dark_level(op)
+    op.eq.panel.light_on(255)
+    op.clock.sleep(60.0)  # warmed up
+    with pytest.raises(LightReachedDarkFlat, match=r"^set 01-Ha-2s: ") as caught:
+        _capture(op, _set(3), None, kept, seen, dark)
+    assert "light" in str(caught.value)
+    assert len(kept.frames) == 1 and kept.frames[0][2] is not None  # recorded, rejected, and nothing after it
+    assert not op.exposing and not _sim(op).exposing

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from astropy.io import fits
+from astropy.time import Time
 
 from drivers.base import CameraSettings, LightState
 from drivers.clock import VirtualClock
@@ -237,3 +238,22 @@ def test_a_camera_that_does_not_take_the_settings_fails_the_set_before_any_light
     second_filter = [i for i, m in enumerate(calls) if m == "move_to"][1]
     assert "light_on" not in calls[:second_filter]  # the Ha set was refused before its light came on
     assert _light_is_off(bench)
+
+
+def test_every_frame_header_says_what_the_devices_did(tmp_path: Path) -> None:
+    """FILTER from the set, the time span from the exposure, PANELBRT from the light_on the panel was sent, the
+    camera's pixel size; dark-flats carry no brightness (their light was off)."""
+    report, bench, log = recorded_run(write_sequence(tmp_path, ONE_SET), tmp_path / "out")
+    assert report.exit_code == 0, report.summary()
+    sent = [c.args[0] for c in log.of("light_on")]
+    record = _manifest(report)["sets"][0]
+    assert record["brightness"] == sent[-1]  # the flats were lit at the last brightness sent
+    for frame in record["flats"] + record["dark_flats"]:
+        h = fits.getheader(_run_dir(report) / frame["file"])
+        span = (Time(h["DATE-END"]) - Time(h["DATE-OBS"])).sec
+        assert span == pytest.approx(h["EXPTIME"], abs=1e-3), frame["file"]
+        assert (h["FILTER"], h["XPIXSZ"]) == ("Ha", bench.camera.info.pixel_size_um)
+        if frame["kind"] == "flat":
+            assert (h["PANELBRT"], h["PANELMAX"]) == (sent[-1], bench.panel.brightness_range[1])
+        else:
+            assert "PANELBRT" not in h and "PANELMAX" not in h
