@@ -95,6 +95,14 @@ MUTATIONS = (
         ("tests/output/test_manifest.py::test_a_frame_enters_the_manifest_only_once_its_file_is_whole_on_disk",),
     ),
     Mutation(
+        "a set after a cooling timeout takes its flats warm (the settings taken as reached)",
+        "sequencer/run/executor.py",
+        "            self.op.apply_settings(settings)\n            if settings.temperature is not None:\n",
+        "            self.op.apply_settings(settings)\n            self.current_settings = settings\n"
+        "            if settings.temperature is not None:\n",
+        ("tests/commands/test_dry_run_faults.py::test_a_stuck_cooler_fails_every_set_and_no_flat_is_taken_warm",),
+    ),
+    Mutation(
         "a hung camera's fault is ignored",
         "simulators/devices/camera.py",
         'return not self._bench.faults.has("camera", "hang") and self._bench.clock.now() >= self._due()',
