@@ -54,7 +54,8 @@ class CameraInfo:
     the camera cannot read back (`read_settings` then returns what was last applied for them, and the frames'
     headers say so). `bayer` is a colour (one-shot-colour) sensor's mosaic as it starts at pixel (0, 0) of an
     unbinned frame as read ("RGGB", "GRBG", "GBRG" or "BGGR": the driver folds its own offsets in), None for a
-    mono sensor; frames are never debayered.
+    mono sensor; frames are never debayered. `subframe`: whether it reads out a region of interest
+    (`CameraSettings.roi`; ASCOM StartX/StartY/NumX/NumY, INDI CCD_FRAME); a camera that does not say cannot.
     """
 
     name: str
@@ -75,9 +76,10 @@ class CameraInfo:
     exposure_resolution: float = 0.0
     unreported: tuple[str, ...] = ()
     bayer: str | None = None
+    subframe: bool = False
 
 
-SETTING_NAMES = ("gain", "offset", "binning", "readout_mode", "temperature")
+SETTING_NAMES = ("gain", "offset", "binning", "readout_mode", "temperature", "roi")
 """The fields of `CameraSettings`, in the order messages list them."""
 
 
@@ -99,7 +101,9 @@ class CameraSettings:
 
     `readout_mode` is an index into `CameraInfo.readout_modes`. `temperature` is the cooler set-point in °C
     (None: cooler not used); equality of the settings compares set-points, the measured sensor temperature
-    is checked separately within a tolerance.
+    is checked separately within a tolerance. `roi` is the region of interest read out, (x, y, width, height)
+    in binned pixels as ASCOM's StartX/StartY/NumX/NumY count them; None is the full frame at this binning (a
+    driver reads a region covering the whole frame back as None). Only for a camera with `CameraInfo.subframe`.
     """
 
     gain: int
@@ -107,6 +111,7 @@ class CameraSettings:
     binning: int = 1
     readout_mode: int = 0
     temperature: float | None = None
+    roi: tuple[int, int, int, int] | None = None
 
     def differences(self, other: CameraSettings, *, ignore: tuple[str, ...] = ()) -> list[str]:
         """Names and values of every field that differs (`"gain 100 != 120"`), for a refusal message; fields
@@ -175,13 +180,14 @@ class Camera(Protocol):
         ...
 
     def apply(self, settings: CameraSettings) -> None:
-        """Set gain, offset, binning, readout mode and (if not None) the cooler set-point; returns at once
-        (the cooler ramps on its own: poll `temperature`). InvalidValue for a setting out of range,
-        InvalidOperation during an exposure."""
+        """Set gain, offset, binning, readout mode, the region read out (the full frame for `roi` None) and (if
+        not None) the cooler set-point; returns at once (the cooler ramps on its own: poll `temperature`).
+        InvalidValue for a setting out of range or a region outside the binned frame, NotSupported for a region
+        on a camera without `subframe`, InvalidOperation during an exposure."""
         ...
 
     def read_settings(self) -> CameraSettings:
-        """Gain, offset, binning, readout mode and set-point as the device reports them now (not as asked):
+        """Gain, offset, binning, readout mode, region and set-point as the device reports them now (not as asked):
         the dark-flats are refused when these differ from their flats'."""
         ...
 
@@ -201,7 +207,7 @@ class Camera(Protocol):
         ...
 
     def read_image(self) -> Frame:
-        """The last exposure as uint16 (rows, cols) at the binned size; only once `image_ready()` is true
+        """The last exposure as uint16 (rows, cols) at the binned size of its region; only once `image_ready()` is true
         (InvalidOperation before). May take as long as the download does, within the driver's timeout."""
         ...
 

@@ -40,3 +40,11 @@ def pattern_at_origin(pattern: str, x: int, y: int) -> str:
     if x not in (0, 1) or y not in (0, 1):
         raise ValueError(f"Bayer offsets are 0 or 1, not ({x}, {y})")
     return shifted(name, x, y)
+
+
+def frame_pattern(pattern: str | None, binning: int, roi: tuple[int, int, int, int] | None) -> str | None:
+    """The mosaic of a frame read out at `binning` and `roi` (x, y, width, height): a region starting on an odd
+    row or column starts on another colour; a binned colour frame is no longer a mosaic (None)."""
+    if pattern is None or binning != 1:
+        return None
+    return shifted(pattern, roi[0] % 2, roi[1] % 2) if roi is not None else pattern

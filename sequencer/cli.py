@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "export": "sequencer.commands.export",
     "report": "sequencer.commands.report",
     "audit": "sequencer.commands.audit",
+    "plan": "sequencer.commands.plan",
+    "profile": "sequencer.commands.profile",
 }
 ENTRY_POINT_GROUP = "flatseq.commands"
 
@@ -40,7 +42,16 @@ def command_modules() -> dict[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flatseq", description="Flats and matching dark-flats, strictly in order.")
+    from sequencer.core.exits import exit_code_help
+    from sequencer.output.header import software_version
+
+    parser = argparse.ArgumentParser(
+        prog="flatseq",
+        description="Flats and matching dark-flats, strictly in order.",
+        epilog=exit_code_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=software_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in command_modules().items():
         try:

@@ -4,8 +4,9 @@
 `sim://filterwheel?filters=L,R,G,B,Ha,OIII,SII` (alias `wheel`), `sim://manual` (the person who switches the
 bench's light by hand when a dry run of `panel: manual` asks). The first sim device a run opens builds the
 bench from the merged options of every `sim://` URL of the run and stores it in the context, so the camera
-sees the panel through the wheel. `fault=` belongs to its URL's device (hang: camera, dead: panel, stuck:
-wheel); every other option is bench-wide and must not conflict between URLs.
+sees the panel through the wheel. `inject=` puts the bench under faults from the one table of
+`simulators.devices.injections` (what a dry run's `--fault` sets). `fault=` belongs to its URL's device
+(hang: camera, dead: panel, stuck: wheel); every other option is bench-wide and must not conflict between URLs.
 
 The simulators register this scheme through pyproject's `flatseq.drivers` entry points, as any plug-in
 driver would: the sequencer never imports the simulators, it asks the registry for `sim://` devices.
@@ -17,6 +18,7 @@ from drivers.errors import ConfigError
 from drivers.registry import OpenContext, SchemeFunctions
 from drivers.urls import SIM_SCHEME, DeviceFacts, query_options, scheme_of, split_url, url_shown
 from simulators.devices.bench import Bench
+from simulators.devices.injections import parse_injections
 from simulators.physics.options import FAULTS, KNOWN_OPTIONS, BenchOptions, parse_options, parse_seed
 from simulators.physics.sensor import SENSORS
 
@@ -30,7 +32,7 @@ KINDS = {
     "manual": "manual",
 }
 
-_BENCH_KEYS = {"sensor", "seed"}
+_BENCH_KEYS = {"sensor", "seed", "inject"}
 _URL_OPTIONS = sorted(
     (KNOWN_OPTIONS - {"transmissions", "camera_fault", "panel_fault", "wheel_fault"})
     | _BENCH_KEYS
@@ -72,10 +74,19 @@ def _checked(url: str) -> tuple[dict[str, str], BenchOptions]:
         if options.get("sensor", "small").lower() not in SENSORS:
             raise ConfigError(f"unknown sim sensor {options['sensor']!r} (known: {', '.join(SENSORS)})")
         parse_seed(options.get("seed", "0"))
+        _check_injections(options.get("inject", ""))
         parsed = parse_options({k: v for k, v in options.items() if k not in _BENCH_KEYS})
     except ConfigError as exc:
         raise ConfigError(f"{url_shown(url)}: {exc}") from None
     return options, parsed
+
+
+def _check_injections(value: str) -> None:
+    """`inject=` (faults from `simulators.devices.injections`, `;`-separated), refused in one line."""
+    try:
+        parse_injections(value)
+    except ValueError as exc:
+        raise ConfigError(f"inject: {exc}") from None
 
 
 def merged_options(urls: list[str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from drivers.alpaca.device import AlpacaLink
 from drivers.base import CameraInfo, CameraSettings, ExposureReport, Frame
 from drivers.bayer import ASCOM_MONOCHROME, ASCOM_RGGB, ASCOM_SENSOR_TYPES, pattern_at_origin
 from drivers.errors import DeviceError, NotConnected, NotSupported
+from drivers.regions import check_region, region_read
 
 VALUE_NOT_SET = 0x402
 
@@ -59,17 +60,20 @@ class AlpacaCamera:
         return self._info
 
     def apply(self, settings: CameraSettings) -> None:
-        """Binning first (it resets the subframe on many cameras), then the full frame, gain, offset, mode, cooler."""
+        """Binning first (it resets the subframe on many cameras), then the region (the full frame unless a region
+        of interest is asked: StartX/StartY/NumX/NumY, binned pixels), gain, offset, mode, cooler."""
         if self._info is None:
             raise NotConnected(self.name, "not connected: call connect() before applying settings")
         info = self._info
         b = settings.binning
+        check_region(self.name, settings.roi, info.width, info.height, b, info.subframe)
+        x, y, w, h = settings.roi or (0, 0, info.width // b, info.height // b)
         self._t.put("binx", BinX=b)
         self._t.put("biny", BinY=b)
-        self._t.put("startx", StartX=0)
-        self._t.put("starty", StartY=0)
-        self._t.put("numx", NumX=info.width // b)
-        self._t.put("numy", NumY=info.height // b)
+        self._t.put("startx", StartX=x)
+        self._t.put("starty", StartY=y)
+        self._t.put("numx", NumX=w)
+        self._t.put("numy", NumY=h)
         self._put_setting("gain", Gain=settings.gain)
         self._put_setting("offset", Offset=settings.offset)
         self._put_setting("readoutmode", ReadoutMode=settings.readout_mode)
@@ -86,12 +90,18 @@ class AlpacaCamera:
         temperature = None
         if can_cool and self._optional("cooleron", False):
             temperature = float(self._t.get("setccdtemperature"))
+        binning = int(self._t.get("binx"))
+        region = None
+        if self._info is not None:
+            x, y, w, h = (int(self._t.get(name)) for name in ("startx", "starty", "numx", "numy"))
+            region = region_read(x, y, w, h, self._info.width, self._info.height, binning)
         return CameraSettings(
             gain=int(self._optional("gain", 0)),
             offset=int(self._optional("offset", 0)),
-            binning=int(self._t.get("binx")),
+            binning=binning,
             readout_mode=int(self._optional("readoutmode", 0)),
             temperature=temperature,
+            roi=region,
         )
 
     def temperature(self) -> float | None:
@@ -181,6 +191,7 @@ class AlpacaCamera:
             can_cool=bool(self._optional("cansetccdtemperature", False)),
             exposure_resolution=float(self._optional("exposureresolution", 0.0)),
             bayer=self._bayer(),
+            subframe=True,  # StartX/StartY/NumX/NumY are required members of every ASCOM camera
         )
 
     def _bayer(self) -> str | None:

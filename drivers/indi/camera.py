@@ -23,6 +23,7 @@ from drivers.indi import vectors
 from drivers.indi.fitsimage import FitsError, decode_fits
 from drivers.indi.link import IndiLink, describe_values
 from drivers.indi.vectors import PropertyState, Value
+from drivers.regions import check_region, region_read
 
 IMAGE = "CCD1"
 CONTROLS = {
@@ -87,7 +88,7 @@ class IndiCamera:
     def apply(self, settings: CameraSettings) -> None:
         info = self.prepare()
         link = self._link
-        self._binning(settings.binning, info)
+        self._binning(settings.binning, info, settings.roi)
         for which, value in (("gain", settings.gain), ("offset", settings.offset)):
             control = self._control(which)
             if control is None:
@@ -124,12 +125,14 @@ class IndiCamera:
             vector = link.vector(modes)
             on = vector.on()
             mode = list(vector.members).index(on[0]) if on else 0
+        factor = round(binning.number("HOR_BIN") or 1) if binning is not None else 1
         return CameraSettings(
             gain=values["gain"],
             offset=values["offset"],
-            binning=round(binning.number("HOR_BIN") or 1) if binning is not None else 1,
+            binning=factor,
             readout_mode=mode,
             temperature=self._set_point,
+            roi=self._region(factor),
         )
 
     def temperature(self) -> float | None:
@@ -283,17 +286,29 @@ class IndiCamera:
             if link.vector(source).on() != [wanted]:
                 link.set(source, link.switch_values(source, wanted))
 
-    def _binning(self, binning: int, info: CameraInfo) -> None:
+    def _binning(self, binning: int, info: CameraInfo, roi: tuple[int, int, int, int] | None) -> None:
+        """CCD_BINNING, then CCD_FRAME: the full frame, or the region (CCD_FRAME counts unbinned pixels)."""
         link = self._link
         if not 1 <= binning <= info.max_binning:
             raise InvalidValue(link.name, f"binning {binning} out of range 1-{info.max_binning}")
+        check_region(link.name, roi, info.width, info.height, binning, info.subframe)
         vector = link.find("CCD_BINNING")
         if vector is not None and (vector.number("HOR_BIN"), vector.number("VER_BIN")) != (binning, binning):
             link.set("CCD_BINNING", {"HOR_BIN": float(binning), "VER_BIN": float(binning)})
         frame = link.find("CCD_FRAME")
-        full: dict[str, Value] = {"X": 0.0, "Y": 0.0, "WIDTH": float(info.width), "HEIGHT": float(info.height)}
-        if frame is not None and frame.writable and any(frame.value(k) != v for k, v in full.items()):
-            link.set("CCD_FRAME", {k: v for k, v in full.items() if k in frame.members})
+        x, y, w, h = (v * binning for v in roi) if roi is not None else (0, 0, info.width, info.height)
+        wanted: dict[str, Value] = {"X": float(x), "Y": float(y), "WIDTH": float(w), "HEIGHT": float(h)}
+        if frame is not None and frame.writable and any(frame.value(k) != v for k, v in wanted.items()):
+            link.set("CCD_FRAME", {k: v for k, v in wanted.items() if k in frame.members})
+
+    def _region(self, binning: int) -> tuple[int, int, int, int] | None:
+        """CCD_FRAME as binned pixels; None for the full frame (or a camera without CCD_FRAME)."""
+        frame = self._link.find("CCD_FRAME")
+        info = self._info
+        if frame is None or info is None or not {"X", "Y", "WIDTH", "HEIGHT"} <= set(frame.members):
+            return None
+        x, y, w, h = (round(frame.number(k) or 0) // binning for k in ("X", "Y", "WIDTH", "HEIGHT"))
+        return region_read(x, y, w, h, info.width, info.height, binning)
 
     def _read_info(self) -> CameraInfo:
         link = self._link
@@ -331,6 +346,7 @@ class IndiCamera:
             can_cool=can_cool,
             unreported=("temperature",) if can_cool else (),
             bayer=self._bayer(),
+            subframe=(frame := link.find("CCD_FRAME")) is not None and frame.writable,
         )
 
     def _bayer(self) -> str | None:

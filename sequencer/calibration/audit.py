@@ -328,6 +328,13 @@ def audit(paths: Sequence[Path], *, temperature_tolerance: float = DEFAULT_TEMPE
     """Audit every FITS file under the given folders (or files)."""
     check_temperature_tolerance(temperature_tolerance)
     infos, unreadable = scan(paths)
+    return audit_frames(paths, infos, unreadable, temperature_tolerance)
+
+
+def audit_frames(
+    paths: Sequence[Path], infos: list[FrameInfo], unreadable: list[Unreadable], temperature_tolerance: float
+) -> AuditReport:
+    """The audit of headers already read (`flatseq audit` of a night reads them once for both parts)."""
     infos = [i for i in infos if i.kind is not FrameKind.MASTER]
     darks = [i for i in infos if i.kind.is_dark]
     bias = [i for i in infos if i.kind is FrameKind.BIAS]

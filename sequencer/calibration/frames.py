@@ -76,6 +76,11 @@ class FrameInfo:
     panel_brightness: int | None = None
     bayer: str | None = None
     """A colour frame's mosaic at its first stored pixel (BAYERPAT shifted by XBAYROFF/YBAYROFF), None for mono."""
+    origin: tuple[int, int] | None = None
+    """A region of interest's origin (XORGSUBF, YORGSUBF) in binned pixels; None: the header does not say."""
+    rotation: float | None = None
+    """The rotator's angle: ROTATANG/ROTATOR/OBJCTROT, or on flatseq's planned flats LTROTANG (the lights')."""
+    focus: float | None = None
     keywords: dict[str, str] = field(default_factory=dict, compare=False)
 
     def keyword(self, name: str) -> str:
@@ -102,6 +107,7 @@ _DEFAULT_KEYWORDS = {
     "set_temp": kw.SET_TEMP,
     "filter": kw.FILTER,
     "shape": "NAXIS1/NAXIS2",
+    "origin": "XORGSUBF/YORGSUBF",
     "flat_set": kw.FLATSET,
     "bayer": kw.BAYERPAT,
 }
@@ -209,6 +215,10 @@ def info_from_header(header: fits.Header, path: Path) -> FrameInfo:
     if _flag(header, path, kw.MASTER) or _flag(header, path, kw.COMBINED):  # old masters, and ccdproc's
         combined, kind = True, FrameKind.MASTER
     brightness, _ = _number(header, path, kw.PANELBRT, low=0)
+    xorg, _ = _number(header, path, kw.XORGSUBF, low=0)
+    yorg, _ = _number(header, path, kw.YORGSUBF, low=0)
+    rotation, _ = _number(header, path, *kw.ROTATION_KEYS, kw.LTROTANG)
+    focus, _ = _number(header, path, *kw.FOCUS_KEYS, kw.LTFOCPOS)
 
     def num(name: str, *keys: str, low: float = -math.inf, what: str = "") -> float | None:
         value, key = _number(header, path, *keys, low=low, what=what)
@@ -250,6 +260,9 @@ def info_from_header(header: fits.Header, path: Path) -> FrameInfo:
         master_of=master_of(imagetyp or "", dark_flat=dark_flat) if combined else None,
         panel_brightness=int(brightness) if brightness is not None and brightness.is_integer() else None,
         bayer=_bayer(header, path),
+        origin=None if xorg is None and yorg is None else (int(xorg or 0), int(yorg or 0)),
+        rotation=None if rotation is None else rotation % 360.0,
+        focus=focus,
         keywords=keywords,
     )
 

@@ -48,6 +48,7 @@ _CATEGORIES = {
     "xbinning": "different-binning",
     "ybinning": "different-binning",
     "shape": "different-binning",
+    "origin": "different-region",
     "readout": "different-readout-mode",
     "ccd_temp": "different-temperature",
     "set_temp": "different-temperature",
@@ -85,6 +86,7 @@ class FlatSettings:
     set_temp: float | None
     shape: tuple[int, int]
     bayer: str | None = None
+    origin: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, flats: Sequence[FrameInfo]) -> FlatSettings:
@@ -102,6 +104,7 @@ class FlatSettings:
             set_temp=first.set_temp,
             shape=first.shape,
             bayer=first.bayer,
+            origin=first.origin,
         )
 
     def mismatches(
@@ -121,6 +124,8 @@ class FlatSettings:
 
         if frame.shape != self.shape:
             add("shape", frame.shape, self.shape)
+        elif (frame.origin or (0, 0)) != (self.origin or (0, 0)):  # the same size elsewhere on the sensor
+            add("origin", frame.origin or (0, 0), self.origin or (0, 0))
         if (
             check_exposure
             and frame.exposure is not None
@@ -205,6 +210,8 @@ def _settings_key(info: FrameInfo) -> tuple[object, ...]:
         info.readout,
         info.set_temp,
         info.shape,
+        info.origin,
+        None if info.rotation is None else round(info.rotation, 1),
     )
 
 

@@ -6,7 +6,10 @@ import argparse
 
 from sequencer.core.exits import ExitStatus
 
-HELP = "check a folder of flats, dark-flats and bias (flatseq's or N.I.N.A.'s) for calibration mistakes"
+HELP = (
+    "check a folder of flats, dark-flats and bias (flatseq's or N.I.N.A.'s) for calibration mistakes; with the "
+    "night's lights in it, that every light configuration has its flats"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,11 +28,14 @@ def execute(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from sequencer.calibration.audit import audit, render_table
+    from sequencer.calibration.audit import render_table
+    from sequencer.calibration.nightaudit import audit_night, render_night
 
-    report = audit([Path(d) for d in args.directory], temperature_tolerance=args.temperature_tolerance)
+    report = audit_night([Path(d) for d in args.directory], temperature_tolerance=args.temperature_tolerance)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        print(render_table(report))
+        print(render_table(report.calibration))
+        if report.coverage:
+            print("\n".join(render_night(report)))
     return ExitStatus.OK if report.ok else ExitStatus.FAILED

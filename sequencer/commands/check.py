@@ -1,18 +1,89 @@
-"""`flatseq check FILE`: validate a sequence with no hardware and show what it would do."""
+"""`flatseq check FILE...`: validate sequences with no hardware and show what each would do."""
 
 from __future__ import annotations
 
 import argparse
+import glob
+import json
+import sys
+from typing import Any
 
-HELP = "validate a sequence file and print the expanded plan, ADU window, duration and disk space"
+HELP = "validate sequence files and print the expanded plan, ADU window, duration and disk space"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="the sequence file (YAML)")
+    parser.add_argument("file", nargs="+", help="sequence files (YAML) or globs; with several, one result line each")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only errors and warnings")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON document on stdout (schema flatseq.check/1; see the README)"
+    )
 
 
 def execute(args: argparse.Namespace) -> int:
+    from drivers.errors import ConfigError
+    from drivers.registry import default_registry
+    from sequencer.core.exits import ExitStatus
+    from sequencer.plan.compile import load_plan
+    from sequencer.results.machinereadable import check_document, check_entry, error_entry
+    from sequencer.run.estimate import estimate
+
+    files = expand(args.file)
+    registry = default_registry()
+    if len(files) == 1 and not args.json:
+        return _one(files[0], args.quiet)
+    entries: list[dict[str, Any]] = []
+    for file in files:
+        try:
+            plan = load_plan(file, registry)
+            entries.append(check_entry(file, plan, estimate(plan, registry)))
+        except ConfigError as exc:
+            entries.append(error_entry(file, exc))
+    bad = [entry for entry in entries if not entry["ok"]]
+    if args.json:
+        json.dump(check_document(entries), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for entry in entries:
+            print(_result_line(entry))
+    if bad:
+        print(f"flatseq: error: {len(bad)} of {len(entries)} sequence files invalid", file=sys.stderr)
+        return ExitStatus.INVALID
+    return ExitStatus.OK
+
+
+def expand(patterns: list[str]) -> list[str]:
+    """The files named, globs expanded here too (a quoted glob, a shell that does not): each once, in order.
+    A glob that matches nothing is refused, as a missing file is."""
+    from drivers.errors import ConfigError
+
+    files: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise ConfigError(f"{pattern}: no sequence file matches")
+        files += [m for m in matches if m not in files]
+    return files
+
+
+def _result_line(entry: dict[str, Any]) -> str:
+    """One line per file: `FILE: ok: NAME, ...` or the refusal, `FILE:LINE:COLUMN: message`."""
+    from sequencer.core.units import format_duration
+    from sequencer.output.space import format_bytes
+
+    if not entry["ok"]:
+        text: str = entry["error"]["text"]
+        return text if text.startswith(entry["file"]) else f"{entry['file']}: {text}"
+    est = entry["estimate"]
+    warnings = len(entry["warnings"])
+    note = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+    return (
+        f"{entry['file']}: ok: {entry['name']}, {len(entry['sets'])} flat set(s), "
+        f"{format_duration(est['seconds'])}, {format_bytes(est['bytes'])}{note}"
+    )
+
+
+def _one(file: str, quiet: bool) -> int:
+    """One file: the whole plan, for people."""
     from drivers.registry import default_registry
     from sequencer.brightness.trials import Window
     from sequencer.core.units import format_duration
@@ -22,14 +93,14 @@ def execute(args: argparse.Namespace) -> int:
     from sequencer.run.estimate import estimate
 
     registry = default_registry()
-    plan = load_plan(args.file, registry)
+    plan = load_plan(file, registry)
     for warning in plan.warnings:
         print(f"warning: {warning}")
-    if args.quiet:
-        print(f"{args.file}: ok")
+    if quiet:
+        print(f"{file}: ok")
         return 0
     est = estimate(plan, registry)
-    print(f"{plan.name} ({args.file}): {len(plan.sets)} flat set(s), {len(plan.steps)} steps")
+    print(f"{plan.name} ({file}): {len(plan.sets)} flat set(s), {len(plan.steps)} steps")
     print("equipment: " + ", ".join(f"{k} {v}" for k, v in plan.equipment.items()))
     print("plan:")
     for line in describe_plan(plan):

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from drivers.clock import Clock
+    from sequencer.run.context import RunContext
 
 HELP = "run a sequence file on the equipment (or on the simulators with --dry-run)"
 
@@ -35,6 +40,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RUN_DIR",
         help="finish a run that crashed, in its own directory: keep every frame it took, take what is missing",
     )
+    parser.add_argument(
+        "--json", action="store_true", help="the run's outcome as one JSON document on stdout (schema flatseq.run/1)"
+    )
+    dry = parser.add_argument_group("dry runs (--dry-run), repeatable for CI")
+    dry.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="DEVICE=FAULT[@MOMENT[:N][..MOMENT[:N]]]",
+        help="put the simulated bench under a fault (repeatable): camera=hang, camera=unplugged, "
+        "camera=disconnect_after:N, cooler=stuck, panel=dead, panel=unplugged, panel=stuck_on, wheel=stuck, "
+        "wheel=unplugged; @MOMENT (connect, light_on, switch_on, light_off, lit_exposure, dark_exposure, "
+        "filter_move) strikes at the Nth such moment, ..MOMENT ends it, e.g. panel=dead@switch_on:2..switch_on:3",
+    )
+    dry.add_argument(
+        "--at",
+        metavar="DATETIME",
+        help="when the virtual clock starts (ISO 8601, UTC unless a zone is given; default 2026-01-01T00:00:00Z)",
+    )
+    dry.add_argument("--seed", type=int, metavar="N", help="the simulated bench's seed (default: the URLs', or 0)")
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -60,6 +85,7 @@ def execute(args: argparse.Namespace) -> int:
         raise ConfigError(f"--light-timeout: {exc}") from None
     if light_timeout <= 0:
         raise ConfigError("--light-timeout: must be above 0 s")
+    simulator, clock = _dry_run_options(args)
     terminal = None if args.no_prompt or not sys.stdin.isatty() else Terminal(sys.stdin.fileno(), sys.stderr)
     context = RunContext(
         dry_run=args.dry_run,
@@ -69,7 +95,12 @@ def execute(args: argparse.Namespace) -> int:
         resume=Path(args.resume) if args.resume else None,
         terminal=terminal,
         light_timeout=light_timeout,
+        simulator=simulator,
+        clock=clock,
+        stream=sys.stderr if args.json else None,
     )
+    if args.json:
+        return _run_json(args.file, context)
     report = run_file(args.file, context)
     for warning in report.warnings:
         print(f"warning: {warning}")
@@ -80,5 +111,45 @@ def execute(args: argparse.Namespace) -> int:
     light = report.light_warning()
     if light:  # the last line, on both streams: nobody may miss it
         print(light)
+        print(f"flatseq: {light}", file=sys.stderr)
+    return report.exit_code
+
+
+def _dry_run_options(args: argparse.Namespace) -> tuple[dict[str, str], Clock | None]:
+    """`--fault`, `--seed` and `--at`: the simulated bench's options and the virtual clock (dry runs only)."""
+    from drivers.clock import VirtualClock
+    from drivers.errors import ConfigError
+    from drivers.registry import default_registry
+    from sequencer.run.dryrun import bench_options, check_faults, virtual_start
+
+    given = [name for name, value in (("--fault", args.fault), ("--at", args.at), ("--seed", args.seed)) if value]
+    if given and not args.dry_run:
+        raise ConfigError(f"{given[0]}: only with --dry-run (a real run's devices and clock are real)")
+    check_faults(args.fault, default_registry())
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise ConfigError(f"--seed {args.seed}: a whole number from 0 to {2**32 - 1}")
+    clock = VirtualClock(virtual_start(args.at)) if args.at else None
+    return bench_options(args.fault, args.seed), clock
+
+
+def _run_json(file: str, context: RunContext) -> int:
+    """The run with its outcome as JSON on stdout (progress on stderr); refused input too, then exit 2."""
+    import json
+
+    from drivers.errors import ConfigError
+    from sequencer.core.exits import ExitStatus
+    from sequencer.results.machinereadable import invalid_run_document, run_document
+    from sequencer.run.runner import run_file
+
+    try:
+        report = run_file(file, context)
+    except ConfigError as exc:
+        json.dump(invalid_run_document(file, exc, ExitStatus.INVALID), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        raise
+    json.dump(run_document(report), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    light = report.light_warning()
+    if light:
         print(f"flatseq: {light}", file=sys.stderr)
     return report.exit_code

@@ -147,6 +147,9 @@ class FrameHeader:
     unreported: tuple[str, ...] = ()
     bayer: str | None = None
     """A colour frame's mosaic at its first stored pixel ("RGGB"...), as BAYERPAT: None for mono."""
+    lights_rotation: float | None = None
+    """The rotator angle of the lights the set was planned for (`flatseq plan`); flatseq reads no rotator."""
+    lights_focus: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in WRITTEN_KINDS:
@@ -204,6 +207,11 @@ class FrameHeader:
                 read("readout_mode", f"readout mode (index {s.readout_mode})"),
             ),
         ]
+        if s.roi is not None:
+            cards += [
+                (kw.XORGSUBF, int(s.roi[0]), read("roi", "[px] region of interest origin X, binned")),
+                (kw.YORGSUBF, int(s.roi[1]), read("roi", "[px] region of interest origin Y, binned")),
+            ]
         if self.ccd_temp is not None:
             cards.append((kw.CCD_TEMP, float(self.ccd_temp), "[C] measured sensor temperature"))
         if s.temperature is not None:
@@ -228,6 +236,10 @@ class FrameHeader:
             cards.append((kw.TELESCOP, _text(self.telescope), "telescope"))
         if self.origin is not None:
             cards.append((kw.ORIGIN, _text(self.origin), "who made this file"))
+        if self.lights_rotation is not None:
+            cards.append((kw.LTROTANG, float(self.lights_rotation), "[deg] rotator angle of the lights planned for"))
+        if self.lights_focus is not None:
+            cards.append((kw.LTFOCPOS, float(self.lights_focus), "focuser position of the lights planned for"))
         if self.panel_brightness is not None:
             cards.append((kw.PANELBRT, int(self.panel_brightness), "flat panel brightness setting"))
         if self.panel_max is not None:

@@ -70,12 +70,25 @@ MASTER = "MASTER"
 COMBINED = "COMBINED"
 """T on a combined master: the astropy CCD guide's way of finding masters."""
 NCOMBINE = "NCOMBINE"
+XORGSUBF = "XORGSUBF"
+YORGSUBF = "YORGSUBF"
+"""A region of interest's origin, in binned pixels (MaxIm DL's and the SBIG FITS extension's keywords, written by
+N.I.N.A., SGP and APT); NAXIS1/NAXIS2 give its size."""
+LTROTANG = "LTROTANG"
+"""[deg] On flats and dark-flats planned by `flatseq plan`: the rotator angle of the lights they were planned
+for (flatseq reads no rotator: this is the lights' angle, not a measurement)."""
+LTFOCPOS = "LTFOCPOS"
+"""[steps] Likewise, the focuser position of the lights these flats were planned for."""
 
 # ---- what other programs write for the same things, in the order they are read ----
 IMAGETYP_KEYS = (IMAGETYP, "FRAME", "FRAMETYP")
 EXPOSURE_KEYS = (EXPTIME, EXPOSURE)
 CCD_TEMP_KEYS = (CCD_TEMP, "CCD_TEMP")
 SET_TEMP_KEYS = (SET_TEMP, "SET_TEMP")
+ROTATION_KEYS = ("ROTATANG", "ROTATOR", "OBJCTROT")
+"""The rotator: N.I.N.A. writes ROTATOR (mechanical) and ROTATANG, Ekos/SGP ROTATANG, others OBJCTROT."""
+FOCUS_KEYS = ("FOCPOS", "FOCUSPOS")
+"""The focuser position: FOCPOS (N.I.N.A., SGP, APT), FOCUSPOS (N.I.N.A., Ekos)."""
 
 
 class FrameKind(enum.Enum):

@@ -239,6 +239,7 @@ class Manifest:
         flats_planned: int | None = None,
         dark_flats_planned: int | None = None,
         exposure_search: ExposureSearchRecord | None = None,
+        lights: dict[str, Any] | None = None,
     ) -> SetRecord:
         """A flat set starts; its status is "running" until `end_set`. A set whose exposure is found at run time
         has `exposure` None and its `exposure_search` until `record_exposure`."""
@@ -255,6 +256,7 @@ class Manifest:
                 flats_planned=flats_planned,
                 dark_flats_planned=dark_flats_planned,
                 started=self._now(),
+                lights=lights,
             )
             self._sets.append(record)
             self._save()

@@ -143,8 +143,9 @@ class FrameRecord:
 
 
 def settings_json(s: CameraSettings) -> dict[str, Any]:
+    roi = {} if s.roi is None else {"roi": list(s.roi)}
     return {"gain": s.gain, "offset": s.offset, "binning": s.binning, "readout_mode": s.readout_mode,
-            "set_temp": s.temperature}  # fmt: skip
+            "set_temp": s.temperature, **roi}  # fmt: skip
 
 
 def settings_from_json(s: Fields) -> CameraSettings:
@@ -154,7 +155,23 @@ def settings_from_json(s: Fields) -> CameraSettings:
         binning=s.integer("binning", 1, 16),
         readout_mode=s.integer("readout_mode", 0, INT32_MAX),
         temperature=s.maybe_number("set_temp", ABSOLUTE_ZERO, 200.0),
+        roi=_roi(s),
     )
+
+
+def _roi(s: Fields) -> tuple[int, int, int, int] | None:
+    """A region of interest [x, y, width, height] in binned pixels; absent: the full frame."""
+    if not s.has("roi"):
+        return None
+    value = s.data["roi"]
+    if (
+        not isinstance(value, list)
+        or len(value) != 4
+        or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1_000_000 for v in value)
+    ):
+        raise FieldError(f"{s.path('roi')}: expected [x, y, width, height], whole numbers of pixels")
+    x, y, w, h = value
+    return (x, y, w, h)
 
 
 def _relative_file(f: Fields) -> str:
@@ -215,6 +232,8 @@ class SetRecord:
     settings_read: CameraSettings | None = None
     """The settings as the camera read them back when the set started (`settings` is what was asked)."""
     exposure_search: ExposureSearchRecord | None = None
+    lights: dict[str, Any] | None = None
+    """The lights the set was planned for (`flatseq plan`: their key, count, rotation, focus), as planned."""
 
     def frames(self, kind: FrameKind, *, include_rejected: bool = False) -> list[FrameRecord]:
         """The set's frames of one kind, rejected ones only if asked."""
@@ -241,6 +260,7 @@ class SetRecord:
             "flats": [f.to_json() for f in self.flats],
             "dark_flats": [f.to_json() for f in self.dark_flats],
             **({"exposure_search": self.exposure_search.to_json()} if self.exposure_search is not None else {}),
+            **({"lights": self.lights} if self.lights is not None else {}),
         }
 
     @classmethod
@@ -270,4 +290,5 @@ class SetRecord:
             finished=f.maybe_text("finished"),
             flats=[FrameRecord.from_json(r.data, r.where) for r in f.objects("flats")],
             dark_flats=[FrameRecord.from_json(r.data, r.where) for r in f.objects("dark_flats")],
+            lights=lights.data if (lights := f.maybe_object("lights")) is not None else None,
         )

@@ -18,7 +18,8 @@ from sequencer.plan.loader import Located, SequenceFileError, load_file, load_te
 from sequencer.plan.machine import validate_plan
 from sequencer.plan.model import Plan
 from sequencer.plan.naming import check_output
-from sequencer.plan.schema import MANUAL_LIGHT, SequenceModel
+from sequencer.plan.profiles import resolve_profile
+from sequencer.plan.schema import MANUAL_LIGHT, EquipmentModel, SequenceModel
 from sequencer.plan.sets import SetBuilder
 from sequencer.plan.validation import validate
 
@@ -36,9 +37,10 @@ def load_plan_text(text: str, file: str = "<string>", registry: Registry | None 
 def compile_located(located: Located, text: str = "", registry: Registry | None = None) -> Plan:
     if not isinstance(located.data, dict):
         raise located.error((), "a sequence file must be a mapping of keys (name, equipment, camera, ...)")
+    profile = resolve_profile(located)
     model = validate(located, SequenceModel, located.data, ())
     registry = registry or default_registry()
-    _check_equipment(located, model, registry)
+    _check_equipment(profile or located, model.equipment, registry)
     wheel = model.equipment.filter_wheel
     builder = SetBuilder(located, model, registry.facts(wheel).filter_names if wheel else None)
     steps = compact_steps(builder) if model.flat_sets is not None else ExplicitCompiler(builder).steps()
@@ -68,9 +70,10 @@ def _equipment(model: SequenceModel) -> dict[str, str]:
     return urls
 
 
-def _check_equipment(located: Located, model: SequenceModel, registry: Registry) -> None:
-    """Every URL has a known scheme, and its scheme finds nothing wrong with it (`Scheme.facts`)."""
-    for role, url in model.equipment.model_dump().items():
+def _check_equipment(located: Located, equipment: EquipmentModel, registry: Registry) -> None:
+    """Every URL has a known scheme, and its scheme finds nothing wrong with it (`Scheme.facts`); `located` is
+    the file the equipment is written in (the sequence, or its profile)."""
+    for role, url in equipment.model_dump().items():
         if not url or (role == "panel" and url.strip().lower() == MANUAL_LIGHT):
             continue
         path = ("equipment", role)

@@ -12,7 +12,7 @@ from typing import assert_never
 from sequencer.core.units import format_duration
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.loader import SequenceFileError, dotted
-from sequencer.plan.schema import CameraModel, OnError, OutputModel
+from sequencer.plan.schema import CameraModel, LightsModel, OnError, OutputModel
 
 __all__ = ["AutoExposure", "FlatSet", "Plan", "Step", "StepKind", "describe_plan", "plan_error"]
 
@@ -66,6 +66,11 @@ class FlatSet:
     """How a colour camera's flats are levelled (`brightness.colour`): brightest, mean or each."""
     line: int = 0
     column: int = 0
+    roi: tuple[int, int, int, int] | None = None
+    """The region of interest (x, y, width, height in binned pixels) its flats and dark-flats are read out in;
+    None: the full frame."""
+    lights: LightsModel | None = None
+    """The lights this set was planned for (`flatseq plan`), recorded in the manifest."""
 
     @property
     def label(self) -> str:

@@ -135,6 +135,28 @@ def _dark_flat_count(value: Any) -> Any:
     return value
 
 
+class RoiModel(Strict):
+    """A region of interest in binned pixels, as the lights were read out (XORGSUBF/YORGSUBF, NAXIS1/NAXIS2)."""
+
+    x: Annotated[int, Field(ge=0, le=1_000_000)]
+    y: Annotated[int, Field(ge=0, le=1_000_000)]
+    width: Annotated[int, Field(ge=1, le=1_000_000)]
+    height: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class LightsModel(Strict):
+    """The lights a set was planned for (`flatseq plan` writes it): recorded in the manifest and, for rotation
+    and focus, on the frames; flatseq moves no rotator or focuser."""
+
+    key: str
+    count: Annotated[int, Field(ge=1, le=10_000_000)]
+    instrument: str | None = None
+    rotation: Annotated[float, Field(ge=0, lt=360)] | None = None
+    focus: float | None = None
+    """The focuser position of the last of these lights (the state the flats should see)."""
+    focus_range: tuple[float, float] | None = None
+
+
 class FlatSetModel(Strict):
     filter: str | None = None
     exposure: ExposureOrAuto
@@ -150,6 +172,8 @@ class FlatSetModel(Strict):
     min_exposure: Exposure | None = None
     max_exposure: Exposure | None = None
     exposure_step: Exposure | None = None
+    roi: RoiModel | None = None
+    lights: LightsModel | None = None
 
     @field_validator("dark_flats", mode="before")
     @classmethod
@@ -161,6 +185,8 @@ class SequenceModel(Strict):
     name: str = "flats"
     equipment: EquipmentModel
     camera: CameraModel
+    profile: str | None = None
+    """The equipment profile `equipment` and `camera` came from (`sequencer.plan.profiles`), if any."""
     brightness: BrightnessModel = BrightnessModel()
     auto_exposure: AutoExposureModel = AutoExposureModel()
     settle: SettleModel = SettleModel()

@@ -78,7 +78,8 @@ class SetBuilder:
                 f"{dotted(path)}: target {fs.target:.0%} ± {fs.tolerance:.0%} reaches full scale: flats would saturate",
             )
         exposure = fs.exposure if fs.auto is None else ("auto", fs.auto.brightness)
-        key = (fs.filter, exposure, fs.gain, fs.offset, fs.binning, fs.readout_mode)
+        rotation = fs.lights.rotation if fs.lights is not None else None
+        key = (fs.filter, exposure, fs.gain, fs.offset, fs.binning, fs.readout_mode, fs.roi, rotation)
         if key in self._seen:
             raise self.error(
                 path,
@@ -122,6 +123,8 @@ class SetBuilder:
             colour=bright.colour,
             line=line,
             column=col,
+            roi=None if over is None or over.roi is None else (over.roi.x, over.roi.y, over.roi.width, over.roi.height),
+            lights=None if over is None else over.lights,
         )
 
     def check_filter(self, path: Path, name: str) -> None:

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from drivers.base import Frame
+from drivers.bayer import frame_pattern
 from drivers.errors import DeviceDisconnected, DeviceError, FlatseqError, NotConnected
 from sequencer.brightness.trials import Window, each_window
 from sequencer.core.stats import FrameStats, frame_stats
@@ -86,7 +87,7 @@ class Recorder(Protocol):
 def measure_frame(op: Operator, fs: FlatSet, frame: Frame, max_adu: int) -> FrameStats:
     """A frame's statistics, per Bayer channel for a colour camera's unbinned frames (a binned colour frame is
     no longer a mosaic), levelled by the set's `colour` rule."""
-    bayer = op.eq.camera.info.bayer if fs.binning == 1 else None
+    bayer = frame_pattern(op.eq.camera.info.bayer, fs.binning, fs.roi)
     return frame_stats(frame, max_adu=max_adu, bayer=bayer, colour=fs.colour)
 
 

@@ -35,7 +35,8 @@ class RunContext:
     of the cleanup may take before it is given up (a frozen server). `resume`: a run directory whose crashed
     run this one finishes (`flatseq run FILE --resume RUN_DIR`). `terminal`: where to ask the user to switch a
     light by hand (`panel: manual`); None: nobody to ask, test frames tell. `light_timeout`: how long a switch by
-    hand may take to be confirmed.
+    hand may take to be confirmed. `simulator`: a dry run's bench options (`dryrun.bench_options`: `--fault`,
+    `--seed`).
     """
 
     clock: Clock | None = None
@@ -54,3 +55,4 @@ class RunContext:
     resume: Path | None = None
     terminal: Terminal | None = None
     light_timeout: float = LIGHT_TIMEOUT
+    simulator: dict[str, str] = field(default_factory=dict)

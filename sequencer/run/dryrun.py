@@ -8,15 +8,26 @@ imports the simulators.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+from drivers.errors import ConfigError
 from drivers.registry import Registry
-from drivers.urls import sim_url
+from drivers.urls import SIM_SCHEME, scheme_of, sim_url, url_shown
 from sequencer.plan.model import Plan, StepKind
 from sequencer.plan.schema import MANUAL_LIGHT
 from sequencer.run.manual import STAND_IN_ROLE
 
+INJECT = "inject"
+"""The `sim://` option that puts the simulated bench under faults (the simulators' one table of them)."""
 
-def simulated_equipment(plan: Plan, registry: Registry, sensor: str = "small") -> dict[str, str]:
-    """The plan's equipment with each real device replaced by a simulator that can play its part."""
+
+def simulated_equipment(
+    plan: Plan, registry: Registry, sensor: str = "small", bench: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The plan's equipment with each real device replaced by a simulator that can play its part; `bench`:
+    options of the simulated bench (`bench_options`), given to the camera and replacing any other URL's."""
     eq = dict(plan.equipment)
     if not registry.facts(eq["camera"]).simulated:
         eq["camera"] = sim_url("camera", sensor=sensor)
@@ -30,4 +41,78 @@ def simulated_equipment(plan: Plan, registry: Registry, sensor: str = "small") -
     if wheel and not registry.facts(wheel).simulated:
         filters = list(dict.fromkeys(fs.filter for fs in plan.sets.values() if fs.filter))
         eq["filter_wheel"] = sim_url("filterwheel", filters=",".join(filters))
+    return _with_bench_options(eq, bench or {})
+
+
+def bench_options(faults: Sequence[str] = (), seed: int | None = None) -> dict[str, str]:
+    """A dry run's bench options from `--fault` and `--seed`."""
+    options = {INJECT: ";".join(f.strip() for f in faults)} if faults else {}
+    if seed is not None:
+        options["seed"] = str(seed)
+    return options
+
+
+def virtual_start(at: str | datetime) -> float:
+    """`--at 2026-03-01T20:00` → the virtual clock's start, in seconds since the epoch; without a zone, UTC
+    (the same on every CI machine)."""
+    text = at if isinstance(at, str) else at.isoformat()
+    try:
+        when = at if isinstance(at, datetime) else datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise ConfigError(f"--at {text!r}: expected an ISO 8601 date and time, e.g. 2026-03-01T20:00:00Z") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if not 1970 <= when.astimezone(UTC).year <= 9998:
+        raise ConfigError(f"--at {text!r}: a date from 1970 on")
+    return when.timestamp()
+
+
+def check_faults(faults: Sequence[str], registry: Registry) -> None:
+    """Each `--fault` checked by the simulators themselves (their table), refused in one line naming it."""
+    for fault in faults:
+        url = sim_url("camera", **{INJECT: fault})
+        try:
+            registry.facts(url)
+        except ConfigError as exc:
+            reason = (
+                str(exc)
+                .removeprefix(f"{url_shown(url)}: ")
+                .removeprefix(f"{INJECT}: ")
+                .removeprefix(f"{fault.strip()!r}: ")
+            )
+            raise ConfigError(f"--fault {fault}: {reason}") from None
+
+
+def _with_bench_options(eq: dict[str, str], options: Mapping[str, str]) -> dict[str, str]:
+    """The options on the camera's sim URL, taken out of every other sim URL (where they would conflict);
+    faults already in the sequence's own sim URLs are kept, with the new ones after them."""
+    if not options:
+        return eq
+    faults = [options[INJECT]] if INJECT in options else []
+    for role, url in eq.items():
+        if _is_sim(url):
+            query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+            if INJECT in options and INJECT in query:
+                faults.insert(0, query[INJECT])
+            eq[role] = _with_query(url, {k: v for k, v in query.items() if k not in options})
+    camera = eq["camera"]
+    if not _is_sim(camera):
+        return eq
+    query = dict(parse_qsl(urlsplit(camera).query, keep_blank_values=True)) | dict(options)
+    if faults:
+        query[INJECT] = ";".join(faults)
+    eq["camera"] = _with_query(camera, query)
     return eq
+
+
+def _with_query(url: str, query: Mapping[str, str]) -> str:
+    parts = urlsplit(url)
+    text = "&".join(f"{quote(k)}={quote(v, safe=',')}" for k, v in query.items())
+    return urlunsplit(parts._replace(query=text))
+
+
+def _is_sim(url: str) -> bool:
+    try:
+        return scheme_of(url) == SIM_SCHEME
+    except ConfigError:
+        return False

@@ -14,6 +14,7 @@ from sequencer.brightness.state import initial_brightness
 from sequencer.brightness.trained import TrainedTable
 from sequencer.brightness.trials import SearchResult, Window, each_unreachable
 from sequencer.core.stats import FrameStats, frame_stats
+from sequencer.core.units import format_duration
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.model import FlatSet, Plan, Step
 from sequencer.run.autoexposure import ExposureFinder
@@ -77,11 +78,11 @@ class RunExecutor:
     def use_settings(self, settings: CameraSettings) -> None:
         if settings != self.current_settings:
             self.op.apply_settings(settings)
-            self.current_settings = settings
             if settings.temperature is not None:
                 self.op.cool(
                     settings.temperature, self.plan.camera.cooling_timeout, self.plan.camera.temperature_tolerance
                 )
+            self.current_settings = settings  # only once reached: a set after a cooling timeout waits again
 
     def pedestal(self, settings: CameraSettings) -> float:
         """The frame level with no light (offset + read pattern), from one bias per camera setting.
@@ -134,6 +135,7 @@ class RunExecutor:
         self.op.move_cover(close=step.kind is StepKind.CLOSE_COVER)
 
     def _wait(self, step: Step) -> None:
+        self.op.waits.waiting(f"{step.purpose or 'wait'} {format_duration(step.seconds or 0.0)}", None)
         start = self.op.clock.now()
         self.op.stop.sleep(self.op.clock, step.seconds or 0.0)
         self.op.timeline.add("settle", self.op.clock.now() - start)

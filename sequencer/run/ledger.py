@@ -67,6 +67,7 @@ class Ledger:
             exposure_search=None
             if auto is None
             else ExposureSearchRecord(auto.min, auto.max, auto.step, auto.brightness),
+            lights=None if fs.lights is None else fs.lights.model_dump(),
         )
 
     def settings_read(self, fs: FlatSet, settings: CameraSettings) -> None:

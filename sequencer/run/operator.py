@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from drivers.base import CameraSettings, CoverState, Equipment, ExposureReport, Frame, LightState
 from drivers.clock import Clock
@@ -17,11 +17,40 @@ POLL = 0.01  # seconds between image_ready polls: small, so readout is not round
 SLOW_POLL = 0.1  # cover, filter, cooler and panel polls
 EXPOSURE_MARGIN = 30.0  # an image not ready this long after exposure + nominal readout is a camera fault
 PANEL_READY_TIMEOUT = 60.0
+PANEL_SLOW = 1.0  # seconds a panel may take to be ready before the progress says it is waited for
 COVER_TIMEOUT = 60.0
 FILTER_TIMEOUT = 60.0
 COOLER_SETTLED = 0.5  # °C from the set-point counts as reached
 
 Journal = Callable[..., None]
+
+
+class Waits(Protocol):
+    """Who is told about the waits (the progress): what the run waits for, and for how long at most."""
+
+    def waiting(self, what: str, limit: float | None) -> None: ...
+
+    def cooling(self, temperature: float, target: float, limit: float) -> None: ...
+
+    def cooled(self, temperature: float, target: float) -> None: ...
+
+    def cooling_stopped(self) -> None: ...
+
+
+class _Unwatched:
+    """Nobody is told (a recovery, a test)."""
+
+    def waiting(self, what: str, limit: float | None) -> None:
+        pass
+
+    def cooling(self, temperature: float, target: float, limit: float) -> None:
+        pass
+
+    def cooled(self, temperature: float, target: float) -> None:
+        pass
+
+    def cooling_stopped(self) -> None:
+        pass
 
 
 @dataclass
@@ -74,8 +103,10 @@ class Operator:
         stop: StopToken,
         timeline: Timeline,
         journal: Journal | None = None,
+        waits: Waits | None = None,
     ) -> None:
         self.eq = equipment
+        self.waits: Waits = waits or _Unwatched()
         self.clock = clock
         self.stop = stop
         self.timeline = timeline
@@ -143,15 +174,24 @@ class Operator:
         camera = self.eq.camera
         start = self.clock.now()
         temp = camera.temperature()
-        while temp is not None and abs(temp - set_point) > min(COOLER_SETTLED, tolerance):
-            self.stop.check()
-            if self.clock.now() - start > timeout:
-                raise DeviceTimeout(
-                    camera.name,
-                    f"the cooler did not reach {set_point:g} °C in {timeout:g} s (sensor at {temp:.1f} °C)",
-                )
-            self.clock.sleep(SLOW_POLL * 10)
-            temp = camera.temperature()
+        waited = False
+        try:
+            while temp is not None and abs(temp - set_point) > min(COOLER_SETTLED, tolerance):
+                self.waits.cooling(temp, set_point, timeout)
+                waited = True
+                self.stop.check()
+                if self.clock.now() - start > timeout:
+                    raise DeviceTimeout(
+                        camera.name,
+                        f"the cooler did not reach {set_point:g} °C in {timeout:g} s (sensor at {temp:.1f} °C)",
+                    )
+                self.clock.sleep(SLOW_POLL * 10)
+                temp = camera.temperature()
+        except BaseException:
+            self.waits.cooling_stopped()
+            raise
+        if waited and temp is not None:
+            self.waits.cooled(temp, set_point)
         self.timeline.add("cooling", self.clock.now() - start)
         return temp if temp is not None else set_point
 
@@ -176,12 +216,16 @@ class Operator:
     def _wait_panel(self, ok: Callable[[LightState], bool], what: str) -> None:
         panel = self.eq.panel
         start = self.clock.now()
+        told = False
         while True:
             state = panel.light_state()
             if ok(state):
                 break
             if state is LightState.ERROR:
                 raise DeviceError(panel.name, f"the panel reports an error instead of {what}")
+            if not told and self.clock.now() - start >= PANEL_SLOW:
+                told = True  # a panel warming up for long is worth a word; one ready at once is not
+                self.waits.waiting(f"{panel.name} {what}", PANEL_READY_TIMEOUT)
             if self.clock.now() - start > PANEL_READY_TIMEOUT:
                 raise DeviceTimeout(panel.name, f"the panel was not {what} after {PANEL_READY_TIMEOUT:g} s")
             self.stop.sleep(self.clock, SLOW_POLL)
@@ -193,6 +237,7 @@ class Operator:
         if panel.cover_state() is target:
             return
         self.journal("device", device=panel.name, call="close_cover" if close else "open_cover")
+        self.waits.waiting(f"{panel.name}: cover {'closing' if close else 'opening'}", COVER_TIMEOUT)
         if close:
             panel.close_cover()
         else:
@@ -221,6 +266,7 @@ class Operator:
         if wheel.position() == index:
             return
         self.journal("device", device=wheel.name, call="move_to", index=index, filter=name)
+        self.waits.waiting(f"{wheel.name}: moving to {name} (slot {index})", FILTER_TIMEOUT)
         wheel.move_to(index)
         start = self.clock.now()
         while wheel.position() != index:

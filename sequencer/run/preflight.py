@@ -28,8 +28,28 @@ def settings_for(plan: Plan, fs: FlatSet, info: CameraInfo) -> tuple[CameraSetti
                 f"(the camera has {len(info.readout_modes)}: {', '.join(info.readout_modes)})"
             )
         index = mode
-    settings = CameraSettings(fs.gain, fs.offset, fs.binning, index, fs.temperature)
+    roi = fs.roi if info.subframe else None  # a camera that reads no region: the full frame (noted at preflight)
+    settings = CameraSettings(fs.gain, fs.offset, fs.binning, index, fs.temperature, roi)
     return settings, info.readout_modes[index]
+
+
+def _check_region(plan: Plan, fs: FlatSet, info: CameraInfo, where: str) -> None:
+    """A set's region inside the camera's binned frame; on a camera that reads no region, a note: its flats and
+    dark-flats are full frame (crop them to the lights' region before calibrating)."""
+    if fs.roi is None:
+        return
+    x, y, w, h = fs.roi
+    if not info.subframe:
+        plan.warnings.append(
+            f"{where}: {fs.label}: {info.name} reads out no region of interest: its flats and dark-flats are full "
+            f"frame; crop them to the lights' {w}×{h} at ({x}, {y}) before calibrating"
+        )
+        return
+    cols, rows = info.width // fs.binning, info.height // fs.binning
+    if x + w > cols or y + h > rows:
+        raise ConfigError(
+            f"{where}: roi: {w}×{h} at ({x}, {y}) is outside {info.name}'s {cols}×{rows} frame at binning {fs.binning}"
+        )
 
 
 def _check_exposure(fs: FlatSet, info: CameraInfo, where: str) -> None:
@@ -80,6 +100,7 @@ def check_against_equipment(plan: Plan, eq: Equipment) -> None:
                 raise ConfigError(f"{where}: {name} {value} is outside the camera's range {low}-{high}")
         _check_exposure(fs, info, where)
         _check_brightness(fs, eq, where)
+        _check_region(plan, fs, info, where)
         if fs.temperature is not None and not info.can_cool:
             raise ConfigError(f"{where}: camera.temperature is set but {info.name} cannot cool")
     if eq.wheel is not None:

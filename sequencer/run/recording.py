@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from drivers.base import SETTING_NAMES, CameraInfo
+from drivers.bayer import frame_pattern
 from sequencer.output.filenames import expand_pattern
 from sequencer.output.header import FrameHeader
 from sequencer.output.keywords import FrameKind
@@ -72,6 +73,8 @@ class FrameRecorder:
             rejected=rejected is not None,
             reject_reason=rejected,
             pixel_size_um=self.camera.pixel_size_um,
-            bayer=self.camera.bayer if state.taken_with.binning == 1 else None,  # binned: no longer a mosaic
+            bayer=frame_pattern(self.camera.bayer, state.taken_with.binning, state.taken_with.roi),
+            lights_rotation=fs.lights.rotation if fs.lights is not None else None,
+            lights_focus=fs.lights.focus if fs.lights is not None else None,
         )
         self.writer.submit(m.exposure.frame, header, self.run_dir / expand_pattern(self.pattern, header))

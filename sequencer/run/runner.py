@@ -55,7 +55,7 @@ def run_file(path: str | Path, context: RunContext | None = None) -> RunReport:
     registry = ctx.registry or default_registry()
     plan = load_plan(path, registry)
     if ctx.dry_run:
-        plan = plan.with_equipment(simulated_equipment(plan, registry))
+        plan = plan.with_equipment(simulated_equipment(plan, registry, bench=ctx.simulator))
         ctx.clock = ctx.clock or VirtualClock()
         if ctx.output_dir is None and ctx.resume is None:
             ctx.output_dir = Path(tempfile.mkdtemp(prefix="flatseq-dry-run-"))
@@ -168,7 +168,7 @@ class _Run:
         return eq
 
     def _operate(self, eq: Equipment) -> Operator:
-        op = Operator(eq, self.clock, self.ctx.stop, self.timeline, self.ledger.log)
+        op = Operator(eq, self.clock, self.ctx.stop, self.timeline, self.ledger.log, self.ledger.progress)
         # A light switched by hand bounds its own last light-off (the person's timeout), on this thread: the
         # terminal it asks at is this one's.
         manual = isinstance(eq.panel, ManualLight)

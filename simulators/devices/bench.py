@@ -21,6 +21,7 @@ from drivers.clock import Clock, SystemClock
 from drivers.errors import ConfigError
 from simulators.devices.camera import SimCamera
 from simulators.devices.faults import Faults
+from simulators.devices.injections import arm, bench_options, parse_injections
 from simulators.devices.manual import SimManualHand, SimManualLight
 from simulators.devices.panel import SimPanel
 from simulators.devices.wheel import SimFilterWheel
@@ -77,11 +78,15 @@ class Bench:
 
     @classmethod
     def from_options(cls, options: Mapping[str, str], clock: Clock | None = None) -> Bench:
-        """Build from URL query options (`sensor`, `seed` and any `BenchOptions` name)."""
+        """Build from URL query options (`sensor`, `seed`, `inject` and any `BenchOptions` name)."""
         rest: dict[str, Any] = dict(options)
         sensor = str(rest.pop("sensor", "small"))
         seed = parse_seed(rest.pop("seed", "0"))
-        return cls(sensor=sensor, seed=seed, clock=clock, **rest)
+        injections = parse_injections(str(rest.pop("inject", "")))
+        rest.update(bench_options(injections))
+        bench = cls(sensor=sensor, seed=seed, clock=clock, **rest)
+        arm(bench.faults, injections)
+        return bench
 
     def close(self) -> None:
         """Release the render thread pool (big sensors only). The bench stays usable."""

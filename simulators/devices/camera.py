@@ -24,8 +24,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import numpy as np
+
 from drivers.base import CameraInfo, CameraSettings, ExposureReport, Frame
 from drivers.errors import DeviceDisconnected, DeviceTimeout, InvalidOperation, InvalidValue, NotConnected
+from drivers.regions import check_region
 from simulators.devices.faults import Moment
 from simulators.devices.views import CameraView
 from simulators.physics.render import ExposureSignal
@@ -77,6 +80,7 @@ class SimCamera:
             readout_time=sensor.readout_seconds(0),
             exposure_resolution=EXPOSURE_RESOLUTION,
             bayer=sensor.bayer,
+            subframe=True,
         )
         self._lock = threading.RLock()
         self._connected = False
@@ -139,6 +143,7 @@ class SimCamera:
             _in_range(self._name, "offset", settings.offset, info.offset_min, info.offset_max)
             _in_range(self._name, "binning", settings.binning, 1, info.max_binning)
             _in_range(self._name, "readout_mode", settings.readout_mode, 0, len(info.readout_modes) - 1)
+            check_region(self._name, settings.roi, info.width, info.height, settings.binning, info.subframe)
             if settings.temperature is not None:
                 low, high = SETPOINT_RANGE
                 if not low <= settings.temperature <= high:
@@ -300,6 +305,9 @@ class SimCamera:
             readout_mode=settings.readout_mode,
         )
         frame = bench.render(signal, rng)
+        if settings.roi is not None:  # the sensor is read out in the region only (its own pixels, not a rescale)
+            x, y, w, h = settings.roi
+            frame = np.ascontiguousarray(frame[y : y + h, x : x + w])
         self.last_exposure_record = ExposureRecord(
             index=record.index,
             start=record.start,

@@ -39,6 +39,9 @@ class Moment(enum.Enum):
     LIT_EXPOSURE = "lit_exposure"
     DARK_EXPOSURE = "dark_exposure"
     FILTER_MOVE = "filter_move"
+    SWITCH_ON = "switch_on"
+    """The light switched on after being switched off (or never on): a set's light-on, where `light_on` also
+    counts each brightness change."""
 
 
 @dataclass
@@ -73,10 +76,13 @@ class Faults:
         with self._lock:
             self._effects[device].add(effect)
 
-    def clear(self, device: str) -> None:
-        """The device works again (replugged, unstuck)."""
+    def clear(self, device: str, effect: str | None = None) -> None:
+        """The device works again (replugged, unstuck): from `effect`, or from every fault."""
         with self._lock:
-            self._effects[device].clear()
+            if effect is None:
+                self._effects[device].clear()
+            else:
+                self._effects[device].discard(effect)
 
     def has(self, device: str, effect: str) -> bool:
         with self._lock:

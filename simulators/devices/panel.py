@@ -27,6 +27,8 @@ class SimPanel:
         self._bench = bench
         self._name = "sim panel" + (" (flip-flat)" if bench.options.cover else "")
         self._connected = False
+        self._asked_on = False
+        """Switched on and not off since: a light_on then is a brightness change, not a switch-on."""
 
     @property
     def name(self) -> str:
@@ -72,6 +74,9 @@ class SimPanel:
         self._check()
         value = self._validate(brightness)
         faults = self._bench.faults
+        if not self._asked_on:
+            self._asked_on = True
+            faults.observe(Moment.SWITCH_ON)
         faults.observe(Moment.LIGHT_ON)
         self._check()  # a fault that struck at this moment
         dead = faults.has("panel", "dead")
@@ -88,6 +93,7 @@ class SimPanel:
         faults = self._bench.faults
         faults.observe(Moment.LIGHT_OFF)
         self._check()
+        self._asked_on = False
         if faults.has("panel", "stuck_on"):
             return  # accepted, and the light stays on: `light_state()` says so
         self._bench.light.switch_off(self._now())

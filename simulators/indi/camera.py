@@ -15,6 +15,7 @@ from typing import Any
 
 from drivers.base import CameraSettings
 from drivers.errors import DeviceDisconnected, DeviceError
+from drivers.regions import region_read
 from simulators.devices.camera import SETPOINT_RANGE, SimCamera
 from simulators.indi import properties as p
 from simulators.indi.device import DeviceCore, Outgoing, accept, out_of_range
@@ -170,18 +171,16 @@ class CameraDevice:
         if name == "CCD_ABORT_EXPOSURE":
             return self._abort()
         if name == "CCD_FRAME":
-            full = {
-                "X": 0.0,
-                "Y": 0.0,
-                "WIDTH": float(self.camera.info.width),
-                "HEIGHT": float(self.camera.info.height),
-            }
-            if values != full:
-                return core.alert(prop, "the simulated camera reads the full frame only")
+            frame = tuple(round(float(values[k])) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+            self._apply(roi=self._roi(frame, self.settings.binning))
         elif name == "CCD_BINNING":
             if values["HOR_BIN"] != values["VER_BIN"]:
                 return core.alert(prop, "the simulated camera bins square only (HOR_BIN = VER_BIN)")
-            self._apply(binning=round(float(values["HOR_BIN"])))
+            binning = round(float(values["HOR_BIN"]))
+            frame = tuple(
+                round(float(self.props["CCD_FRAME"].elements[k].value)) for k in ("X", "Y", "WIDTH", "HEIGHT")
+            )
+            self._apply(binning=binning, roi=self._roi(frame, binning))
         elif name == "CCD_GAIN":
             self._apply(gain=round(float(values["GAIN"])))
         elif name == "CCD_OFFSET":
@@ -202,6 +201,12 @@ class CameraDevice:
         for member, value in values.items():
             prop.elements[member].value = value
         return [core.set(prop, "Ok")]
+
+    def _roi(self, frame: tuple[int, ...], binning: int) -> tuple[int, int, int, int] | None:
+        """CCD_FRAME (unbinned pixels, as INDI counts them) as the camera's region in binned pixels."""
+        info = self.camera.info
+        x, y, w, h = (v // binning for v in frame)
+        return region_read(x, y, w, h, info.width, info.height, binning)
 
     def _apply(self, **changes: Any) -> None:
         settings = replace(self.settings, **changes)

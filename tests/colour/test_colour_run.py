@@ -128,3 +128,20 @@ def test_colour_each_takes_a_filter_whose_channels_fit_the_wider_window_and_refu
     assert "colour: each: the channels are too far apart for one window (R " in record["reason"]
     assert "use colour: brightest" in record["reason"]
     assert failed.light_off
+
+
+def test_a_region_starting_on_an_odd_column_starts_on_another_colour(tmp_path: Path) -> None:
+    report = dry_run(
+        tmp_path, sets="  - {filter: DualBand, exposure: 3s, count: 2, roi: {x: 31, y: 20, width: 120, height: 80}}\n"
+    )
+    assert report.exit_code == 0, report.summary()
+    assert report.run_dir is not None
+    record = manifest(report)["sets"][0]
+    for frame in record["flats"] + record["dark_flats"]:
+        with fits.open(report.run_dir / frame["file"]) as hdul:
+            header, data = hdul[0].header, hdul[0].data
+        assert (header["BAYERPAT"], header["XORGSUBF"], data.shape) == ("GRBG", 31, (80, 120))
+        if frame["kind"] == "flat":
+            levels = channels(data, header["BAYERPAT"])
+            assert levels["R"] > 1.6 * levels["G"]  # the red pixel is where BAYERPAT puts it
+            assert WINDOW.contains(levels["R"])

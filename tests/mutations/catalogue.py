@@ -95,6 +95,14 @@ MUTATIONS = (
         ("tests/output/test_manifest.py::test_a_frame_enters_the_manifest_only_once_its_file_is_whole_on_disk",),
     ),
     Mutation(
+        "a set after a cooling timeout takes its flats warm (the settings taken as reached)",
+        "sequencer/run/executor.py",
+        "            self.op.apply_settings(settings)\n            if settings.temperature is not None:\n",
+        "            self.op.apply_settings(settings)\n            self.current_settings = settings\n"
+        "            if settings.temperature is not None:\n",
+        ("tests/commands/test_dry_run_faults.py::test_a_stuck_cooler_fails_every_set_and_no_flat_is_taken_warm",),
+    ),
+    Mutation(
         "a hung camera's fault is ignored",
         "simulators/devices/camera.py",
         'return not self._bench.faults.has("camera", "hang") and self._bench.clock.now() >= self._due()',
@@ -122,5 +130,26 @@ MUTATIONS = (
         "        if verdict is Verdict.IN_WINDOW or (verdict is Verdict.SATURATED and window.contains(stats.mean)):\n"
         "            return _result(search, ok=True)",
         ("tests/brightness/test_exposure.py::test_a_saturated_trial_never_counts_even_with_its_mean_in_the_window",),
+    ),
+    Mutation(
+        "flats for lights in a region are taken full frame",
+        "sequencer/run/preflight.py",
+        "roi = fs.roi if info.subframe else None",
+        "roi = None",
+        ("tests/run/test_regions_run.py::test_flats_and_dark_flats_are_read_out_in_the_sets_region",),
+    ),
+    Mutation(
+        "the night's audit ignores the rotation",
+        "sequencer/calibration/nightaudit.py",
+        "matching = [g for g in settings if _region_match(key, g, light) and _rotation_match(key, g)]",
+        "matching = [g for g in settings if _region_match(key, g, light)]",
+        ("tests/calibration/test_audit_night.py::test_removing_one_flat_set_reports_exactly_that_configuration",),
+    ),
+    Mutation(
+        "plan merges lights of two rotations",
+        "sequencer/calibration/lightkeys.py",
+        "rotation=None if light.rotation is None else rotations[light.rotation],",
+        "rotation=None,",
+        ("tests/calibration/test_plan_lights.py::test_each_configuration_of_the_night_gets_exactly_one_flat_set",),
     ),
 )

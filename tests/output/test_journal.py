@@ -56,7 +56,14 @@ def test_steps_devices_and_errors_become_lines_on_the_run_clock(tmp_path: Path) 
     assert (events[0]["index"], events[0]["step"], events[0]["brightness"]) == (0, "light_on", 118)
     assert events[1]["args"] == {"brightness": 118} and events[1]["seconds"] == 0.012
     assert events[2]["result"] == "on"
-    assert events[4]["settings"] == {"gain": 100, "offset": 50, "binning": 1, "readout_mode": 0, "temperature": None}
+    assert events[4]["settings"] == {
+        "gain": 100,
+        "offset": 50,
+        "binning": 1,
+        "readout_mode": 0,
+        "temperature": None,
+        "roi": None,
+    }
     assert events[5]["error_type"] == "DeviceTimeout" and "image not ready" in events[5]["error"]
     assert events[6]["error"] == str(error) and events[6]["done"] == 12
     assert events[6]["file"] == str(tmp_path / "x.fits") and events[6]["mean"] == 3.5
