@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from drivers.bayer import pattern_at_origin
 from drivers.errors import ConfigError, quoted
 from sequencer.calibration.frames import MAX_AXIS, MAX_BINNING, fits_files
 from sequencer.calibration.headercards import Cards, HeaderError, read_cards
@@ -80,6 +81,20 @@ class LightFrame:
 class Skipped:
     path: Path
     reason: str
+
+
+def _mosaic(cards: Cards, path: Path) -> str | None:
+    """BAYERPAT with XBAYROFF/YBAYROFF folded in (as Siril and PixInsight read them); a pattern flatseq does not
+    know (CMYG) is kept as written, so it still differs from the flats'."""
+    pattern = _text(cards, (kw.BAYERPAT,))
+    if pattern is None:
+        return None
+    x = _number(cards, path, (kw.XBAYROFF,)) or 0
+    y = _number(cards, path, (kw.YBAYROFF,)) or 0
+    try:
+        return pattern_at_origin(pattern, int(x) % 2, int(y) % 2)
+    except ValueError:
+        return pattern.strip().upper()
 
 
 def _number(cards: Cards, path: Path, keys: Iterable[str], low: float = -math.inf) -> float | None:
@@ -161,7 +176,7 @@ def light_from_cards(cards: Cards) -> LightFrame:
         focus=_number(cards, path, kw.FOCUS_KEYS),
         ccd_temp=_number(cards, path, kw.CCD_TEMP_KEYS, low=ABSOLUTE_ZERO),
         set_temp=_number(cards, path, kw.SET_TEMP_KEYS, low=ABSOLUTE_ZERO),
-        bayer=_text(cards, (kw.BAYERPAT,)),
+        bayer=_mosaic(cards, path),
         date_obs=_text(cards, (kw.DATE_OBS,)),
     )
 

@@ -9,6 +9,7 @@ a driver name one camera differently (and a dry run's flats come from the simula
 
 Findings, by `kind`: ``no-flats-for-lights`` (a configuration no flat set covers; full-frame flats of the same
 settings are named, to crop), ``flats-uncalibrated`` (its flats have a mistake of their own),
+``bayer-differs`` (a colour light and its flats of another mosaic: BAYERPAT with its offsets),
 ``focus-differs`` (a note: the flats were planned for, or taken at, another focus), ``flats-for-no-lights``
 (a note: a set no light of the night needs).
 """
@@ -89,7 +90,13 @@ def _cover(light: LightGroup, groups: Sequence[FlatGroup], report: AuditReport) 
     bad = {s.key for s in report.sets if s.status == "MISTAKE"}
     names = [g.key for g in matching]
     focus = light.last.focus
+    mosaic = light.last.bayer
     for g in matching:
+        flat_mosaic = g.first.bayer
+        if mosaic is not None and flat_mosaic is not None and flat_mosaic != mosaic:
+            findings.append(Finding("bayer-differs", MISTAKE, f"{key.describe()}: the lights' mosaic is {mosaic}, "
+                                    f"flat set {g.key}'s {flat_mosaic} (BAYERPAT, XBAYROFF/YBAYROFF): calibrating "
+                                    "with it divides each colour by another's flat", g.key))  # fmt: skip
         theirs = g.first.focus
         if focus is not None and theirs is not None and theirs != focus:
             findings.append(Finding("focus-differs", NOTE, f"{key.describe()}: the last lights were focused at "
