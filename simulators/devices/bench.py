@@ -27,12 +27,13 @@ from simulators.devices.panel import SimPanel
 from simulators.devices.wheel import SimFilterWheel
 from simulators.physics.colour import PANEL_SPECTRA, Tile, channel_light, tile_mean, tile_of
 from simulators.physics.cooler import Cooler
-from simulators.physics.light import PanelTimeline, WheelTimeline, integrate_light
+from simulators.physics.light import PanelTimeline, WheelTimeline, integrate_light, transmission_seconds
 from simulators.physics.manual import ManualLightSource
 from simulators.physics.optics import FixedMaps, OpticsSettings, bin_maps, build_full_maps
 from simulators.physics.options import BenchOptions, parse_options, parse_seed
 from simulators.physics.render import ExposureSignal, FrameRenderer
 from simulators.physics.sensor import SENSORS, SensorModel
+from simulators.physics.sky import TwilightSky
 
 
 class Bench:
@@ -60,6 +61,8 @@ class Bench:
         self.light = PanelTimeline(opts, start)
         self.filter_path = WheelTimeline([opts.transmission(name) for name in opts.filters], start)
         self.manual_source = ManualLightSource(start)
+        self.sky: TwilightSky | None = None
+        """A twilight sky the telescope looks at (no panel in front): set it to take sky flats on the bench."""
         self.cooler = Cooler(
             ambient=opts.ambient,
             rate=opts.cool_rate,
@@ -116,7 +119,11 @@ class Bench:
         generator = rng if rng is not None else np.random.default_rng([self.seed, 9])
         seen = integrate_light(self.light, self.filter_path, self.options, start, start + seconds, generator)
         by_hand = self.manual_source.lit_seconds(self.filter_path, start, start + seconds)
-        return self.options.flux * seen + self.options.manual_flux * by_hand
+        electrons = self.options.flux * seen + self.options.manual_flux * by_hand
+        if self.sky is not None and seconds > 0:
+            through = transmission_seconds(self.filter_path, start, start + seconds) / seconds
+            electrons += self.sky.electrons(start, start + seconds) * through
+        return electrons
 
     def channel_tile(self, filter_name: str) -> Tile | None:
         """A colour sensor's light per pixel of the 2×2 cell through a filter, relative to a mono pixel's, from

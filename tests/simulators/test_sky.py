@@ -1,0 +1,108 @@
+"""The simulated twilight sky: brightness following the Sun's altitude at the site and the bench clock's date,
+frames that integrate it as it changes during the exposure, its gradient across the field; and the sequencer's
+predictive plan against it, every flat in the window."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from drivers.base import CameraSettings
+from drivers.clock import VirtualClock, wait_until
+from sequencer.brightness.skyplan import SkyPlan
+from sequencer.brightness.sun import Site, SunPath
+from sequencer.brightness.twilight import DEFAULT_WINDOW, Ladder, twilight_window
+from sequencer.core.stats import frame_stats
+from simulators.devices.bench import Bench
+from simulators.physics.sky import SkyModel, TwilightSky
+
+NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC).timestamp()
+
+
+@pytest.fixture(scope="module")
+def sky() -> TwilightSky:
+    return TwilightSky(45.0, 2.0, 100.0, start=NOON, hours=8)
+
+
+def test_the_sky_darkens_about_a_magnitude_a_degree_then_stops_at_night() -> None:
+    model = SkyModel()
+    assert float(model.flux(-5.0)) == pytest.approx(model.flux95 + model.night)
+    ratio = float(model.flux(-6.0) / model.flux(-5.0))
+    assert 10 ** (-0.4 * 1.1) < ratio < 10 ** (-0.4 * 0.9)
+    assert float(model.flux(-30.0)) == pytest.approx(model.night)
+
+
+def test_the_sky_follows_the_sun_of_the_date(sky: TwilightSky) -> None:
+    t = NOON + 4.5 * 3600  # 16:30 UTC, about 16:38 local solar time at 2° E, 2 December: in twilight
+    altitude = float(sky.altitude(t))
+    assert -6 < altitude < -1
+    assert sky.flux(t) == pytest.approx(float(sky.model.flux(altitude)))
+    assert sky.flux(t + 600) < sky.flux(t) / 3  # ten minutes later it is much darker
+
+
+def test_an_exposure_integrates_the_changing_sky(sky: TwilightSky) -> None:
+    t = NOON + 4.7 * 3600
+    brute = np.trapezoid([sky.flux(x) for x in np.linspace(t, t + 60, 2001)], dx=60 / 2000)
+    assert sky.electrons(t, t + 60) == pytest.approx(brute, rel=1e-4)
+    assert sky.electrons(t, t + 60) < 60 * sky.flux(t)
+
+
+def test_the_gradient_is_slight_and_has_mean_one(sky: TwilightSky) -> None:
+    gradient = sky.gradient_map((214, 320))
+    assert float(gradient.mean()) == pytest.approx(1.0, abs=1e-9)
+    assert float(gradient.max() - gradient.min()) == pytest.approx(sky.model.gradient, rel=1e-6)
+
+
+def test_a_bench_frame_sees_the_sky_through_the_filter(sky: TwilightSky) -> None:
+    start = NOON + 4.6 * 3600
+    clock = VirtualClock(start)
+    bench = Bench(sensor="small", seed=3, clock=clock)
+    camera, wheel = bench.camera, bench.wheel
+    camera.connect()
+    wheel.connect()
+    camera.apply(CameraSettings(gain=100, offset=50))
+    bias = frame_stats(bench.take(camera.info.exposure_min), max_adu=camera.info.max_adu).median
+    bench.sky = sky
+    levels = {}
+    for name in ("L", "Ha"):
+        wheel.move_to(wheel.names().index(name))
+        wait_until(clock, lambda: wheel.position() is not None, timeout=30)
+        t0 = clock.now()
+        frame = bench.take(0.05)
+        expected = sky.electrons(t0, t0 + 0.05) * bench.transmission(name) / bench.sensor.e_per_adu(100)
+        levels[name] = frame_stats(frame, max_adu=camera.info.max_adu).mean - bias
+        assert levels[name] == pytest.approx(expected, rel=0.03)
+    assert levels["Ha"] < 0.05 * levels["L"]
+    bench.close()
+
+
+def test_predicted_flats_land_in_the_window_through_a_dusk(sky: TwilightSky) -> None:
+    """The plan against the simulated sky, signal as the sky gives it: after the trials, every flat lands
+    within the window (50 % ± 10 %) and in the Sun's altitude window, on the ladder."""
+    path = SunPath(Site(45.0, 2.0, 100.0), NOON, NOON + 8 * 3600)
+    window = twilight_window(path, "dusk", DEFAULT_WINDOW, NOON)
+    ladder = Ladder(0.01, 60.0)
+    plan = SkyPlan(path, window, ladder, target=20_000.0, tolerance=0.1)
+    now, trials = window.opens, 0
+    flats: list[tuple[float, float, float]] = []
+    while now < window.closes and len(flats) < 40:
+        exposure = plan.trial()
+        if exposure is None:
+            choice = plan.next(now)
+            if choice is None:
+                break
+            now, exposure = choice.start, choice.exposure
+        signal = sky.electrons(now, now + exposure) * 0.1  # a tenth of the L sky: e⁻ → ADU and a filter
+        saturated = signal > 60_000
+        if plan.trial() is None:
+            flats.append((now, exposure, signal))
+        else:
+            trials += 1
+        plan.record(now, exposure, signal, saturated=saturated)
+        now += exposure + 2.0
+    assert trials <= 3 and len(flats) == 40
+    assert all(abs(s / 20_000 - 1) <= 0.1 for _, _, s in flats)
+    assert all(plan.in_window(t, e) and e in ladder for t, e, _ in flats)
+    assert len({e for _, e, _ in flats}) <= 12  # a handful of distinct exposures
