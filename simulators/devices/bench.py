@@ -125,6 +125,19 @@ class Bench:
             electrons += self.sky.electrons(start, start + seconds) * through
         return electrons
 
+    def light_pattern(
+        self, start: float, seconds: float, light_e: float, binning: int
+    ) -> npt.NDArray[np.float32] | None:
+        """The light's shape across a frame of `light_e` e⁻ (None: flat): with a twilight sky, its gradient and
+        stars weighted by the sky's share of the light (a panel's light is flat)."""
+        if self.sky is None or seconds <= 0 or light_e <= 0:
+            return None
+        through = transmission_seconds(self.filter_path, start, start + seconds) / seconds
+        sky_e = min(self.sky.electrons(start, start + seconds) * through, light_e)
+        shape = self.maps(binning).shape
+        pattern = self.sky.pattern(shape, binning, start, start + seconds)
+        return np.asarray(1.0 + (sky_e / light_e) * (pattern - 1.0), dtype=np.float32)
+
     def channel_tile(self, filter_name: str) -> Tile | None:
         """A colour sensor's light per pixel of the 2×2 cell through a filter, relative to a mono pixel's, from
         the panel's spectrum and the sensor's response; None for a mono sensor."""

@@ -297,6 +297,7 @@ class SimCamera:
         signal = ExposureSignal(
             light_e=light_e * scale,
             cfa=cfa,
+            pattern=bench.light_pattern(record.start, lit, light_e, settings.binning),
             seconds=record.seconds,
             temperature=temperature,
             gain=settings.gain,

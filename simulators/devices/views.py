@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from drivers.base import Frame
 from drivers.clock import Clock
@@ -49,6 +50,12 @@ class CameraView(Protocol):
 
     def colour_at(self, t: float, binning: int) -> tuple[float, Tile | None]:
         """A colour sensor's light at time t: (scale, the 2×2 cell's factors); (1, None) for mono."""
+        ...
+
+    def light_pattern(
+        self, start: float, seconds: float, light_e: float, binning: int
+    ) -> npt.NDArray[np.float32] | None:
+        """The light's shape across the frame (a twilight sky's gradient and stars); None: flat."""
         ...
 
     def render(self, signal: ExposureSignal, rng: np.random.Generator) -> Frame:

@@ -45,6 +45,8 @@ class ExposureSignal:
     readout_mode: int = 0
     cfa: Tile | None = None
     """A colour sensor's light in each pixel of the 2×2 cell, as factors of `light_e` (None: mono)."""
+    pattern: npt.NDArray[np.float32] | None = None
+    """The light's own shape across the frame, mean about 1 (a twilight sky's gradient and stars); None: flat."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class _Plan:
     ceiling: float
     step: int
     cfa: Tile | None = None
+    pattern: npt.NDArray[np.float32] | None = None
 
 
 class FrameRenderer:
@@ -101,6 +104,7 @@ class FrameRenderer:
             ceiling=float(math.floor(s.saturation_adu(gain, signal.offset, mode) / step)),
             step=step,
             cfa=signal.cfa,
+            pattern=signal.pattern,
         )
 
     def column_levels(self, maps: FixedMaps, signal: ExposureSignal, rng: np.random.Generator) -> np.ndarray:
@@ -160,6 +164,8 @@ class FrameRenderer:
         illumination = maps.illumination.reshape(-1)[idx].astype(np.float64)
         if plan.cfa is not None:
             illumination *= np.asarray(plan.cfa, dtype=np.float64)[r % 2, c % 2]
+        if plan.pattern is not None:
+            illumination *= plan.pattern.reshape(-1)[idx]
         glow = maps.glow_rows[r].astype(np.float64) * maps.glow_cols[c]
         e = plan.light_e * illumination + plan.dark_e * (1.0 + maps.hot_rel) + plan.glow_e * glow
         noise = np.sqrt(e * plan.k_shot + plan.k_read) * rng.standard_normal(idx.size)
@@ -202,6 +208,8 @@ def _render_blocks(
         z = pool[offset : offset + n].reshape(r1 - r0, cols)
         if plan.light_e > 0:
             np.multiply(maps.illumination[r0:r1], light, out=e)
+            if plan.pattern is not None:
+                e *= plan.pattern[r0:r1]
             if plan.cfa is not None:
                 _mosaic(e, r0, plan.cfa)
             if plan.dark_e:

@@ -11,7 +11,9 @@ kept apart from the sequencer's (which sees only frames), so a test of one again
 
 Across the field the twilight sky is not flat: Chromey & Hasselbacher 1996 (PASP 108, 944) measure gradients
 of up to a few percent per degree away from the null point near the zenith; `gradient` is that tilt across
-the frame, `gradient_map` its shape (mean 1).
+the frame, `gradient_map` its shape (mean 1). Faint stars (`StarField`), optional, drift across the frame
+(tracking off: the sky turns), so each flat has them elsewhere and a master's rejection removes them; their
+flux is steady while the sky fades, so they stand out more late in a dusk.
 """
 
 from __future__ import annotations
@@ -74,6 +76,45 @@ def sun_altitudes(latitude: float, longitude: float, elevation: float, times: F6
     return np.asarray(altitude, dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class StarField:
+    """`count` stars of `flux` e⁻/s each through L (Gaussian, `sigma` px at binning 1), at random places that
+    drift `drift` px/s (binning 1) and wrap around the frame."""
+
+    count: int = 0
+    flux: float = 40_000.0
+    sigma: float = 1.2
+    drift: tuple[float, float] = (6.0, 2.5)
+    seed: int = 0
+
+    def electrons(self, shape: tuple[int, int], binning: int, t0: float, t1: float, epoch: float) -> F64:
+        """e⁻ per pixel over [t0, t1] through L at illumination 1, trails included, on a frame of `shape`."""
+        out = np.zeros(shape, dtype=np.float64)
+        if self.count <= 0 or t1 <= t0:
+            return out
+        rows, cols = shape
+        rng = np.random.default_rng([self.seed, 13])
+        base = rng.random((self.count, 2)) * np.array([cols, rows])
+        vx, vy = self.drift[0] / binning, self.drift[1] / binning
+        sigma = max(self.sigma / binning, 0.5)
+        steps = max(2, math.ceil(math.hypot(vx, vy) * (t1 - t0) / sigma))
+        share = self.flux * (t1 - t0) / steps / (2 * math.pi * sigma * sigma)
+        radius = math.ceil(3 * sigma)
+        offsets = np.arange(-radius, radius + 1)
+        for k in range(steps):
+            t = t0 + (k + 0.5) * (t1 - t0) / steps - epoch
+            xs = (base[:, 0] + vx * t) % cols
+            ys = (base[:, 1] + vy * t) % rows
+            for x, y in zip(xs, ys, strict=True):
+                cx, cy = int(x), int(y)
+                px = (cx + offsets) % cols
+                py = (cy + offsets) % rows
+                gx = np.exp(-0.5 * ((cx + offsets + 0.5 - x) / sigma) ** 2)
+                gy = np.exp(-0.5 * ((cy + offsets + 0.5 - y) / sigma) ** 2)
+                out[np.ix_(py, px)] += share * np.outer(gy, gx)
+        return out
+
+
 class TwilightSky:
     """The sky at a site over [start, start + hours] on the bench clock: its flux at any instant, the
     photoelectrons an exposure collects as it changes, and its gradient across the frame."""
@@ -87,10 +128,13 @@ class TwilightSky:
         start: float,
         hours: float = 30.0,
         model: SkyModel | None = None,
+        stars: StarField | None = None,
     ) -> None:
         if not (-90 <= latitude <= 90 and -180 <= longitude <= 360 and math.isfinite(elevation)):
             raise ConfigError(f"sim sky: no such site {latitude:g}°, {longitude:g}°")
         self.model = model or SkyModel()
+        self.stars = stars or StarField()
+        self.epoch = start
         count = math.ceil(hours * 3600 / SAMPLE) + 1
         self.times: F64 = start + np.arange(count, dtype=np.float64) * SAMPLE
         self.altitudes: F64 = sun_altitudes(latitude, longitude, elevation, self.times)
@@ -119,3 +163,12 @@ class TwilightSky:
         ramp = (x - (cols - 1) / 2) * math.cos(angle) + (y - (rows - 1) / 2) * math.sin(angle)
         span = float(ramp.max() - ramp.min()) or 1.0
         return np.asarray(1.0 + self.model.gradient * ramp / span, dtype=np.float64)
+
+    def pattern(self, shape: tuple[int, int], binning: int, t0: float, t1: float) -> F64:
+        """The sky's light across a frame relative to its mean level: gradient, plus the stars' trails over
+        [t0, t1] as a fraction of the sky's own e⁻ (both through the same filter)."""
+        pattern = self.gradient_map(shape)
+        sky = self.electrons(t0, t1)
+        if self.stars.count and sky > 0:
+            pattern = pattern + self.stars.electrons(shape, binning, t0, t1, self.epoch) / sky
+        return pattern

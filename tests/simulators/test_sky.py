@@ -16,7 +16,7 @@ from sequencer.brightness.sun import Site, SunPath
 from sequencer.brightness.twilight import DEFAULT_WINDOW, Ladder, twilight_window
 from sequencer.core.stats import frame_stats
 from simulators.devices.bench import Bench
-from simulators.physics.sky import SkyModel, TwilightSky
+from simulators.physics.sky import SkyModel, StarField, TwilightSky
 
 NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC).timestamp()
 
@@ -53,6 +53,18 @@ def test_the_gradient_is_slight_and_has_mean_one(sky: TwilightSky) -> None:
     gradient = sky.gradient_map((214, 320))
     assert float(gradient.mean()) == pytest.approx(1.0, abs=1e-9)
     assert float(gradient.max() - gradient.min()) == pytest.approx(sky.model.gradient, rel=1e-6)
+
+
+def test_stars_drift_from_frame_to_frame_and_keep_their_light() -> None:
+    stars = StarField(count=5, flux=1000.0, seed=2)
+    first = stars.electrons((214, 320), 1, 100.0, 101.0, epoch=0.0)
+    later = stars.electrons((214, 320), 1, 130.0, 131.0, epoch=0.0)
+    assert float(first.sum()) == pytest.approx(5 * 1000.0, rel=0.02)
+    assert float(later.sum()) == pytest.approx(float(first.sum()), rel=0.02)
+    peak = np.unravel_index(int(np.argmax(first)), first.shape)
+    assert later[peak] < 0.05 * first[peak]  # 30 s later they are elsewhere (tracking off)
+    binned = stars.electrons((107, 160), 2, 100.0, 101.0, epoch=0.0)
+    assert float(binned.sum()) == pytest.approx(float(first.sum()), rel=0.02)
 
 
 def test_a_bench_frame_sees_the_sky_through_the_filter(sky: TwilightSky) -> None:
