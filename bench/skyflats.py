@@ -32,7 +32,7 @@ from drivers.clock import VirtualClock, wait_until
 from sequencer.brightness.skyplan import SkyPlan
 from sequencer.brightness.sun import Site, SunPath
 from sequencer.brightness.trials import Window
-from sequencer.brightness.twilight import DEFAULT_WINDOW, Ladder, TwilightWindow, twilight_window
+from sequencer.brightness.twilight import DEFAULT_WINDOW, Ladder, TwilightWindow, filter_order, twilight_window
 from sequencer.core.stats import frame_stats
 from simulators.devices.bench import Bench
 from simulators.physics.sky import TwilightSky
@@ -40,13 +40,14 @@ from simulators.physics.sky import TwilightSky
 LATITUDES = (30.0, 45.0, 60.0)
 LONGITUDE = 2.0
 SUITES = {
-    "LRGB+Ha 7 nm": (("Ha", "B", "G", "R", "L"), {}),
+    "LRGB+Ha 7 nm": (("L", "R", "G", "B", "Ha"), {}),
     "3 nm SHO": (
         ("SII", "Ha", "OIII"),
         {"transmission.sii": 0.010, "transmission.ha": 0.012, "transmission.oiii": 0.015},
     ),
 }
-"""Each suite's filters in dusk order (the one needing the most light first) and its bench options."""
+"""Each suite's filters (taken in `filter_order`: at dusk the one needing the most light first) and its bench
+options."""
 DARK_FLATS = 10
 GAIN, OFFSET = 100, 50
 SHORTEST, LONGEST = 0.01, 60.0
@@ -159,7 +160,7 @@ def run_twilight(
     dusk_order, options = SUITES[suite]
     rig = Rig(site, window.opens - 120, args.overhead, options)
     tally = Tally()
-    filters = dusk_order if when == "dusk" else tuple(reversed(dusk_order))
+    filters = filter_order(dusk_order, "dusk" if when == "dusk" else "dawn")
     ladder = Ladder(SHORTEST, LONGEST)
     try:
         rig.clock.sleep(max(window.opens - rig.clock.now(), 0.0))

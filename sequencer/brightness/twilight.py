@@ -37,6 +37,7 @@ __all__ = [
     "SkySample",
     "TwilightWindow",
     "choose_exposure",
+    "filter_order",
     "fit_log_flux",
     "predicted_signal",
     "twilight_window",
@@ -192,3 +193,24 @@ def twilight_window(path: SunPath, when: When, altitudes: tuple[float, float], n
     if closes is None:
         raise ConfigError(f"{where} opens but does not close on this path (the Sun stays within it)")
     return TwilightWindow(when, (first, last), opens, closes)
+
+
+NARROWBAND = ("ha", "h-alpha", "halpha", "oiii", "o3", "sii", "s2", "nii", "n2", "hb", "hbeta", "h-beta")
+"""Filter names that pass a few nanometres: they need the most light, so they come first at dusk."""
+LUMINANCE = ("l", "lum", "luminance", "clear", "c", "none", "uvir", "uv/ir")
+
+
+def filter_order(names: Sequence[str], when: When, flux: dict[str, float] | None = None) -> list[str]:
+    """The order a twilight takes filters in: at dusk the one that needs the most light first (the sky
+    fades), at dawn the reverse. By measured flux when known (a previous twilight's fit), else by name:
+    narrowband, then colour filters, luminance last (at dusk)."""
+
+    def need(name: str) -> tuple[float, int]:
+        if flux and name in flux and flux[name] > 0:
+            return (-math.log(flux[name]), 0)
+        key = name.strip().lower()
+        rank = 0 if key in NARROWBAND else 2 if key in LUMINANCE else 1
+        return (math.inf if flux else 0.0, -rank)
+
+    dusk = sorted(names, key=need, reverse=True)
+    return dusk if when == "dusk" else list(reversed(dusk))

@@ -19,6 +19,7 @@ from sequencer.brightness.twilight import (
     LogFlux,
     SkySample,
     choose_exposure,
+    filter_order,
     fit_log_flux,
     predicted_signal,
     twilight_window,
@@ -126,3 +127,12 @@ def test_the_chosen_exposure_is_a_rung_landing_in_the_band_and_waits_for_a_brigh
     (signal,) = predicted_signal(model, evening, choice.start, np.array([choice.exposure]))
     assert abs(signal / target - 1) <= 0.05 and math.isclose(signal, choice.predicted)
     assert choose_exposure(LogFlux(-3.0, 0.4, -2.0), evening, window.opens, ladder, target, 0.05, window.closes) is None
+
+
+def test_dusk_takes_the_filter_needing_most_light_first_dawn_the_reverse() -> None:
+    names = ["L", "R", "G", "B", "Ha", "OIII"]
+    dusk = filter_order(names, "dusk")
+    assert dusk[:2] == ["Ha", "OIII"] and dusk[-1] == "L"
+    assert filter_order(names, "dawn") == list(reversed(dusk))
+    measured = {"L": 9000.0, "R": 3000.0, "G": 3500.0, "B": 2500.0, "Ha": 90.0, "OIII": 120.0}
+    assert filter_order(names, "dusk", measured) == ["Ha", "OIII", "B", "R", "G", "L"]
