@@ -2,7 +2,7 @@
 on a ladder) vs a reactive scaler (next exposure = last × target / measured: N.I.N.A.'s, SGP's, CCDciel's,
 ACP's method), on the simulated bench, in one run.
 
-    .venv/bin/python bench/skyflats.py [--date 2026-12-02] [--count 40] [--overhead 3] [--verbose]
+    .venv/bin/python bench/skyflats.py [--date 2026-12-02] [--count 40] [--overhead 3] [--dark-minutes 30] [--verbose]
 
 The suite: dusk and dawn at 30°, 45° and 60° N (2° E) on the date, the Sun from −2° to −10°; filters Ha B G R
 L at dusk (the one needing the most light first) and the reverse at dawn, `--count` flats each; the small
@@ -15,7 +15,9 @@ window any more (ours: no rung lands before the Sun leaves the window; reactive:
 out of the range, on the side the sky moves away from, twice running; on the other side it waits 10 s and
 takes one at the range's end, as the others' "wait for the sky" does). A flat is usable when its level is
 within the window and the Sun at its mid-exposure within −2° to −10°. The dark-flats each method's flats need
-(10 of each distinct exposure) are counted too: a reactive scaler's flats all have their own exposure.
+(10 of each distinct exposure) are counted too: a reactive scaler's flats all have their own exposure; and
+"calibrated" counts the usable flats whose dark-flats fit in `--dark-minutes` after the twilight (the
+exposures with the most flats first), what a user capping the telescope for that long can actually use.
 
 Targets (issue 13): ≥ 95 % of our sky flats in the window, ≥ 1.3× the usable flats of the reactive baseline.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -62,6 +65,21 @@ class Tally:
     in_window: int = 0
     exposures: set[float] = field(default_factory=set)
     short: list[str] = field(default_factory=list)
+    by_exposure: Counter[float] = field(default_factory=Counter)
+    """Usable flats per exposure."""
+    covered: int = 0
+    """Usable flats whose dark-flats fit in the dark-flat budget after their twilight."""
+
+    def cover(self, budget: float, overhead: float) -> None:
+        """Count the usable flats whose exposure's dark-flats fit in `budget` seconds, the exposures with the
+        most flats first (what a user capping the telescope for that long can calibrate)."""
+        spent = 0.0
+        for exposure, flats in self.by_exposure.most_common():
+            cost = DARK_FLATS * (exposure + overhead)
+            if spent + cost > budget:
+                continue
+            spent += cost
+            self.covered += flats
 
     def dark_hours(self, overhead: float) -> float:
         """The dark-flats these flats need: DARK_FLATS of each distinct exposure, with the overhead each."""
@@ -71,7 +89,7 @@ class Tally:
         share = self.in_window / max(self.flats, 1)
         dark = f"{DARK_FLATS * len(self.exposures):5d} ({self.dark_hours(overhead):4.2f})"
         return (
-            f"{self.usable:6d} {self.flats:5d} {share:9.1%} {len(self.exposures):9d} {dark} | "
+            f"{self.usable:6d} {self.flats:5d} {share:9.1%} {len(self.exposures):9d} {dark} {self.covered:7d} | "
             f"{', '.join(self.short) or '-'}"
         )
 
@@ -80,6 +98,7 @@ class Tally:
         self.flats += other.flats
         self.in_window += other.in_window
         self.exposures |= other.exposures
+        self.covered += other.covered
 
 
 class Rig:
@@ -146,6 +165,8 @@ def run_filter(rig: Rig, plan: SkyPlan, count: int, reactive: bool, tally: Tally
             tally.in_window += good
             tally.exposures.add(exposure)
             usable += good and inside
+            if good and inside:
+                tally.by_exposure[exposure] += 1
         clock.sleep(rig.overhead)
     return usable
 
@@ -177,6 +198,7 @@ def run_twilight(
                 tally.short.append(f"{name} {got}/{args.count}")
     finally:
         rig.close()
+    tally.cover(args.dark_minutes * 60, args.overhead)
     return tally
 
 
@@ -185,13 +207,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--date", default="2026-12-02")
     parser.add_argument("--count", type=int, default=40)
     parser.add_argument("--overhead", type=float, default=3.0)
+    parser.add_argument("--dark-minutes", type=float, default=30.0)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     day = datetime.fromisoformat(args.date)
     totals = {"ours": Tally(), "reactive": Tally()}
     print(f"{args.date}, Sun −2° to −10°, {args.count} flats per filter, window 50 % ± 10 %")
     print(f"dark-flats: {DARK_FLATS} per distinct exposure, {args.overhead:g} s overhead each")
-    print("suite         twilight    method   | usable flats in-window exposures dark-flats (h) | filters short")
+    print(f"calibrated: usable flats whose dark-flats fit in {args.dark_minutes:g} min after the twilight")
+    print("suite         twilight    method   | usable flats in-window exposures dark-flats (h) calibrated | short")
     for suite in SUITES:
         for latitude in LATITUDES:
             for when in ("dusk", "dawn"):
@@ -207,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ours: {ours.usable} usable, {share:.1%} of {ours.flats} sky flats in the window")
     print(f"reactive: {theirs.usable} usable, {theirs.in_window / max(theirs.flats, 1):.1%} in the window")
     print(f"usable flats, ours / reactive: {ratio:.2f}×")
+    calibrated = ours.covered / max(theirs.covered, 1)
+    print(f"usable flats with their dark-flats in {args.dark_minutes:g} min, ours / reactive: {calibrated:.2f}×")
     print(
         f"dark-flats: ours {DARK_FLATS * len(ours.exposures)} ({ours.dark_hours(args.overhead):.2f} h), reactive "
         f"{DARK_FLATS * len(theirs.exposures)} ({theirs.dark_hours(args.overhead):.2f} h)"

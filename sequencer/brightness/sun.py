@@ -40,7 +40,8 @@ class Site:
 
 
 def sun_altitudes(site: Site, times: F64) -> F64:
-    """The Sun's apparent altitude (degrees, no refraction) at each of `times` (Unix seconds, UTC)."""
+    """The Sun's apparent altitude (degrees, no refraction) at each of `times` (Unix seconds, UTC). astropy's
+    coordinates are imported here, on first use: they take a second to load and most commands never need them."""
     import warnings
 
     import astropy.units as u
