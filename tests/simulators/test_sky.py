@@ -4,6 +4,7 @@ predictive plan against it, every flat in the window."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 import numpy as np
@@ -118,3 +119,36 @@ def test_predicted_flats_land_in_the_window_through_a_dusk(sky: TwilightSky) -> 
     assert all(abs(s / 20_000 - 1) <= 0.1 for _, _, s in flats)
     assert all(plan.in_window(t, e) and e in ladder for t, e, _ in flats)
     assert len({e for _, e, _ in flats}) <= 12  # a handful of distinct exposures
+
+
+def test_long_exposures_stay_in_the_window_where_a_reactive_scaler_falls_behind(sky: TwilightSky) -> None:
+    """Narrowband in a dusk (exposures of 30-60 s): the sky fades by more than the tolerance between one
+        frame and the next, so next = last × target / measured lands low, lower as exposures grow; the prediction,
+    integrating the fading sky over the coming exposure, stays in the window."""
+    path = SunPath(Site(45.0, 2.0, 100.0), NOON, NOON + 8 * 3600)
+    window = twilight_window(path, "dusk", DEFAULT_WINDOW, NOON)
+    scale, target, overhead = 0.012, 20_000.0, 3.0
+    start = window.opens + 0.3 * (window.closes - window.opens)  # the Sun 4.3° down: 30 s exposures, growing
+
+    def level(t: float, e: float) -> float:
+        return sky.electrons(t, t + e) * scale
+
+    plan = SkyPlan(path, window, Ladder(0.01, 120.0), target=target, tolerance=0.1)
+    plan.record(start, 10.0, level(start, 10.0), saturated=False)  # one trial: the sky's level
+    now, ours = start + 13.0, list[float]()
+    while len(ours) < 8:
+        choice = plan.next(now)
+        assert choice is not None
+        now, exposure = choice.start, choice.exposure
+        ours.append(level(now, exposure) / target)
+        plan.record(now, exposure, ours[-1] * target, saturated=False)
+        now += exposure + overhead
+    now, exposure, theirs = start + 13.0, 10.0 * target / level(start, 10.0), list[float]()
+    while len(theirs) < 8:
+        theirs.append(level(now, exposure) / target)
+        now += exposure + overhead
+        exposure = exposure / theirs[-1]
+    assert all(abs(r - 1) <= 0.1 for r in ours)
+    # it trails the fading sky, one frame late, and falls further behind as the exposures grow: out by the end
+    assert all(b < a < 1 for a, b in itertools.pairwise(theirs))
+    assert theirs[-1] < 0.9 and theirs[-2] < 0.9
