@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -331,6 +331,17 @@ def fits_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and is_fits_name(p))
 
 
+def each_fits_file(paths: Iterable[Path]) -> Iterator[Path]:
+    """Every FITS file under the given files and folders, each once however often it is reached."""
+    seen: set[Path] = set()
+    for root in paths:
+        for path in fits_files(Path(root)):
+            resolved = path.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                yield path
+
+
 @dataclass(frozen=True)
 class Unreadable:
     path: Path
@@ -341,15 +352,9 @@ def scan(paths: Iterable[Path]) -> tuple[list[FrameInfo], list[Unreadable]]:
     """Headers of every FITS file under the given files/directories; unreadable files are listed, not fatal."""
     infos: list[FrameInfo] = []
     bad: list[Unreadable] = []
-    seen: set[Path] = set()
-    for root in paths:
-        for path in fits_files(Path(root)):
-            resolved = path.resolve()
-            if resolved in seen:
-                continue
-            seen.add(resolved)
-            try:
-                infos.append(read_info(path))
-            except FrameError as exc:
-                bad.append(Unreadable(path, str(exc)))
+    for path in each_fits_file(paths):
+        try:
+            infos.append(read_info(path))
+        except FrameError as exc:
+            bad.append(Unreadable(path, str(exc)))
     return infos, bad

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from drivers.bayer import pattern_at_origin
 from drivers.errors import ConfigError, quoted
-from sequencer.calibration.frames import MAX_AXIS, MAX_BINNING, fits_files
+from sequencer.calibration.frames import MAX_AXIS, MAX_BINNING, each_fits_file
 from sequencer.calibration.headercards import Cards, HeaderError, read_cards
 from sequencer.core.units import ABSOLUTE_ZERO
 from sequencer.output import keywords as kw
@@ -194,22 +194,16 @@ def scan_lights(paths: Iterable[Path]) -> LightScan:
     """Every light frame's header under the given files or folders (recursively); a file that is not a
     readable FITS light is listed with its reason, never fatal."""
     out = LightScan([], [], {})
-    seen: set[Path] = set()
-    for root in paths:
-        for path in fits_files(Path(root)):
-            resolved = path.resolve()
-            if resolved in seen:
-                continue
-            seen.add(resolved)
-            try:
-                cards = read_cards(path)
-                kind = frame_kind(cards)
-                if kind is FrameKind.LIGHT:
-                    out.lights.append(light_from_cards(cards))
-                elif kind is FrameKind.OTHER and not (set(kw.IMAGETYP_KEYS) & set(cards.keywords())):
-                    out.skipped.append(Skipped(path, f"{path}: no IMAGETYP: not known to be a light"))
-                else:
-                    out.others[kind.label] = out.others.get(kind.label, 0) + 1
-            except (HeaderError, LightError) as exc:
-                out.skipped.append(Skipped(path, str(exc)))
+    for path in each_fits_file(paths):
+        try:
+            cards = read_cards(path)
+            kind = frame_kind(cards)
+            if kind is FrameKind.LIGHT:
+                out.lights.append(light_from_cards(cards))
+            elif kind is FrameKind.OTHER and not (set(kw.IMAGETYP_KEYS) & set(cards.keywords())):
+                out.skipped.append(Skipped(path, f"{path}: no IMAGETYP: not known to be a light"))
+            else:
+                out.others[kind.label] = out.others.get(kind.label, 0) + 1
+        except (HeaderError, LightError) as exc:
+            out.skipped.append(Skipped(path, str(exc)))
     return out

@@ -178,25 +178,24 @@ def central_region(frame: Frame, region: float | None, *, even: bool = False) ->
 
 def _band_histogram(band: npt.NDArray[np.uint16], phased: bool = False) -> Histogram:
     """Histogram of a band of rows, bincount over chunks small enough to stay in cache. `phased`: one histogram
-    per pixel of the 2×2 Bayer cell (row % 2, col % 2; the band starts on an even row), counted in the same pass
-    by offsetting each phase's values by a multiple of 65536."""
+    per pixel of the 2×2 Bayer cell (row % 2, col % 2; the band starts on an even row), each counted from its
+    quarter of the chunk (a small copy, counted into 65536 bins that stay in cache: ~1.2× the time of one)."""
     phases = 4 if phased else 1
-    hist = np.zeros(phases * BINS, dtype=np.int64)
+    hist = np.zeros((phases, BINS), dtype=np.int64)
     cols = max(1, band.shape[1])
     step = max(2, (_CHUNK_PIXELS // cols) & ~1)
     for start in range(0, band.shape[0], step):
         chunk = band[start : start + step]
         if not chunk.size:
             continue
-        if phased:
-            index = chunk.astype(np.intp)  # what bincount would make of it anyway
-            index[0::2, 1::2] += BINS
-            index[1::2, 0::2] += 2 * BINS
-            index[1::2, 1::2] += 3 * BINS
-            hist += np.bincount(index.ravel(), minlength=phases * BINS)
-        else:
-            hist += np.bincount(chunk.ravel(), minlength=BINS)
-    return hist.reshape(phases, BINS) if phased else hist
+        if not phased:
+            hist[0] += np.bincount(chunk.ravel(), minlength=BINS)
+            continue
+        for phase in range(4):
+            quarter = chunk[phase // 2 :: 2, phase % 2 :: 2].ravel()
+            if quarter.size:
+                hist[phase] += np.bincount(quarter, minlength=BINS)
+    return hist if phased else hist[0]
 
 
 def frame_histogram(

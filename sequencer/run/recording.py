@@ -3,6 +3,7 @@ manifest once (and only once) its file has landed on disk."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from drivers.base import SETTING_NAMES, CameraInfo
@@ -12,7 +13,7 @@ from sequencer.output.header import FrameHeader
 from sequencer.output.keywords import FrameKind
 from sequencer.output.writer import FrameWriter
 from sequencer.plan.model import FlatSet
-from sequencer.run.capture import Measured
+from sequencer.run.capture import Measured, Recorder
 from sequencer.run.setstate import SetState
 
 
@@ -78,3 +79,17 @@ class FrameRecorder:
             lights_focus=fs.lights.focus if fs.lights is not None else None,
         )
         self.writer.submit(m.exposure.frame, header, self.run_dir / expand_pattern(self.pattern, header))
+
+
+class LateRecorder:
+    """The executor is built before the output exists (camera checks come first): forward to the recorder once
+    there is one."""
+
+    def __init__(self, recorder: Callable[[], Recorder]) -> None:
+        self._recorder = recorder
+
+    def flat(self, fs: FlatSet, m: Measured, *, brightness: int, frame_no: int, rejected: str | None) -> None:
+        self._recorder().flat(fs, m, brightness=brightness, frame_no=frame_no, rejected=rejected)
+
+    def dark_flat(self, fs: FlatSet, m: Measured, *, frame_no: int, rejected: str | None) -> None:
+        self._recorder().dark_flat(fs, m, frame_no=frame_no, rejected=rejected)

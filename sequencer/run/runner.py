@@ -29,7 +29,7 @@ from sequencer.plan.compile import load_plan
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.machine import Sequencer, StepRefused
 from sequencer.plan.model import FlatSet, Plan, Step
-from sequencer.run.capture import Measured, SetFailed
+from sequencer.run.capture import SetFailed
 from sequencer.run.cleanup import Cleanup
 from sequencer.run.context import RunContext
 from sequencer.run.dryrun import simulated_equipment
@@ -42,7 +42,7 @@ from sequencer.run.manual import ManualLight
 from sequencer.run.operator import Operator, Timeline
 from sequencer.run.preflight import check_against_equipment, settings_for
 from sequencer.run.progress import Progress
-from sequencer.run.recording import FrameRecorder
+from sequencer.run.recording import FrameRecorder, LateRecorder
 from sequencer.run.recover import recover
 from sequencer.run.report import RunReport
 from sequencer.run.resume import Resume, SetResume, plan_resume, still_matches, supersede
@@ -205,7 +205,7 @@ class _Run:
         executor = RunExecutor(
             self.plan,
             op,
-            recorder=_LateRecorder(self),
+            recorder=LateRecorder(lambda: self.recorder),
             trained=self.trained,
             events=self.ledger,
             progress=self.ledger.progress.frame,
@@ -391,16 +391,3 @@ class _Run:
     def _close_journal(self, journal: Journal) -> None:
         journal.log("run_finished", status=self.status, error=self.error, problems=list(self.cleanup.problems))
         journal.close()
-
-
-class _LateRecorder:
-    """The executor is built before the output exists (camera checks come first); forward once it does."""
-
-    def __init__(self, run: _Run) -> None:
-        self.run = run
-
-    def flat(self, fs: FlatSet, m: Measured, *, brightness: int, frame_no: int, rejected: str | None) -> None:
-        self.run.recorder.flat(fs, m, brightness=brightness, frame_no=frame_no, rejected=rejected)
-
-    def dark_flat(self, fs: FlatSet, m: Measured, *, frame_no: int, rejected: str | None) -> None:
-        self.run.recorder.dark_flat(fs, m, frame_no=frame_no, rejected=rejected)

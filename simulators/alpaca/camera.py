@@ -50,6 +50,13 @@ class _Exposure:
     num_y: int
 
 
+def _bayer_offset(info: CameraInfo, axis: int) -> int:
+    """BayerOffsetX (0) / Y (1): where the frame starts in ASCOM's RGGB mosaic; NotImplemented for mono."""
+    if info.bayer is None:
+        raise not_implemented(f"BayerOffset{'XY'[axis]} (monochrome sensor)")
+    return offsets_from_rggb(info.bayer)[axis]
+
+
 class CameraDevice:
     """ICameraV4 members over a `drivers.base.Camera`."""
 
@@ -178,18 +185,6 @@ class CameraDevice:
         if value is None:
             raise not_implemented("CCDTemperature")
         return value
-
-    def _bayer_offset(self, axis: int) -> Member:
-        """BayerOffsetX (axis 0) / BayerOffsetY (1): where the frame starts in ASCOM's RGGB mosaic; a mono
-        sensor answers NotImplemented, as ASCOM asks."""
-
-        def offset() -> int:
-            pattern = self.info.bayer
-            if pattern is None:
-                raise not_implemented(f"BayerOffset{'XY'[axis]} (monochrome sensor)")
-            return offsets_from_rggb(pattern)[axis]
-
-        return Member(offset)
 
     def _subframe_setter(self, index: int, name: str, minimum: int) -> Member:
         def setter(**value: int) -> None:
@@ -333,8 +328,8 @@ class CameraDevice:
             return Member(handler)
 
         table: Members = {
-            ("GET", "bayeroffsetx"): self._bayer_offset(0),
-            ("GET", "bayeroffsety"): self._bayer_offset(1),
+            ("GET", "bayeroffsetx"): Member(lambda: _bayer_offset(info(), 0)),
+            ("GET", "bayeroffsety"): Member(lambda: _bayer_offset(info(), 1)),
             ("GET", "binx"): Member(self._binning),
             ("GET", "biny"): Member(self._binning),
             ("PUT", "binx"): Member(lambda BinX: self.set_binning(BinX, "X"), (Int("BinX"),)),  # noqa: N803
