@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from sequencer.commands.arguments import add_temperature_tolerance
 from sequencer.core.exits import ExitStatus
 
 HELP = (
@@ -15,13 +16,7 @@ HELP = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", nargs="+", help="folders (or files) to read every FITS header from")
     parser.add_argument("--json", action="store_true", help="print the report as JSON for scripts")
-    parser.add_argument(
-        "--temperature-tolerance",
-        type=float,
-        default=1.0,
-        metavar="DEG",
-        help="largest CCD-TEMP difference between dark-flats and flats, °C (default 1)",
-    )
+    add_temperature_tolerance(parser)
 
 
 def execute(args: argparse.Namespace) -> int:

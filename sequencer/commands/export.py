@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sequencer.commands.arguments import add_run, add_set_choice, add_temperature_tolerance
+
 HELP = "lay a run's frames out as Siril, PixInsight WBPP or N.I.N.A. expect (hard links where possible)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", help="a run directory, its manifest.json, or any folder of flats and dark-flats")
+    add_run(parser)
     parser.add_argument(
         "--layout",
         required=True,
@@ -18,16 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "wbpp: SET/flats, SET/darkflats, SET/masters in XISF; nina: N.I.N.A.'s DATE/FLAT and DATE/DARK",
     )
     parser.add_argument("destination", help="a new (or empty) folder to export into")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="ID", help="only this flat set (id or filter); repeatable"
-    )
-    parser.add_argument(
-        "--temperature-tolerance",
-        type=float,
-        default=1.0,
-        metavar="DEG",
-        help="largest CCD-TEMP difference between dark-flats and flats, °C (default 1)",
-    )
+    add_set_choice(parser)
+    add_temperature_tolerance(parser)
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -6,11 +6,13 @@ import argparse
 import re
 import sys
 
+from sequencer.commands.arguments import add_run, add_set_choice, add_temperature_tolerance
+
 HELP = "make master dark-flats and master flats from a run directory (or its manifest.json)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", help="a run directory, its manifest.json, or any folder of flats and dark-flats")
+    add_run(parser)
     parser.add_argument("--output", "-o", help="where to write the masters (default: each set's masters/ folder)")
     parser.add_argument(
         "--format",
@@ -41,13 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--low", type=float, default=3.0, help="low rejection threshold in σ (default 3)")
     parser.add_argument("--high", type=float, default=3.0, help="high rejection threshold in σ (default 3)")
     parser.add_argument("--iterations", type=int, default=1, help="rejection passes (default 1)")
-    parser.add_argument(
-        "--temperature-tolerance",
-        type=float,
-        default=1.0,
-        metavar="DEG",
-        help="largest CCD-TEMP difference between dark-flats and flats, °C (default 1)",
-    )
+    add_temperature_tolerance(parser)
     parser.add_argument(
         "--cfa",
         choices=("overall", "channels"),
@@ -55,9 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a colour camera's master flat: mean 1 overall, the channels' ratios kept (default, as stackers "
         "expect), or each Bayer channel to mean 1 (Siril's and PixInsight's 'equalise CFA')",
     )
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="ID", help="only this flat set (id or filter); repeatable"
-    )
+    add_set_choice(parser)
     parser.add_argument(
         "--workers", type=worker_count, default=None, help="threads for combining (default: CPUs, max 4)"
     )

@@ -5,21 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sequencer.commands.arguments import add_run, add_set_choice, add_temperature_tolerance
+
 HELP = "draw one PNG per flat set from its masters: master flat, dust map, vignetting, master dark-flat, histograms"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", help="a run directory, its manifest.json, or any folder of flats and dark-flats")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="ID", help="only this flat set (id or filter); repeatable"
-    )
-    parser.add_argument(
-        "--temperature-tolerance",
-        type=float,
-        default=1.0,
-        metavar="DEG",
-        help="largest CCD-TEMP difference between dark-flats and flats, °C (default 1)",
-    )
+    add_run(parser)
+    add_set_choice(parser)
+    add_temperature_tolerance(parser)
 
 
 def execute(args: argparse.Namespace) -> int:
