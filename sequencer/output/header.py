@@ -8,6 +8,7 @@ frame so a rejected flat on disk explains itself.
 
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from collections.abc import Mapping
@@ -31,8 +32,10 @@ MAX_TEXT = 200
 FITS long-string convention); the manifest keeps the full text."""
 
 
+@functools.cache
 def software_version() -> str:
-    """``flatseq 0.1.0``, for SWCREATE and the manifest."""
+    """``flatseq 0.1.0``, for SWCREATE and the manifest. Cached: the installed version cannot change while the
+    process runs, and reading it parses the package metadata (~260 kB, the README included) every time."""
     try:
         return f"flatseq {version('flatseq')}"
     except PackageNotFoundError:  # running from a source tree that was never installed
