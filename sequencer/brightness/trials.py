@@ -91,8 +91,7 @@ def is_saturated(stats: FrameStats, window: Window, max_saturated_fraction: floa
     """Clipped pixels above the allowed fraction, or a mean so high the sensor is at full well; for a colour
     frame, in any one channel (a red channel blowing out under a dual-band filter is a saturated flat)."""
     brightest = max((c.mean for c in stats.channels.values()), default=stats.mean)
-    clipped = max(stats.saturated_fraction, stats.channel_saturated_fraction)
-    return clipped > max_saturated_fraction or brightest >= SATURATED_MEAN * window.max_adu
+    return stats.channel_saturated_fraction > max_saturated_fraction or brightest >= SATURATED_MEAN * window.max_adu
 
 
 @dataclass(frozen=True)

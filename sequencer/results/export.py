@@ -166,15 +166,22 @@ def _set_folder(s: SetPlan, export: Export) -> Path:
     return export.destination / safe_name(s.key)
 
 
-def _siril_set(s: SetPlan, masters: SetMasters | None, export: Export, placer: _Placer) -> ExportedSet:
+def _set_frames(s: SetPlan, export: Export, placer: _Placer, calibration_folder: str) -> ExportedSet:
+    """A set's flats into SET/flats and its dark-flats (or bias) into SET/`calibration_folder`."""
     folder = _set_folder(s, export)
     done = ExportedSet(s.key, folder)
     for frame in s.flats:
         placer.place(frame.path, folder / "flats" / frame.path.name)
         done.flats += 1
     for frame in s.calibration:
-        placer.place(frame.path, folder / "biases" / frame.path.name)
+        placer.place(frame.path, folder / calibration_folder / frame.path.name)
         done.dark_flats += 1
+    return done
+
+
+def _siril_set(s: SetPlan, masters: SetMasters | None, export: Export, placer: _Placer) -> ExportedSet:
+    done = _set_frames(s, export, placer, "biases")  # Siril takes dark-flats where the bias goes
+    folder = done.folder
     master_dark = None
     if masters is not None:
         done.masters.append(placer.place(masters.flat.path, folder / "masters" / "masterflat.fits"))
@@ -189,16 +196,9 @@ def _siril_set(s: SetPlan, masters: SetMasters | None, export: Export, placer: _
 
 
 def _wbpp_set(s: SetPlan, masters: SetMasters | None, export: Export, placer: _Placer) -> ExportedSet:
-    folder = _set_folder(s, export)
-    done = ExportedSet(s.key, folder)
-    for frame in s.flats:
-        placer.place(frame.path, folder / "flats" / frame.path.name)
-        done.flats += 1
-    for frame in s.calibration:
-        placer.place(frame.path, folder / "darkflats" / frame.path.name)
-        done.dark_flats += 1
+    done = _set_frames(s, export, placer, "darkflats")
     if masters is not None:
-        out = folder / "masters"
+        out = done.folder / "masters"
         out.mkdir(parents=True, exist_ok=True)
         done.masters.append(_xisf_of(masters.flat.path, masters.flat_xisf, out, export, placer))
         if masters.calibration is not None:

@@ -143,12 +143,8 @@ class Bench:
         the panel's spectrum and the sensor's response; None for a mono sensor."""
         if self.sensor.bayer is None:
             return None
-        spectrum = PANEL_SPECTRA[self.options.spectrum]
-        rgb = channel_light(spectrum, filter_name, self.sensor.qe_rgb)
-        passes = channel_light(spectrum, filter_name, (1.0, 1.0, 1.0))
-        # the filter's scalar transmission already says how much of the light passes: share it out by colour
-        share = 3.0 / max(sum(passes), 1e-12)
-        return tile_of(self.sensor.bayer, (rgb[0] * share, rgb[1] * share, rgb[2] * share))
+        light = channel_light(PANEL_SPECTRA[self.options.spectrum], filter_name, self.sensor.qe_rgb)
+        return tile_of(self.sensor.bayer, light)
 
     def filter_at(self, t: float) -> str:
         """The filter in the beam at time t (the one the wheel was last sent to)."""

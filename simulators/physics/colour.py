@@ -57,9 +57,12 @@ def bayer_pattern(text: object) -> str | None:
 
 
 def channel_light(spectrum: RGB, filter_name: str, qe: RGB) -> RGB:
-    """Light a pixel of each colour collects through a filter, relative to a mono pixel's."""
+    """Light a pixel of each colour collects through a filter, relative to a mono pixel's. The filter's scalar
+    transmission already says how much of the light passes; this shares it out by colour."""
     passes = FILTER_COLOURS.get(filter_name.lower(), (1.0, 1.0, 1.0))
-    return (spectrum[0] * passes[0] * qe[0], spectrum[1] * passes[1] * qe[1], spectrum[2] * passes[2] * qe[2])
+    seen = [spectrum[i] * passes[i] for i in range(3)]
+    share = 3.0 / max(sum(seen), 1e-12)
+    return (seen[0] * qe[0] * share, seen[1] * qe[1] * share, seen[2] * qe[2] * share)
 
 
 def tile_of(pattern: str, rgb: RGB) -> Tile:

@@ -171,23 +171,24 @@ def _preset(name: str, width: int, height: int, **extra: float | int) -> SensorM
     return SensorModel(name=name, width=width, height=height).with_options(**extra)
 
 
-SENSORS = MappingProxyType(
-    {
-        "imx455": _preset("imx455", 9576, 6388, readout_time=1.5),
-        "imx571": _preset(
-            "imx571", 6252, 4176, full_well_lcg=50_000.0, read_noise_lcg=3.3, read_noise_hcg=1.4, readout_time=0.65
-        ),
-        "small": _preset("small", 320, 214, readout_time=0.05),
-    }
+def _colour(mono: SensorModel, qe_rgb: tuple[float, float, float]) -> SensorModel:
+    """The same silicon behind an RGGB Bayer mosaic (ASI6200MC for the IMX455, ASI2600MC for the IMX571)."""
+    return replace(mono, name=mono.name + "c", qe_rgb=qe_rgb, bayer="RGGB")
+
+
+_IMX455 = _preset("imx455", 9576, 6388, readout_time=1.5)
+_IMX571 = _preset(
+    "imx571", 6252, 4176, full_well_lcg=50_000.0, read_noise_lcg=3.3, read_noise_hcg=1.4, readout_time=0.65
 )
+_SMALL = _preset("small", 320, 214, readout_time=0.05)
 SENSORS = MappingProxyType(
     {
-        **SENSORS,
-        # ASI6200MC / QHY600C: the same silicon behind a Bayer mosaic
-        "imx455c": replace(SENSORS["imx455"], name="imx455c", qe_rgb=(0.27, 0.33, 0.29), bayer="RGGB"),
-        # ASI2600MC / QHY268C
-        "imx571c": replace(SENSORS["imx571"], name="imx571c", qe_rgb=(0.28, 0.34, 0.30), bayer="RGGB"),
-        "smallc": replace(SENSORS["small"], name="smallc", qe_rgb=(0.27, 0.33, 0.29), bayer="RGGB"),
+        "imx455": _IMX455,
+        "imx571": _IMX571,
+        "small": _SMALL,
+        "imx455c": _colour(_IMX455, (0.27, 0.33, 0.29)),
+        "imx571c": _colour(_IMX571, (0.28, 0.34, 0.30)),
+        "smallc": _colour(_SMALL, (0.27, 0.33, 0.29)),
     }
 )
 """Sensor presets by name. `small` has IMX455 physics on a tiny grid, for tests; a name ending in `c` is the

@@ -8,12 +8,7 @@ the run must say so, stop within its bounds, and leave a manifest that lists exa
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +17,7 @@ from drivers.clock import SystemClock
 from sequencer.run.context import RunContext
 from sequencer.run.runner import run_file
 from tests.faults.invariants import Ending, check_invariants
+from tests.support.alpaca import sim_alpaca
 
 pytestmark = pytest.mark.slow
 
@@ -45,41 +41,13 @@ STRIKES = {  # where the fault strikes, and the step it must stop
 }
 
 
-@contextmanager
-def _server(fault: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`flatseq sim alpaca` on a free port with one fault armed; its base URL. Thawed and stopped afterwards."""
-    command = [sys.executable, "-m", "sequencer", "sim", "alpaca", "--port", "0", "--seed", "4", "--fault", fault]
-    command += ["--option", "warmup=0.05", "--option", "move_time=0.2"]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    camera = ""
-    for line in process.stdout:
-        camera = line.split()[-1] if line.strip().startswith("camera:") else camera
-        if "stops it" in line:
-            break
-    try:
-        assert camera, "the Alpaca simulator did not start"
-        yield camera.removesuffix("/camera/0"), process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGCONT)
-            process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=30)
-
-
 @pytest.mark.parametrize("phase", STRIKES)
 @pytest.mark.parametrize("action", ["freeze", "kill", "garbage"])
 def test_a_server_lost_mid_run_ends_the_run_within_bounds_saying_the_light_may_be_on(
     tmp_path: Path, action: str, phase: str
 ) -> None:
     moment, failing = STRIKES[phase]
-    with _server(f"{moment}={action}") as (base, process):
+    with sim_alpaca("--seed", "4", "--fault", f"{moment}={action}") as (base, process):
         sequence = tmp_path / "alpaca.yaml"
         sequence.write_text(SEQUENCE.format(base=base, query=QUERY))
         context = RunContext(clock=SystemClock(), output_dir=tmp_path / "out", quiet=True, cleanup_limit=3.0)

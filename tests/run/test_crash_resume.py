@@ -7,9 +7,7 @@ panel on and the camera exposing there, and only the resume's recovery can put t
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ from drivers.clock import SystemClock, wait_until
 from drivers.registry import OpenContext
 from sequencer.run.context import RunContext
 from sequencer.run.runner import run_file
+from tests.support.alpaca import sim_alpaca
 from tests.support.runs import manifest_of
 
 MOMENTS = 20
@@ -50,28 +49,8 @@ flat_sets:
 def server() -> Iterator[str]:
     """`flatseq sim alpaca` on a free 127.0.0.1 port, real time, with a panel that settles and a wheel that turns
     quickly (the waits are not what is tested); its base URL (alpaca://127.0.0.1:PORT)."""
-    command = [sys.executable, "-m", "sequencer", "sim", "alpaca", "--port", "0", "--seed", "7"]
-    command += ["--option", "warmup=0.05", "--option", "move_time=0.2"]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    camera = ""
-    for line in process.stdout:
-        if line.strip().startswith("camera:"):
-            camera = line.split()[-1]
-        if "stops it" in line:
-            break
-    try:
-        assert camera, "the Alpaca simulator did not start"
-        yield camera.removesuffix("/camera/0")
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=30)
+    with sim_alpaca("--seed", "7") as (base, _):
+        yield base
 
 
 def _killed_run(sequence: Path, out: Path, delay: float) -> Path:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -176,3 +180,30 @@ def alpaca_json(value: Any = None) -> tuple[int, str, bytes]:
     if value is not None:
         body["Value"] = value
     return 200, "application/json", json.dumps(body).encode()
+
+
+@contextmanager
+def sim_alpaca(*arguments: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`flatseq sim alpaca --port 0 ARGUMENTS...` in its own process, real time, with a panel that settles and a
+    wheel that turns quickly (the waits are not what is tested): its base URL (alpaca://127.0.0.1:PORT) and the
+    process. Thawed (a frozen one) and stopped afterwards."""
+    command = [sys.executable, "-m", "sequencer", "sim", "alpaca", "--port", "0", *arguments]
+    command += ["--option", "warmup=0.05", "--option", "move_time=0.2"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
+    assert process.stdout is not None
+    camera = ""
+    for line in process.stdout:
+        if line.strip().startswith("camera:"):
+            camera = line.split()[-1]
+        if "stops it" in line:
+            break
+    try:
+        assert camera, "the Alpaca simulator did not start"
+        yield camera.removesuffix("/camera/0"), process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
