@@ -153,6 +153,10 @@ class FrameHeader:
     lights_rotation: float | None = None
     """The rotator angle of the lights the set was planned for (`flatseq plan`); flatseq reads no rotator."""
     lights_focus: float | None = None
+    sun_altitude: float | None = None
+    """A sky flat's Sun altitude at mid-exposure (degrees), as SUNALT."""
+    site: tuple[float, float, float] | None = None
+    """A sky flat's site: latitude, longitude (degrees, east positive), elevation (m)."""
 
     def __post_init__(self) -> None:
         if self.kind not in WRITTEN_KINDS:
@@ -243,6 +247,14 @@ class FrameHeader:
             cards.append((kw.LTROTANG, float(self.lights_rotation), "[deg] rotator angle of the lights planned for"))
         if self.lights_focus is not None:
             cards.append((kw.LTFOCPOS, float(self.lights_focus), "focuser position of the lights planned for"))
+        if self.sun_altitude is not None:
+            cards.append((kw.SUNALT, round(float(self.sun_altitude), 4), "[deg] Sun altitude at mid-exposure"))
+        if self.site is not None:
+            cards += [
+                (kw.SITELAT, round(float(self.site[0]), 6), "[deg] site latitude"),
+                (kw.SITELONG, round(float(self.site[1]), 6), "[deg] site longitude, east positive"),
+                (kw.SITEELEV, round(float(self.site[2]), 1), "[m] site elevation"),
+            ]
         if self.panel_brightness is not None:
             cards.append((kw.PANELBRT, int(self.panel_brightness), "flat panel brightness setting"))
         if self.panel_max is not None:

@@ -79,6 +79,14 @@ LTROTANG = "LTROTANG"
 for (flatseq reads no rotator: this is the lights' angle, not a measurement)."""
 LTFOCPOS = "LTFOCPOS"
 """[steps] Likewise, the focuser position of the lights these flats were planned for."""
+SUNALT = "SUNALT"
+"""[deg] On sky flats: the Sun's altitude at mid-exposure (astropy, at the site of the sequence). A flat set
+whose flats carry it is a sky set: its flats may have several exposures (the ladder), each calibrated by the
+dark-flats of its own exposure."""
+SITELAT = "SITELAT"
+SITELONG = "SITELONG"
+SITEELEV = "SITEELEV"
+"""[deg, deg, m] The site of sky flats (N.I.N.A.'s keywords): where SUNALT was computed for."""
 
 # ---- what other programs write for the same things, in the order they are read ----
 IMAGETYP_KEYS = (IMAGETYP, "FRAME", "FRAMETYP")
