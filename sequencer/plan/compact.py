@@ -9,11 +9,14 @@ from sequencer.plan.loader import dotted
 from sequencer.plan.model import AutoExposure, Step
 from sequencer.plan.schema import AUTO, FlatSetModel
 from sequencer.plan.sets import Path, SetBuilder, SetRequest
+from sequencer.plan.skysteps import sky_steps
 
 
 def compact_steps(builder: SetBuilder) -> list[Step]:
     m = builder.model
     assert m.flat_sets is not None
+    if m.sky is not None:
+        return sky_steps(builder, m.sky)
     steps = [Step(StepKind.CLOSE_COVER, if_present=True, path=("flat_sets",), **builder.pos(("flat_sets",)))]
     for i, fsm in enumerate(m.flat_sets):
         path: Path = ("flat_sets", i)
@@ -60,6 +63,9 @@ def _auto(builder: SetBuilder, path: Path, fsm: FlatSetModel) -> AutoExposure | 
     """The set's exposure search (`exposure: auto`, bounds from the set or the file's `auto_exposure`), or None
     for a set with its own exposure (whose brightness is searched), refusing what belongs to the other kind."""
     defaults = builder.model.auto_exposure
+    if fsm.exposure is None:
+        where = (*path, "exposure")
+        raise builder.error(path, f"{dotted(where)}: required: a duration (4s), or auto to find it at run time")
     if fsm.exposure != AUTO:
         for key in ("brightness", "min_exposure", "max_exposure", "exposure_step"):
             if getattr(fsm, key) is not None:

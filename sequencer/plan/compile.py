@@ -19,7 +19,7 @@ from sequencer.plan.machine import validate_plan
 from sequencer.plan.model import Plan
 from sequencer.plan.naming import check_output
 from sequencer.plan.profiles import resolve_profile
-from sequencer.plan.schema import MANUAL_LIGHT, EquipmentModel, SequenceModel
+from sequencer.plan.schema import MANUAL_LIGHT, SKY_LIGHT, EquipmentModel, SequenceModel
 from sequencer.plan.sets import SetBuilder
 from sequencer.plan.validation import validate
 
@@ -41,6 +41,7 @@ def compile_located(located: Located, text: str = "", registry: Registry | None 
     model = validate(located, SequenceModel, located.data, ())
     registry = registry or default_registry()
     _check_equipment(profile or located, model.equipment, registry)
+    _check_sky(located, model)
     wheel = model.equipment.filter_wheel
     builder = SetBuilder(located, model, registry.facts(wheel).filter_names if wheel else None)
     steps = compact_steps(builder) if model.flat_sets is not None else ExplicitCompiler(builder).steps()
@@ -65,16 +66,31 @@ def compile_located(located: Located, text: str = "", registry: Registry | None 
 def _equipment(model: SequenceModel) -> dict[str, str]:
     """The equipment's URLs by role (`manual` spelled one way, whatever its case)."""
     urls = {k: v for k, v in model.equipment.model_dump().items() if v}
-    if urls["panel"].strip().lower() == MANUAL_LIGHT:
-        urls["panel"] = MANUAL_LIGHT
+    for word in (MANUAL_LIGHT, SKY_LIGHT):
+        if urls["panel"].strip().lower() == word:
+            urls["panel"] = word
     return urls
+
+
+def _check_sky(located: Located, model: SequenceModel) -> None:
+    """`panel: sky` and a `sky:` section go together, in the compact form."""
+    sky = model.equipment.panel.strip().lower() == SKY_LIGHT
+    if sky and model.sky is None:
+        raise located.error(
+            ("equipment", "panel"),
+            "equipment.panel: sky flats need a sky: section (site: {latitude, longitude, elevation}, when: dusk)",
+        )
+    if not sky and model.sky is not None:
+        raise located.error(("sky",), "sky: only with panel: sky (sky flats)")
+    if sky and model.steps is not None:
+        raise located.error(("steps",), "steps: sky flats take the compact form (flat_sets:), not explicit steps")
 
 
 def _check_equipment(located: Located, equipment: EquipmentModel, registry: Registry) -> None:
     """Every URL has a known scheme, and its scheme finds nothing wrong with it (`Scheme.facts`); `located` is
     the file the equipment is written in (the sequence, or its profile)."""
     for role, url in equipment.model_dump().items():
-        if not url or (role == "panel" and url.strip().lower() == MANUAL_LIGHT):
+        if not url or (role == "panel" and url.strip().lower() in (MANUAL_LIGHT, SKY_LIGHT)):
             continue
         path = ("equipment", role)
         line, column = located.where(path, value=True)

@@ -14,7 +14,27 @@ from sequencer.plan.kinds import StepKind
 from sequencer.plan.loader import SequenceFileError, dotted
 from sequencer.plan.schema import CameraModel, LightsModel, OnError, OutputModel
 
-__all__ = ["AutoExposure", "FlatSet", "Plan", "Step", "StepKind", "describe_plan", "plan_error"]
+__all__ = ["AutoExposure", "FlatSet", "Plan", "SkySetup", "Step", "StepKind", "describe_plan", "plan_error"]
+
+
+@dataclass(frozen=True)
+class SkySetup:
+    """Sky flats (`panel: sky`): the site (latitude, longitude in degrees east, elevation in m), the twilight,
+    the Sun's altitudes between which flats count (first, last), the exposure ladder, and how many dark-flats
+    each exposure the flats used gets."""
+
+    site: tuple[float, float, float]
+    when: str
+    altitudes: tuple[float, float]
+    shortest: float
+    longest: float
+    ratio: float
+    dark_per_exposure: int
+    timezone: str | None = None
+
+    def window_text(self) -> str:
+        first, last = self.altitudes
+        return f"the Sun from {first:g}° to {last:g}° at {self.when}"
 
 
 @dataclass(frozen=True)
@@ -71,16 +91,21 @@ class FlatSet:
     None: the full frame."""
     lights: LightsModel | None = None
     """The lights this set was planned for (`flatseq plan`), recorded in the manifest."""
+    sky: SkySetup | None = None
+    """Sky flats: each flat's exposure is a rung of the ladder, chosen as the sky fades or brightens; `auto`
+    then holds the ladder's bounds, and `dark_count` is per exposure used."""
 
     @property
     def label(self) -> str:
-        exposure = format_duration(self.exposure) if self.exposure is not None else "auto"
+        exposure = format_duration(self.exposure) if self.exposure is not None else "sky" if self.sky else "auto"
         return f"{self.filter or 'no filter'} {exposure}"
 
     def exposure_text(self) -> str:
         """The set's exposure as the plan shows it: "4s", or "the exposure found at run time (0.1s-30s)"."""
         if self.exposure is not None:
             return format_duration(self.exposure)
+        if self.sky is not None:
+            return "exposures from the ladder " + _ladder_text(self.sky)
         assert self.auto is not None
         return "the exposure " + self.auto.describe()
 
@@ -103,6 +128,8 @@ class Step:
     column: int = 0
     auto: AutoExposure | None = None
     """For find_exposure, and for the flats and dark-flats of a set whose exposure it finds."""
+    sky: SkySetup | None = None
+    """For the steps of a sky set: the level is the sky's, each flat's exposure a rung of the ladder."""
 
     def _seconds(self) -> str:
         if self.seconds is None and self.auto is not None:
@@ -116,21 +143,31 @@ class Step:
                 return f"select filter {self.filter}"
             case StepKind.WAIT:
                 return f"wait {format_duration(self.seconds or 0)}" + (f" ({self.purpose})" if self.purpose else "")
+            case StepKind.LIGHT_ON if self.sky is not None:
+                return "uncap the telescope: the twilight sky is the light (tracking off)"
             case StepKind.LIGHT_ON:
                 return "light on" + (f" at brightness {self.brightness}" if self.brightness is not None else "")
             case StepKind.FIND_BRIGHTNESS:
                 return f"find brightness at {format_duration(self.seconds or 0)}"
+            case StepKind.FIND_EXPOSURE if self.sky is not None:
+                return f"find the sky's level (trials on the ladder {_ladder_text(self.sky)})"
             case StepKind.FIND_EXPOSURE:
                 assert self.auto is not None
                 light = f" at brightness {self.brightness}" if self.brightness is not None else ""
                 return f"find the exposure{light} ({self.auto.bounds()})"
+            case StepKind.FLATS if self.sky is not None:
+                return f"{self.count} sky flats, each exposure from the ladder, while {self.sky.window_text()}"
             case StepKind.FLATS:
                 return f"{self.count} flats at {self._seconds()}"
+            case StepKind.DARK_FLATS if self.sky is not None:
+                return f"{self.count} dark-flats at each exposure its flats used (settings of set {self.set_id})"
             case StepKind.DARK_FLATS:
                 seconds = "the exposure found for their flats" if self.auto is not None else self._seconds()
                 return f"{self.count} dark-flats at {seconds} (settings of set {self.set_id})"
             case StepKind.CLOSE_COVER | StepKind.OPEN_COVER:
                 return self.kind.replace("_", " ") + (" (if the panel has one)" if self.if_present else "")
+            case StepKind.LIGHT_OFF if self.sky is not None:
+                return "cap the telescope"
             case StepKind.LIGHT_OFF:
                 return "light off"
             case _:
@@ -158,6 +195,10 @@ class Plan:
 
     def with_equipment(self, equipment: dict[str, str]) -> Plan:
         return replace(self, equipment=dict(equipment))
+
+
+def _ladder_text(sky: SkySetup) -> str:
+    return f"{format_duration(sky.shortest)}-{format_duration(sky.longest)} ×{sky.ratio:g}"
 
 
 def describe_plan(plan: Plan) -> list[str]:

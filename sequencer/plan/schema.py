@@ -18,6 +18,8 @@ AUTO = "auto"
 """`exposure: auto`: the exposure is found at run time, the light held at one level."""
 MANUAL_LIGHT = "manual"
 """`panel: manual`: a light switched by hand (a tablet, an EL sheet on a switch, a T-shirt at dusk)."""
+SKY_LIGHT = "sky"
+"""`panel: sky`: sky flats in twilight; the telescope is uncapped and capped by hand (`sky:` says where and when)."""
 DeviceInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
 """A gain, offset, readout mode or brightness: what ASCOM carries is a 32-bit integer."""
 
@@ -157,9 +159,66 @@ class LightsModel(Strict):
     focus_range: tuple[float, float] | None = None
 
 
+class SiteModel(Strict):
+    """Where the telescope stands (geodetic, east positive), for the Sun's altitude."""
+
+    latitude: Annotated[float, Field(ge=-90, le=90)]
+    longitude: Annotated[float, Field(ge=-180, le=360)]
+    elevation: Annotated[float, Field(ge=-500, le=9000)] = 0.0
+
+
+class LadderModel(Strict):
+    """The exposures sky flats may use: shortest × ratio^k up to the longest."""
+
+    min: Exposure = 0.5
+    max: Exposure = 30.0
+    ratio: Annotated[float, Field(ge=1.01, le=4)] = 1.25
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> LadderModel:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min:g}s is above max {self.max:g}s: the ladder is empty")
+        return self
+
+
+def _sun_window(value: Any) -> Any:
+    if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, int | float) for v in value):
+        high, low = max(value), min(value)
+        if not (-18 <= low < high <= 5):
+            raise ValueError(f"the window [{value[0]:g}, {value[1]:g}] must lie within 5° and -18°, two altitudes apart")
+    return value
+
+
+class SkyFlatsModel(Strict):
+    """Sky flats: the site, which twilight, the Sun's altitudes between which flats are taken, the ladder."""
+
+    site: SiteModel
+    when: Literal["dusk", "dawn"] = "dusk"
+    sun_altitude: Annotated[tuple[float, float], BeforeValidator(_sun_window)] = (-2.0, -10.0)
+    timezone: str | None = None
+    """The site's IANA time zone (Europe/Rome): how `--at` without an offset is read; default the zone of the
+    site's longitude (UTC + longitude / 15 h, rounded)."""
+    exposures: LadderModel = LadderModel()
+    dark_flats_per_exposure: Annotated[int, Field(ge=0, le=10000)] = 10
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Europe/Rome)") from None
+        return v
+
+
 class FlatSetModel(Strict):
     filter: str | None = None
-    exposure: ExposureOrAuto
+    exposure: ExposureOrAuto | None = None
+    """Required, but for sky flats (`panel: sky`), whose exposures come from the ladder."""
     count: Annotated[int, Field(gt=0, le=10000)]
     dark_flats: Annotated[int, Field(ge=0, le=10000)] | None = None
     on_error: OnError | None = None
@@ -190,6 +249,8 @@ class SequenceModel(Strict):
     brightness: BrightnessModel = BrightnessModel()
     auto_exposure: AutoExposureModel = AutoExposureModel()
     settle: SettleModel = SettleModel()
+    sky: SkyFlatsModel | None = None
+    """With `panel: sky`: where and when the sky flats are taken."""
     output: OutputModel = OutputModel()
     on_error: OnError = "skip_set"
     cover_at_end: Literal["closed", "open"] = "closed"

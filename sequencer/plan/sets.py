@@ -9,8 +9,8 @@ from typing import Any, TypedDict
 from drivers.errors import ConfigError
 from sequencer.brightness.exposuretrials import ExposureRange
 from sequencer.plan.loader import Located, SequenceFileError, dotted
-from sequencer.plan.model import AutoExposure, FlatSet
-from sequencer.plan.schema import MANUAL_LIGHT, FlatSetModel, OnError, SequenceModel, saturates
+from sequencer.plan.model import AutoExposure, FlatSet, SkySetup
+from sequencer.plan.schema import MANUAL_LIGHT, SKY_LIGHT, FlatSetModel, OnError, SequenceModel, saturates
 
 SHORT_FLAT_SECONDS = 0.2  # field notes: below this a bias may do; from 0.2 s on, dark-flats
 PWM_BANDING_SECONDS = 0.5  # a PWM-dimmed panel integrates too few duty cycles below this
@@ -38,6 +38,8 @@ class SetRequest:
     fixed_brightness: int | None = None
     auto: AutoExposure | None = None
     """For `exposure: auto` (with `exposure` None): the search's bounds, grid and brightness."""
+    sky: SkySetup | None = None
+    """For sky flats: the site, the twilight, the ladder (and `auto` the ladder's bounds)."""
 
 
 class SetBuilder:
@@ -54,7 +56,12 @@ class SetBuilder:
     @property
     def manual_light(self) -> bool:
         """`panel: manual`: a light switched by hand, which has neither a brightness nor a cover."""
-        return self.model.equipment.panel.strip().lower() == MANUAL_LIGHT
+        return self.model.equipment.panel.strip().lower() in (MANUAL_LIGHT, SKY_LIGHT)
+
+    @property
+    def sky_light(self) -> bool:
+        """`panel: sky`: sky flats, the telescope uncapped and capped by hand."""
+        return self.model.equipment.panel.strip().lower() == SKY_LIGHT
 
     def pos(self, path: Path) -> Pos:
         line, col = self.located.where(path)
@@ -100,7 +107,7 @@ class SetBuilder:
             value = getattr(over, name) if over is not None else None
             return default if value is None else value
 
-        exposure = f"{request.exposure:g}s" if request.exposure is not None else "auto"
+        exposure = f"{request.exposure:g}s" if request.exposure is not None else "sky" if request.sky else "auto"
         return FlatSet(
             id=f"{index:02d}-{request.filter_name or 'nofilter'}-{exposure}",
             index=index,
@@ -125,6 +132,7 @@ class SetBuilder:
             column=col,
             roi=None if over is None or over.roi is None else (over.roi.x, over.roi.y, over.roi.width, over.roi.height),
             lights=None if over is None else over.lights,
+            sky=request.sky,
         )
 
     def check_filter(self, path: Path, name: str) -> None:
@@ -153,7 +161,7 @@ class SetBuilder:
     def _warn_short(self, fs: FlatSet) -> None:
         where = f"{self.located.file}:{fs.line}:{fs.column}"
         if fs.exposure is None:
-            return  # found at run time: the run notes a short one
+            return  # found at run time (or sky flats on the ladder): the run notes a short one
         if fs.exposure < SHORT_FLAT_SECONDS:
             self.warnings.append(
                 f"{where}: {fs.label} flats are shorter than {SHORT_FLAT_SECONDS:g} s: dark current is negligible "
