@@ -23,7 +23,7 @@ def compact_steps(builder: SetBuilder) -> list[Step]:
         pos = builder.pos(path)
         dark_count = fsm.count if fsm.dark_flats is None else fsm.dark_flats
         auto = _auto(builder, path, fsm)
-        exposure = None if auto is not None else float(fsm.exposure)
+        exposure = None if auto is not None or fsm.exposure is None else float(fsm.exposure)
         request = SetRequest(fsm.filter, exposure, fsm.count, dark_count, fsm.on_error, overrides=fsm, auto=auto)
         fs = builder.new_set(path, request)
         sid = fs.id

@@ -185,7 +185,9 @@ def _sun_window(value: Any) -> Any:
     if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, int | float) for v in value):
         high, low = max(value), min(value)
         if not (-18 <= low < high <= 5):
-            raise ValueError(f"the window [{value[0]:g}, {value[1]:g}] must lie within 5° and -18°, two altitudes apart")
+            raise ValueError(
+                f"the window [{value[0]:g}, {value[1]:g}] must lie within 5° and -18°, two altitudes apart"
+            )
     return value
 
 

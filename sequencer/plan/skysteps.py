@@ -48,7 +48,9 @@ def sky_steps(builder: SetBuilder, sky: SkyFlatsModel) -> list[Step]:
                     "brightness: remove it",
                 )
         dark_count = setup.dark_per_exposure if fsm.dark_flats is None else fsm.dark_flats
-        request = SetRequest(fsm.filter, None, fsm.count, dark_count, fsm.on_error, overrides=fsm, auto=ladder, sky=setup)
+        request = SetRequest(
+            fsm.filter, None, fsm.count, dark_count, fsm.on_error, overrides=fsm, auto=ladder, sky=setup
+        )
         sets.append((builder.new_set(path, request), path))
     order = filter_order([fs.filter or "" for fs, _ in sets], "dusk" if setup.when == "dusk" else "dawn")
     ordered = sorted(sets, key=lambda item: order.index(item[0].filter or ""))
@@ -73,7 +75,9 @@ def sky_steps(builder: SetBuilder, sky: SkyFlatsModel) -> list[Step]:
     for fs, path in ordered:
         pos = builder.pos(path)
         if fs.dark_count:
-            steps.append(Step(StepKind.DARK_FLATS, fs.id, count=fs.dark_count, auto=ladder, sky=setup, path=path, **pos))
+            steps.append(
+                Step(StepKind.DARK_FLATS, fs.id, count=fs.dark_count, auto=ladder, sky=setup, path=path, **pos)
+            )
         else:
             builder.warnings.append(
                 f"{builder.located.file}:{pos['line']}:{pos['column']}: {fs.label}: dark_flats: 0 — these flats "

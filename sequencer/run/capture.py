@@ -66,11 +66,13 @@ class Tally:
 class Measured:
     exposure: Exposure
     stats: FrameStats
+    sun_altitude: float | None = None
+    """A sky flat's Sun altitude at mid-exposure (degrees): its SUNALT."""
 
     def without_pixels(self) -> Measured:
         """The frame's account once its pixels are on their way to disk: a set keeps its flats' statistics and
         timing, not 30 frames of 122 MB (an IMX455 dry run kept every frame it took)."""
-        return Measured(dataclasses.replace(self.exposure, frame=_NO_PIXELS), self.stats)
+        return dataclasses.replace(self, exposure=dataclasses.replace(self.exposure, frame=_NO_PIXELS))
 
 
 _NO_PIXELS: Frame = np.zeros((0, 0), dtype=np.uint16)

@@ -56,3 +56,6 @@ class RunContext:
     terminal: Terminal | None = None
     light_timeout: float = LIGHT_TIMEOUT
     simulator: dict[str, str] = field(default_factory=dict)
+    at: str | None = None
+    """A dry run's start (`--at`) when no clock is given: an ISO date and time, without a zone in the site's
+    local time for sky flats (UTC otherwise). Without it a sky dry run starts now, others on 2026-01-01."""

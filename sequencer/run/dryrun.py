@@ -9,14 +9,14 @@ imports the simulators.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from drivers.errors import ConfigError
 from drivers.registry import Registry
 from drivers.urls import SIM_SCHEME, scheme_of, sim_url, url_shown
-from sequencer.plan.model import Plan, StepKind
-from sequencer.plan.schema import MANUAL_LIGHT
+from sequencer.plan.model import Plan, SkySetup, StepKind
+from sequencer.plan.schema import MANUAL_LIGHT, SKY_LIGHT
 from sequencer.run.manual import STAND_IN_ROLE
 
 INJECT = "inject"
@@ -31,8 +31,15 @@ def simulated_equipment(
     eq = dict(plan.equipment)
     if not registry.facts(eq["camera"]).simulated:
         eq["camera"] = sim_url("camera", sensor=sensor)
-    if eq["panel"] == MANUAL_LIGHT:
+    options = dict(bench or {})
+    sky = _sky_of(plan)
+    if eq["panel"] in (MANUAL_LIGHT, SKY_LIGHT):
         eq.setdefault(STAND_IN_ROLE, sim_url("manual"))  # the simulated person who switches the light when asked
+    if sky is not None:  # the simulated sky over the sequence's site, seen while the person has it uncapped
+        own = dict(parse_qsl(urlsplit(eq["camera"]).query)) if registry.facts(eq["camera"]).simulated else {}
+        options.setdefault("sky", ",".join(f"{v:g}" for v in sky.site))
+        if "sky_stars" not in own:
+            options.setdefault("sky_stars", str(DRY_RUN_STARS))
     elif not registry.facts(eq["panel"]).simulated:
         covers = (StepKind.CLOSE_COVER, StepKind.OPEN_COVER)
         has_cover_steps = any(s.kind in covers and not s.if_present for s in plan.steps)
@@ -41,7 +48,36 @@ def simulated_equipment(
     if wheel and not registry.facts(wheel).simulated:
         filters = list(dict.fromkeys(fs.filter for fs in plan.sets.values() if fs.filter))
         eq["filter_wheel"] = sim_url("filterwheel", filters=",".join(filters))
-    return _with_bench_options(eq, bench or {})
+    return _with_bench_options(eq, options)
+
+
+DRY_RUN_STARS = 20
+"""Faint stars drifting through a sky dry run's frames (tracking off), for the master's rejection to remove."""
+
+
+def _sky_of(plan: Plan) -> SkySetup | None:
+    return next((fs.sky for fs in plan.sets.values() if fs.sky is not None), None)
+
+
+def site_zone(sky: SkySetup) -> tzinfo:
+    """The site's time zone: the sequence's `timezone`, else the zone of its longitude (UTC + lon/15 h)."""
+    if sky.timezone:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(sky.timezone)
+    longitude = sky.site[1] - 360 if sky.site[1] > 180 else sky.site[1]
+    return timezone(timedelta(hours=round(longitude / 15)))
+
+
+def dry_run_start(plan: Plan, at: str | None) -> tuple[float, ...]:
+    """The virtual clock's start for a dry run of `plan`: `at` (in the site's zone for sky flats, else UTC);
+    without it, now for sky flats (the Sun's altitude depends on the date), else the fixed default."""
+    sky = _sky_of(plan)
+    if at is not None:
+        return (virtual_start(at, site_zone(sky) if sky is not None else UTC),)
+    if sky is not None:
+        return (datetime.now(UTC).timestamp(),)
+    return ()
 
 
 def bench_options(faults: Sequence[str] = (), seed: int | None = None) -> dict[str, str]:
@@ -52,16 +88,16 @@ def bench_options(faults: Sequence[str] = (), seed: int | None = None) -> dict[s
     return options
 
 
-def virtual_start(at: str | datetime) -> float:
-    """`--at 2026-03-01T20:00` → the virtual clock's start, in seconds since the epoch; without a zone, UTC
-    (the same on every CI machine)."""
+def virtual_start(at: str | datetime, zone: tzinfo = UTC) -> float:
+    """`--at 2026-03-01T20:00` → the virtual clock's start, in seconds since the epoch; without a zone, `zone`
+    (UTC: the same on every CI machine; a sky sequence's site's zone)."""
     text = at if isinstance(at, str) else at.isoformat()
     try:
         when = at if isinstance(at, datetime) else datetime.fromisoformat(text.strip().replace("z", "Z"))
     except ValueError:
         raise ConfigError(f"--at {text!r}: expected an ISO 8601 date and time, e.g. 2026-03-01T20:00:00Z") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+        when = when.replace(tzinfo=zone)
     if not 1970 <= when.astimezone(UTC).year <= 9998:
         raise ConfigError(f"--at {text!r}: a date from 1970 on")
     return when.timestamp()

@@ -12,7 +12,7 @@ from drivers.clock import Clock, SystemClock
 from drivers.errors import ConfigError
 from drivers.registry import OpenContext, Registry, default_registry, open_equipment
 from drivers.urls import url_shown
-from sequencer.plan.schema import MANUAL_LIGHT
+from sequencer.plan.schema import MANUAL_LIGHT, SKY_LIGHT
 from sequencer.run.manual import STAND_IN_ROLE, ManualLight
 
 
@@ -26,7 +26,7 @@ def open_run_equipment(
 ) -> Equipment:
     """The camera, panel and wheel of `urls` (not connected yet). `known_off`: for a light switched by hand,
     whether it is known to be off (a run starting) or not (recovering after a crash)."""
-    if urls.get("panel") != MANUAL_LIGHT:
+    if urls.get("panel") not in (MANUAL_LIGHT, SKY_LIGHT):
         return open_equipment(urls, clock=clock, bench=bench, registry=registry)
     if "camera" not in urls:
         raise ConfigError("equipment: no camera URL given")
@@ -38,7 +38,7 @@ def open_run_equipment(
     wheel = _opened(reg, wheel_url, ctx, FilterWheel, "filter wheel") if wheel_url else None
     stand_in_url = devices.get(STAND_IN_ROLE)
     stand_in = _opened(reg, stand_in_url, ctx, FlatPanel, "flat panel") if stand_in_url else None
-    panel = ManualLight(stand_in=stand_in, known_off=known_off)
+    panel = ManualLight(stand_in=stand_in, known_off=known_off, sky=urls.get("panel") == SKY_LIGHT)
     return Equipment(camera=camera, panel=panel, wheel=wheel, urls=dict(urls))
 
 

@@ -34,6 +34,7 @@ from sequencer.run.operator import Operator
 from sequencer.run.preflight import settings_for
 from sequencer.run.resume import SetResume, still_matches
 from sequencer.run.setstate import SetEvents, SetState
+from sequencer.run.skyflats import SkyFlats
 
 __all__ = ["RunExecutor", "SetEvents", "SetState", "is_fatal"]
 
@@ -70,6 +71,8 @@ class RunExecutor:
         self.exposures = ExposureFinder(op, trained, events=events, progress=progress, pedestal=self.pedestal)
         self.run_dir: Path | None = None
         """Where the run writes (for what a refusal tells the user to do), once it exists."""
+        self.sky = SkyFlats(op, recorder, self.pedestal, progress)
+        """The sky sets' twilight, plans and exposures (`panel: sky`)."""
 
     @property
     def camera(self) -> str:
@@ -305,6 +308,11 @@ class RunExecutor:
 
     def _find_exposure(self, fs: FlatSet) -> None:
         state = self._state(fs)
+        if fs.sky is not None:
+            self.use_settings(state.settings)
+            self._read_back(fs, state)  # each sky set starts here: its settings, as the camera reads them back
+            self.sky.find_level(fs, state)
+            return
         if state.exposure is not None:  # a resumed set: its flats so far were found to need this exposure
             self.op.journal("note", message=f"set {fs.id}: exposure {state.exposure:g} s, found before the resume")
             return
@@ -321,6 +329,9 @@ class RunExecutor:
 
     def _flats(self, fs: FlatSet) -> None:
         state = self._state(fs)
+        if fs.sky is not None:
+            self.sky.flats(fs, state)
+            return
         first, state.kept_trial = state.kept_trial, None
         if state.brightness is None:
             state.brightness = self.current_brightness
@@ -352,10 +363,14 @@ class RunExecutor:
         refusal = refusal_before(self.op, state.taken_with, flats.temperature, fs.temperature_tolerance)
         if refusal:
             raise SetFailed(fs.id, refusal)
-        if state.exposure is None:
+        if state.exposure is None and fs.sky is None:
             raise SetFailed(fs.id, "no exposure for the dark-flats: their flats' exposure was never found")
         try:
-            self._capture_dark_flats(fs, state, flats)
+            if fs.sky is not None:
+                hint = leak_hint(self.plan.file, self.run_dir)
+                self.sky.dark_flats(fs, state, leak_hint=hint)
+            else:
+                self._capture_dark_flats(fs, state, flats)
         except LightReachedDarkFlat:
             if isinstance(self.op.eq.panel, ManualLight):
                 self.op.eq.panel.doubt()  # whatever the user confirmed, the light is on: ask again

@@ -3,15 +3,16 @@ frames (`lightwatch`) judged against the set at hand: its pedestal, its window, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from sequencer.run.darkflats import leak_limit
 from sequencer.run.executor import RunExecutor
 from sequencer.run.lightwatch import LightWatch, WatchLevels
-from sequencer.run.manual import ManualLight
+from sequencer.run.manual import Hand, ManualLight
 from sequencer.run.progress import Progress
 from sequencer.run.stop import StopToken
-from sequencer.run.terminal import Terminal, TerminalConfirm
+from sequencer.run.terminal import PROMPTS, SKY_PROMPTS, Terminal, TerminalConfirm
 
 __all__ = ["LIGHT_ON_ADU", "LIGHT_ON_MARGIN", "install", "watch_levels"]
 
@@ -34,10 +35,34 @@ def install(
     progress.show_brightness = False
     if terminal is not None:
         panel.confirm = TerminalConfirm(
-            terminal, stop, timeout, context=lambda: progress.set_label, before=progress.end_line
+            terminal,
+            stop,
+            timeout,
+            context=lambda: progress.set_label,
+            before=progress.end_line,
+            prompts=SKY_PROMPTS if panel.sky else PROMPTS,
         )
-    else:
-        panel.confirm = LightWatch(executor.op, partial(watch_levels, executor), timeout, progress.say)
+        return
+    watch = LightWatch(executor.op, partial(watch_levels, executor), timeout, progress.say)
+    panel.confirm = SkyWatch(watch, progress.say) if panel.sky else watch
+
+
+class SkyWatch:
+    """With nobody to ask, sky flats take the telescope as uncapped when the run starts (the sky may be too
+    dark, before dawn, for a test frame to tell); the sky's trials show whether light arrives. The cap before
+    the dark-flats is watched with test frames, as a light switched off is, and each dark-flat is checked."""
+
+    def __init__(self, watch: LightWatch, say: Callable[[str], None]) -> None:
+        self.watch = watch
+        self.say = say
+
+    def switch(self, on: bool, *, final: bool, hand: Hand | None) -> None:
+        if not on:
+            self.watch.switch(False, final=final, hand=hand)
+            return
+        if hand is not None:
+            hand()
+        self.say("  the telescope is taken as uncapped and pointed at the sky (no terminal to ask)")
 
 
 def watch_levels(executor: RunExecutor, on: bool) -> WatchLevels | None:

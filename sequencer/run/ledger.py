@@ -158,8 +158,13 @@ class Ledger:
         outcome, fs, state = self.outcomes[set_id], self.plan.sets[set_id], self.states.get(set_id)
         if kind is StepKind.FLATS and state is not None:
             outcome.flats = len(state.earlier) + len(state.flats)
+            outcome.reason = state.note
+            if fs.sky is not None:
+                outcome.exposures = sorted({m.exposure.exposure for m in state.flats})
+                outcome.trials = state.trials
         if kind is StepKind.DARK_FLATS or (kind is StepKind.FLATS and fs.dark_count == 0):
-            outcome.dark_flats = fs.dark_count if kind is StepKind.DARK_FLATS else 0
+            taken = state.dark_taken if state is not None and state.dark_taken is not None else fs.dark_count
+            outcome.dark_flats = taken if kind is StepKind.DARK_FLATS else 0
             self.set_ok(set_id)
 
     def set_ok(self, set_id: str) -> None:

@@ -24,6 +24,7 @@ from drivers.errors import DeviceError, NotSupported
 __all__ = ["NAME", "STAND_IN_ROLE", "Confirm", "ManualLight", "leak_hint"]
 
 NAME = "manual flat light"
+SKY_NAME = "the sky (the telescope capped and uncapped by hand)"
 STAND_IN_ROLE = "manual_stand_in"
 """The equipment role of a dry run's simulated person (`sim://manual`)."""
 Hand = Callable[[], None]
@@ -57,8 +58,10 @@ class ManualLight:
     crash (`flatseq recover`) it is not: flatseq may have asked for it, so switching it off must be confirmed.
     """
 
-    def __init__(self, *, stand_in: FlatPanel | None = None, known_off: bool = True) -> None:
+    def __init__(self, *, stand_in: FlatPanel | None = None, known_off: bool = True, sky: bool = False) -> None:
         self.stand_in = stand_in
+        self.sky = sky
+        """`panel: sky`: the light is the twilight sky; "on" is the telescope uncapped, "off" capped."""
         self.confirm: Confirm | None = None
         """Installed by the run once it knows how to ask (a terminal) or to watch (the camera)."""
         self.closing = False
@@ -68,7 +71,7 @@ class ManualLight:
 
     @property
     def name(self) -> str:
-        return NAME
+        return SKY_NAME if self.sky else NAME
 
     def connect(self) -> None:
         if self.stand_in is not None:

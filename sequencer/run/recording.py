@@ -77,6 +77,8 @@ class FrameRecorder:
             bayer=frame_pattern(self.camera.bayer, state.taken_with.binning, state.taken_with.roi),
             lights_rotation=fs.lights.rotation if fs.lights is not None else None,
             lights_focus=fs.lights.focus if fs.lights is not None else None,
+            sun_altitude=m.sun_altitude if kind is FrameKind.FLAT else None,
+            site=fs.sky.site if fs.sky is not None and kind is FrameKind.FLAT else None,
         )
         self.writer.submit(m.exposure.frame, header, self.run_dir / expand_pattern(self.pattern, header))
 

@@ -20,6 +20,8 @@ class SetOutcome:
     exposure: float | None = None
     """The exposure found at run time (a set with `exposure: auto`)."""
     trials: int = 0
+    exposures: list[float] = field(default_factory=list)
+    """A sky set's exposures (rungs of the ladder) its counted flats used."""
     flats: int = 0
     dark_flats: int = 0
 
@@ -53,7 +55,10 @@ class RunReport:
         lines = []
         for s in self.sets:
             detail = f"{s.flats} flats + {s.dark_flats} dark-flats"
-            if s.exposure is not None:
+            if s.exposures:
+                rungs = ", ".join(f"{e:g}" for e in s.exposures)
+                detail += f", sky: exposures {rungs} s after {s.trials} trial{'s' if s.trials != 1 else ''}"
+            elif s.exposure is not None:
                 detail += f", exposure {s.exposure:g} s found after {s.trials} trial{'s' if s.trials != 1 else ''}"
             elif s.brightness is not None:
                 detail += f", brightness {s.brightness} after {s.trials} trial{'s' if s.trials != 1 else ''}"

@@ -12,7 +12,7 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from drivers.base import Equipment
+from drivers.base import Equipment, LightState
 from drivers.clock import Clock, SystemClock, VirtualClock
 from drivers.errors import ConfigError, DeviceError, FlatseqError
 from drivers.registry import default_registry
@@ -32,7 +32,7 @@ from sequencer.plan.model import FlatSet, Plan, Step
 from sequencer.run.capture import SetFailed
 from sequencer.run.cleanup import Cleanup
 from sequencer.run.context import RunContext
-from sequencer.run.dryrun import simulated_equipment
+from sequencer.run.dryrun import dry_run_start, simulated_equipment
 from sequencer.run.equipment import open_run_equipment
 from sequencer.run.estimate import estimate
 from sequencer.run.executor import RunExecutor, is_fatal
@@ -56,7 +56,7 @@ def run_file(path: str | Path, context: RunContext | None = None) -> RunReport:
     plan = load_plan(path, registry)
     if ctx.dry_run:
         plan = plan.with_equipment(simulated_equipment(plan, registry, bench=ctx.simulator))
-        ctx.clock = ctx.clock or VirtualClock()
+        ctx.clock = ctx.clock or VirtualClock(*dry_run_start(plan, ctx.at))
         if ctx.output_dir is None and ctx.resume is None:
             ctx.output_dir = Path(tempfile.mkdtemp(prefix="flatseq-dry-run-"))
     return run_plan(plan, replace(ctx, registry=registry))
@@ -338,11 +338,13 @@ class _Run:
                 journal.log("step_skipped", index=index, step=step.describe(), set=step.set_id)
                 continue
             journal.step_started(index, step.describe(), set=step.set_id)
+            if step.set_id in self.plan.sets:  # frames are shown under their own set (sky dark-flats come late)
+                self.ledger.progress.set_label = self.plan.sets[step.set_id].label
             try:
                 machine.run_step(step)
             except (SetFailed, DeviceError, StepRefused) as exc:
                 journal.step_failed(index, step.describe(), exc, set=step.set_id)
-                self._set_failed(step.set_id, str(exc), machine, op)
+                self._set_failed(step.set_id, str(exc), machine, op, keep_sky=step.kind is not StepKind.DARK_FLATS)
                 fs = self.plan.sets.get(step.set_id or "")
                 if is_fatal(exc) or fs is None or fs.on_error == "abort":
                     machine.trigger("fail")
@@ -372,8 +374,16 @@ class _Run:
             self.plan.warnings.append(warning)
             self.ledger.log("warning", message=warning)
 
-    def _set_failed(self, set_id: str | None, reason: str, machine: Sequencer, op: Operator) -> None:
+    def _set_failed(
+        self, set_id: str | None, reason: str, machine: Sequencer, op: Operator, *, keep_sky: bool = False
+    ) -> None:
+        """The set's exposure stopped and the light switched off (the machine told); but sky flats keep the
+        telescope uncapped while the twilight lasts (`keep_sky`): the next filter's flats need the sky."""
         op.abort_exposure()
+        panel = op.eq.panel
+        if keep_sky and isinstance(panel, ManualLight) and panel.sky and panel.light_state() is not LightState.OFF:
+            self.ledger.set_failed(set_id, reason)
+            return
         try:
             op.light_off()
         except FlatseqError as exc:

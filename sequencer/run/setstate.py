@@ -35,6 +35,10 @@ class SetState:
     flat_tally: Tally | None = None
     dark_tally: Tally | None = None
     """What is left to take, and the next frame numbers, for a resumed set (None: the whole set)."""
+    note: str | None = None
+    """What the summary says of a set that ended short (a sky set whose window closed first)."""
+    dark_taken: int | None = None
+    """Dark-flats taken, where that is not the set's count (a sky set: its count at each exposure used)."""
 
     @property
     def taken_with(self) -> CameraSettings:

@@ -28,6 +28,13 @@ __all__ = ["OFF_PROMPT", "ON_PROMPT", "Terminal", "TerminalConfirm"]
 ON_PROMPT = "Switch the flat light on, then press Enter"
 OFF_PROMPT = "Cap the telescope / switch the light off, then press Enter"
 FINAL_PROMPT = "The run is over: cap the telescope / switch the flat light off, then press Enter"
+PROMPTS = (ON_PROMPT, OFF_PROMPT, FINAL_PROMPT)
+SKY_PROMPTS = (
+    "Uncap the telescope, point it at the twilight sky (tracking off), then press Enter",
+    "Cap the telescope for the dark-flats, then press Enter",
+    "The run is over: cap the telescope, then press Enter",
+)
+"""For sky flats (`panel: sky`): the sky is the light, the cap its switch."""
 SLICE = 0.2
 """Seconds of each wait on the terminal (real time)."""
 
@@ -78,7 +85,9 @@ class TerminalConfirm:
         *,
         context: Callable[[], str] = lambda: "",
         before: Callable[[], None] = lambda: None,
+        prompts: tuple[str, str, str] = PROMPTS,
     ) -> None:
+        self.prompts = prompts
         self.terminal = terminal
         self.stop = stop
         self.timeout = timeout
@@ -88,7 +97,8 @@ class TerminalConfirm:
         """The prompts shown, in order (for the journal)."""
 
     def switch(self, on: bool, *, final: bool, hand: Hand | None) -> None:
-        text = ON_PROMPT if on else (FINAL_PROMPT if final else OFF_PROMPT)
+        on_text, off_text, final_text = self.prompts
+        text = on_text if on else (final_text if final else off_text)
         where = self.context()
         self.before()
         self.terminal.discard_typed()

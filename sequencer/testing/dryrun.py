@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from drivers.clock import VirtualClock
 from drivers.registry import default_registry
 from sequencer.brightness.trained import TrainedTable
 from sequencer.core.exits import ExitStatus
@@ -134,10 +133,12 @@ def dry_run(
     before it. Bad input raises `ConfigError` (what the command line refuses with exit 2)."""
     registry = default_registry()
     check_faults(faults, registry)
+    if at is not None:
+        virtual_start(at)  # a bad date refused before anything runs
     out = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix="flatseq-dry-run-"))
     out.mkdir(parents=True, exist_ok=True)
     context = RunContext(
-        clock=VirtualClock(virtual_start(at)) if at is not None else None,
+        at=(at if isinstance(at, str) else at.isoformat()) if at is not None else None,
         dry_run=True,
         output_dir=out,
         registry=registry,

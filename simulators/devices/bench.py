@@ -33,7 +33,7 @@ from simulators.physics.optics import FixedMaps, OpticsSettings, bin_maps, build
 from simulators.physics.options import BenchOptions, parse_options, parse_seed
 from simulators.physics.render import ExposureSignal, FrameRenderer
 from simulators.physics.sensor import SENSORS, SensorModel
-from simulators.physics.sky import TwilightSky
+from simulators.physics.sky import SkyModel, StarField, TwilightSky
 
 
 class Bench:
@@ -63,6 +63,13 @@ class Bench:
         self.manual_source = ManualLightSource(start)
         self.sky: TwilightSky | None = None
         """A twilight sky the telescope looks at (no panel in front): set it to take sky flats on the bench."""
+        self.sky_capped_by_hand = opts.sky is not None
+        """With the `sky` option the sky is seen only while the manual light is "on": the telescope uncapped
+        (`sim://manual` is then the person who uncaps and caps it)."""
+        if opts.sky is not None:
+            model = SkyModel(flux95=opts.sky_flux, gradient=opts.sky_gradient)
+            stars = StarField(count=opts.sky_stars, seed=self.seed)
+            self.sky = TwilightSky(*opts.sky, start=start, model=model, stars=stars)
         self.cooler = Cooler(
             ambient=opts.ambient,
             rate=opts.cool_rate,
@@ -119,11 +126,20 @@ class Bench:
         generator = rng if rng is not None else np.random.default_rng([self.seed, 9])
         seen = integrate_light(self.light, self.filter_path, self.options, start, start + seconds, generator)
         by_hand = self.manual_source.lit_seconds(self.filter_path, start, start + seconds)
-        electrons = self.options.flux * seen + self.options.manual_flux * by_hand
-        if self.sky is not None and seconds > 0:
-            through = transmission_seconds(self.filter_path, start, start + seconds) / seconds
-            electrons += self.sky.electrons(start, start + seconds) * through
-        return electrons
+        manual = 0.0 if self.sky_capped_by_hand else self.options.manual_flux * by_hand
+        return self.options.flux * seen + manual + self.sky_electrons(start, seconds)
+
+    def sky_electrons(self, start: float, seconds: float) -> float:
+        """The twilight sky's photoelectrons per pixel at illumination 1 over the exposure, through the wheel:
+        the whole exposure, or (the `sky` option) the parts of it the telescope was uncapped."""
+        if self.sky is None or seconds <= 0:
+            return 0.0
+        end = start + seconds
+        spans = self.manual_source.on_spans(start, end) if self.sky_capped_by_hand else [(start, end)]
+        total = 0.0
+        for a, b in spans:
+            total += self.sky.electrons(a, b) * transmission_seconds(self.filter_path, a, b) / (b - a)
+        return total
 
     def light_pattern(
         self, start: float, seconds: float, light_e: float, binning: int
@@ -132,8 +148,9 @@ class Bench:
         stars weighted by the sky's share of the light (a panel's light is flat)."""
         if self.sky is None or seconds <= 0 or light_e <= 0:
             return None
-        through = transmission_seconds(self.filter_path, start, start + seconds) / seconds
-        sky_e = min(self.sky.electrons(start, start + seconds) * through, light_e)
+        sky_e = min(self.sky_electrons(start, seconds), light_e)
+        if sky_e <= 0:
+            return None
         shape = self.maps(binning).shape
         pattern = self.sky.pattern(shape, binning, start, start + seconds)
         return np.asarray(1.0 + (sky_e / light_e) * (pattern - 1.0), dtype=np.float32)

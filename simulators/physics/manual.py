@@ -35,6 +35,18 @@ class ManualLightSource:
             index = bisect.bisect_right(self._times, now) - 1
             return self._states[max(index, 0)]
 
+    def on_spans(self, t0: float, t1: float) -> list[tuple[float, float]]:
+        """The parts of [t0, t1] the light was on (for a sky: the telescope uncapped)."""
+        with self._lock:
+            times, states = list(self._times), list(self._states)
+        spans = []
+        for i, (start, on) in enumerate(zip(times, states, strict=True)):
+            end = times[i + 1] if i + 1 < len(times) else t1
+            a, b = max(start, t0), min(end, t1)
+            if on and b > a:
+                spans.append((a, b))
+        return spans
+
     def lit_seconds(self, wheel: WheelTimeline | None, t0: float, t1: float) -> float:
         """Seconds of L-equivalent light it gave in [t0, t1], through the wheel."""
         with self._lock:

@@ -98,6 +98,11 @@ class BenchOptions:
     panel_fault: str | None = None  # dead
     # a light switched by hand (the bench's manual light: a tablet, an EL sheet, a T-shirt at dusk)
     manual_flux: float = 20_000.0  # e⁻/s per pixel through L while it is on, mean illumination
+    # a twilight sky (simulators.physics.sky), seen while the telescope is uncapped (the manual light's switch)
+    sky: tuple[float, float, float] | None = None  # the site: latitude,longitude[,elevation]
+    sky_flux: float = 30_000.0  # e⁻/s per pixel through L with the Sun 5° down
+    sky_gradient: float = 0.02  # peak-to-peak fraction of the sky's level across the frame
+    sky_stars: int = 0  # faint stars drifting across the frame (tracking off)
     # filter wheel
     filters: tuple[str, ...] = DEFAULT_FILTERS
     transmissions: Mapping[str, float] = field(default_factory=dict)  # lower-case name → transmission
@@ -150,6 +155,16 @@ def _int(value: object) -> int:
     if not re.fullmatch(r"[-+]?[0-9]{1,18}", text):
         raise ValueError("expected an integer")
     return int(text)
+
+
+def _site(value: object) -> tuple[float, float, float]:
+    parts = [p.strip() for p in str(value).split(",")]
+    if len(parts) not in (2, 3):
+        raise ValueError("expected latitude,longitude[,elevation]")
+    lat, lon, elev = (*[_float(p) for p in parts], 0.0)[:3]
+    if not (-90 <= lat <= 90 and -180 <= lon <= 360 and -500 <= elev <= 9000):
+        raise ValueError("latitude within ±90°, longitude within -180° to 360°, elevation within -500 m to 9000 m")
+    return (lat, lon, elev)
 
 
 def parse_seed(value: object) -> int:
@@ -235,6 +250,10 @@ _PARSERS: Mapping[str, Callable[[object], Any]] = {
     "cover_time": _float,
     "panel_fault": _fault("panel"),
     "manual_flux": _float,
+    "sky": _site,
+    "sky_flux": _float,
+    "sky_gradient": _float,
+    "sky_stars": _int,
     "filters": _names,
     "move_time": _float,
     "wheel_fault": _fault("wheel"),
@@ -293,6 +312,9 @@ RANGES: Mapping[str, Range] = {
     "threshold": Range(0, 65534),
     "flux": Range(0, 1e9, unit=" e⁻/s"),
     "manual_flux": Range(0, 1e9, unit=" e⁻/s"),
+    "sky_flux": Range(0, 1e9, unit=" e⁻/s"),
+    "sky_gradient": Range(0, 0.5, _FRACTION),
+    "sky_stars": Range(0, 500, unit=" stars"),
     "pwm_hz": Range(0, 1e6, unit=" Hz (0: no PWM)"),
     "pwm_error": Range(-0.5, 0.5, _FRACTION, low_open=True, high_open=True),
     "pwm_jitter": Range(0, 1, "a fraction of a period"),
