@@ -17,6 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="one JSON document on stdout (schema flatseq.check/1; see the README)"
     )
+    parser.add_argument(
+        "--at",
+        metavar="DATE",
+        help="for sky flats: the date and time to show the twilight window for (ISO, the site's local time "
+        "without an offset; default now)",
+    )
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -30,7 +36,7 @@ def execute(args: argparse.Namespace) -> int:
     files = expand(args.file)
     registry = default_registry()
     if len(files) == 1 and not args.json:
-        return _one(files[0], args.quiet)
+        return _one(files[0], args.quiet, args.at)
     entries: list[dict[str, Any]] = []
     for file in files:
         try:
@@ -82,7 +88,7 @@ def _result_line(entry: dict[str, Any]) -> str:
     )
 
 
-def _one(file: str, quiet: bool) -> int:
+def _one(file: str, quiet: bool, at: str | None = None) -> int:
     """One file: the whole plan, for people."""
     from drivers.registry import default_registry
     from sequencer.brightness.trials import Window
@@ -115,7 +121,7 @@ def _one(file: str, quiet: bool) -> int:
         )
     parts = ", ".join(f"{k} {format_duration(v)}" for k, v in est.parts.items() if v)
     print(f"estimated duration: {format_duration(est.seconds)} ({parts}; cooling not included)")
-    found = [fs for fs in plan.sets.values() if fs.auto is not None]
+    found = [fs for fs in plan.sets.values() if fs.auto is not None and fs.sky is None]
     if found and est.between is not None:
         low, high = (format_duration(s) for s in est.between)
         print(
@@ -127,4 +133,16 @@ def _one(file: str, quiet: bool) -> int:
             light = f", brightness {fs.auto.brightness}" if fs.auto.brightness is not None else ""
             print(f"  {fs.id:<18} exposure {fs.auto.bounds()}{light}; its dark-flats take the exposure found")
     print(f"disk space needed: {format_bytes(est.bytes)} for {est.frames} frames ({est.camera.describe()})")
+    for line in _sky_lines(plan, at):
+        print(line)
     return 0
+
+
+def _sky_lines(plan: Any, at: str | None) -> list[str]:
+    """A sky sequence's twilight on the date given (or now)."""
+    from sequencer.run.dryrun import dry_run_start
+    from sequencer.run.skyforecast import forecast_lines, sky_sets
+
+    if not sky_sets(plan):
+        return []
+    return forecast_lines(plan, dry_run_start(plan, at)[0])

@@ -46,6 +46,7 @@ from sequencer.run.recording import FrameRecorder, LateRecorder
 from sequencer.run.recover import recover
 from sequencer.run.report import RunReport
 from sequencer.run.resume import Resume, SetResume, plan_resume, still_matches, supersede
+from sequencer.run.skyforecast import sky_window_lines
 from sequencer.run.stop import Interrupted, stop_on_signals
 
 
@@ -104,6 +105,8 @@ class _Run:
                     bench=self.ctx.bench,
                     terminal=self.ctx.terminal,
                 )
+            for line in sky_window_lines(self.plan, self.clock.now(), dry_run=self.ctx.dry_run):
+                self.ledger.progress.say(line)  # a twilight passed or too far off: refused before any device
             eq = self._open_equipment()
             op = self._operate(eq)
             op.light_off()  # whatever state the panel was left in, start dark
