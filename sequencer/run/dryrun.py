@@ -33,13 +33,12 @@ def simulated_equipment(
         eq["camera"] = sim_url("camera", sensor=sensor)
     options = dict(bench or {})
     sky = _sky_of(plan)
+    if sky is not None:  # the simulated sky over the sequence's site, seen while the person has it uncapped
+        own = dict(parse_qsl(urlsplit(eq["camera"]).query))
+        options.setdefault("sky", own.get("sky", ",".join(f"{v:g}" for v in sky.site)))
+        options.setdefault("sky_stars", own.get("sky_stars", str(DRY_RUN_STARS)))
     if eq["panel"] in (MANUAL_LIGHT, SKY_LIGHT):
         eq.setdefault(STAND_IN_ROLE, sim_url("manual"))  # the simulated person who switches the light when asked
-    if sky is not None:  # the simulated sky over the sequence's site, seen while the person has it uncapped
-        own = dict(parse_qsl(urlsplit(eq["camera"]).query)) if registry.facts(eq["camera"]).simulated else {}
-        options.setdefault("sky", ",".join(f"{v:g}" for v in sky.site))
-        if "sky_stars" not in own:
-            options.setdefault("sky_stars", str(DRY_RUN_STARS))
     elif not registry.facts(eq["panel"]).simulated:
         covers = (StepKind.CLOSE_COVER, StepKind.OPEN_COVER)
         has_cover_steps = any(s.kind in covers and not s.if_present for s in plan.steps)

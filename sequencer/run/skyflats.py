@@ -188,11 +188,22 @@ class SkyFlats:
                 break
             self.progress("flat", tally.done_before + counted, fs.count, m, None)
         if counted < tally.wanted:
-            why = "the window closed" if plan.next(self.op.clock.now()) is None else "too many flats missed the level"
+            why = self._shortfall(plan, taken - counted > budget)
             sky.note = state.note = f"{why} with {tally.done_before + counted} of {fs.count} flats"
             self.op.journal("note", message=f"set {fs.id}: {sky.note}")
             if counted == 0 and tally.done_before == 0:
                 raise SetFailed(fs.id, sky.note)
+
+    def _shortfall(self, plan: SkyPlan, missed: bool) -> str:
+        """Why a sky set stopped short of its count."""
+        if missed:
+            return "too many flats missed the level"
+        window, now = plan.window, self.op.clock.now()
+        if now >= window.closes - plan.ladder.rungs[0]:
+            return "the window closed"
+        edge = "longest" if window.when == "dusk" else "shortest"
+        rung = plan.ladder.rungs[-1 if window.when == "dusk" else 0]
+        return f"the sky went beyond the ladder's {edge} exposure ({rung:g} s) before the window closed"
 
     def dark_flats(self, fs: FlatSet, state: SetState, *, leak_hint: str | None) -> None:
         """`fs.dark_count` dark-flats at each exposure the set's flats used, each series checked against the flats
