@@ -174,6 +174,7 @@ class Manifest:
         dark_flats_planned: int | None = None,
         exposure_search: ExposureSearchRecord | None = None,
         lights: dict[str, Any] | None = None,
+        sky: dict[str, Any] | None = None,
     ) -> SetRecord:
         """A flat set starts; its status is "running" until `end_set`. A set whose exposure is found at run time
         has `exposure` None and its `exposure_search` until `record_exposure`."""
@@ -191,6 +192,7 @@ class Manifest:
                 dark_flats_planned=dark_flats_planned,
                 started=self._now(),
                 lights=lights,
+                sky=sky,
             )
             self._sets.append(record)
             self._save()

@@ -29,6 +29,10 @@ paths are relative to the manifest's directory, ``/``-separated::
                     "exposure": 2.35}],    # "exposure" for an exposure search's trials only
         "exposure_search": {"min": 0.1, "max": 60.0, "step": 0.1 | null, "brightness": 255 | null},
                 # only for a set whose exposure is found at run time ("exposure": auto)
+        "sky": {"site": {"latitude", "longitude", "elevation"}, "when": "dusk" | "dawn",
+                "sun_altitude": [-2.0, -10.0], "ladder": [0.5, 0.625, ...], "dark_flats_per_exposure": 10},
+                # only for sky flats: "exposure" is null, each frame has its own (a rung of the ladder),
+                # "dark_flats_planned" is per exposure used
         "status": "running" | "ok" | "failed" | "skipped", "reason": str | null,
         "started": "…Z", "finished": "…Z" | null,
         "flats": [FRAME], "dark_flats": [FRAME]

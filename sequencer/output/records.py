@@ -234,6 +234,8 @@ class SetRecord:
     exposure_search: ExposureSearchRecord | None = None
     lights: dict[str, Any] | None = None
     """The lights the set was planned for (`flatseq plan`: their key, count, rotation, focus), as planned."""
+    sky: dict[str, Any] | None = None
+    """Sky flats: the site, the twilight, the window, the ladder and the dark-flats per exposure used."""
 
     def frames(self, kind: FrameKind, *, include_rejected: bool = False) -> list[FrameRecord]:
         """The set's frames of one kind, rejected ones only if asked."""
@@ -261,6 +263,7 @@ class SetRecord:
             "dark_flats": [f.to_json() for f in self.dark_flats],
             **({"exposure_search": self.exposure_search.to_json()} if self.exposure_search is not None else {}),
             **({"lights": self.lights} if self.lights is not None else {}),
+            **({"sky": self.sky} if self.sky is not None else {}),
         }
 
     @classmethod
@@ -291,4 +294,5 @@ class SetRecord:
             flats=[FrameRecord.from_json(r.data, r.where) for r in f.objects("flats")],
             dark_flats=[FrameRecord.from_json(r.data, r.where) for r in f.objects("dark_flats")],
             lights=lights.data if (lights := f.maybe_object("lights")) is not None else None,
+            sky=sky.data if (sky := f.maybe_object("sky")) is not None else None,
         )

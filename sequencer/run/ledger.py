@@ -14,12 +14,13 @@ from typing import Any
 from drivers.base import CameraSettings
 from sequencer.brightness.exposuretrials import ExposureResult, ExposureTrial
 from sequencer.brightness.trials import SearchResult, Trial
+from sequencer.brightness.twilight import Ladder
 from sequencer.output.journal import Journal
 from sequencer.output.manifest import Manifest
 from sequencer.output.records import ExposureSearchRecord, TrialRecord
 from sequencer.output.writer import FrameWriter
 from sequencer.plan.kinds import StepKind
-from sequencer.plan.model import FlatSet, Plan
+from sequencer.plan.model import FlatSet, Plan, SkySetup
 from sequencer.plan.sets import PWM_BANDING_SECONDS, SHORT_FLAT_SECONDS
 from sequencer.run.cleanup import Cleanup
 from sequencer.run.progress import Progress
@@ -68,6 +69,7 @@ class Ledger:
             if auto is None
             else ExposureSearchRecord(auto.min, auto.max, auto.step, auto.brightness),
             lights=None if fs.lights is None else fs.lights.model_dump(),
+            sky=None if fs.sky is None else sky_record(fs.sky),
         )
 
     def settings_read(self, fs: FlatSet, settings: CameraSettings) -> None:
@@ -210,4 +212,16 @@ def _channels(trials: Sequence[Trial | ExposureTrial]) -> dict[str, Any]:
     return {
         "channels": [{k: round(c.mean, 1) for k, c in t.stats.channels.items()} for t in trials],
         "levels": [round(t.stats.level, 1) for t in trials],
+    }
+
+
+def sky_record(sky: SkySetup) -> dict[str, Any]:
+    """A sky set in the manifest: where and when, and the ladder its flats' exposures come from."""
+    lat, lon, elev = sky.site
+    return {
+        "site": {"latitude": lat, "longitude": lon, "elevation": elev},
+        "when": sky.when,
+        "sun_altitude": list(sky.altitudes),
+        "ladder": list(Ladder(sky.shortest, sky.longest, sky.ratio).rungs),
+        "dark_flats_per_exposure": sky.dark_per_exposure,
     }

@@ -182,3 +182,16 @@ def test_the_manifest_lists_every_sky_frame_on_disk(tmp_path: Path) -> None:
     on_disk = {p.relative_to(report.run_dir).as_posix() for p in report.run_dir.rglob("*.fits")}
     assert listed == on_disk
     assert all(s["status"] == "ok" for s in manifest["sets"])
+
+
+def test_the_manifest_records_the_sky_and_reads_back(tmp_path: Path) -> None:
+    from sequencer.output.manifest import Manifest
+
+    report = dry_run(SKYFLATS, tmp_path, DUSK)
+    assert report.manifest_path is not None
+    record = Manifest.load(report.manifest_path).sets[0]
+    assert record.exposure is None
+    assert record.sky is not None
+    assert record.sky["when"] == "dusk" and record.sky["sun_altitude"] == [-2.0, -10.0]
+    assert record.sky["site"] == {"latitude": 45.0, "longitude": 7.0, "elevation": 300.0}
+    assert record.sky["ladder"][:3] == [0.5, 0.625, 0.781] and record.sky["dark_flats_per_exposure"] == 10
