@@ -69,14 +69,23 @@ def site_zone(sky: SkySetup) -> tzinfo:
 
 
 def dry_run_start(plan: Plan, at: str | None) -> tuple[float, ...]:
-    """The virtual clock's start for a dry run of `plan`: `at` (in the site's zone for sky flats, else UTC);
-    without it, now for sky flats (the Sun's altitude depends on the date), else the fixed default."""
+    """The virtual clock's start for a dry run of `plan`: `at` (in the site's zone for sky flats, else UTC).
+    Without it, sky flats rehearse now, or, when their twilight is hours away, from `LEAD` before it opens (the
+    Sun's altitude depends on the date); other sequences start on the fixed default."""
+    from sequencer.run.skyflats import MAX_WAIT, SPAN, find_twilight
+
     sky = _sky_of(plan)
     if at is not None:
         return (virtual_start(at, site_zone(sky) if sky is not None else UTC),)
-    if sky is not None:
-        return (datetime.now(UTC).timestamp(),)
-    return ()
+    if sky is None:
+        return ()
+    now = datetime.now(UTC).timestamp()
+    opens = find_twilight(sky, now, max_wait=SPAN).window.opens
+    return (now if opens - now <= MAX_WAIT else opens - LEAD,)
+
+
+LEAD = 20 * 60.0
+"""A sky dry run without `--at`, its twilight hours away, starts this long before the window opens."""
 
 
 def bench_options(faults: Sequence[str] = (), seed: int | None = None) -> dict[str, str]:
