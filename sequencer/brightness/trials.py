@@ -185,3 +185,14 @@ def check_range(brightness_range: tuple[int, int], max_trials: int) -> tuple[int
     if max_trials < 1:
         raise ConfigError(f"a brightness search needs at least one trial, not {max_trials}")
     return low, high
+
+
+def search_failure(result: SearchResult, window: Window) -> str:
+    """Why a brightness search failed, in the user's terms, with the exposure that would work when known."""
+    unreachable = each_unreachable(result.trials[-1].stats, window) if result.trials else None
+    if unreachable is not None:
+        return unreachable
+    text = result.reason or "the brightness search failed"
+    if result.suggested_exposure is not None:
+        text += f"; an exposure of about {result.suggested_exposure:.3g} s would reach the target"
+    return text

@@ -58,7 +58,9 @@ def sky_steps(builder: SetBuilder, sky: SkyFlatsModel) -> list[Step]:
     at = builder.pos(top)
     steps = [
         Step(StepKind.LIGHT_ON, path=top, sky=setup, **at),
-        Step(StepKind.WAIT, seconds=m.settle.after_light_on, purpose="settle after uncapping", path=top, **at),
+        Step(
+            StepKind.WAIT, seconds=m.settle.after_light_on, purpose="settle after uncapping", path=top, sky=setup, **at
+        ),
     ]
     for fs, path in ordered:
         pos = builder.pos(path)

@@ -57,6 +57,8 @@ class FlatSample:
     mean: float
     ccd_temp: float | None
     timed: float | None
+    asked: float | None = None
+    """The exposure asked of the camera (a sky set's flats have several: its dark-flats go by it)."""
 
 
 @dataclass(frozen=True)
@@ -116,4 +118,4 @@ def dark_flat_verdict(
 
 def sample_of(exposure: Exposure, mean: float) -> FlatSample:
     """A flat of this run, as the dark-flats are checked against it."""
-    return FlatSample(mean, exposure.ccd_temp, exposure.reported.duration)
+    return FlatSample(mean, exposure.ccd_temp, exposure.reported.duration, exposure.exposure)

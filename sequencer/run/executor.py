@@ -12,7 +12,7 @@ from sequencer.brightness.response import PanelResponse
 from sequencer.brightness.search import find_brightness
 from sequencer.brightness.state import initial_brightness
 from sequencer.brightness.trained import TrainedTable
-from sequencer.brightness.trials import SearchResult, Window, each_unreachable
+from sequencer.brightness.trials import Window, search_failure
 from sequencer.core.stats import FrameStats, frame_stats
 from sequencer.core.units import format_duration
 from sequencer.plan.kinds import StepKind
@@ -32,7 +32,7 @@ from sequencer.run.darkflats import FlatsTaken, refusal_before, sample_of
 from sequencer.run.manual import ManualLight, leak_hint
 from sequencer.run.operator import Operator
 from sequencer.run.preflight import settings_for
-from sequencer.run.resume import SetResume, still_matches
+from sequencer.run.resume import SetResume, missing_dark_flats, still_matches
 from sequencer.run.setstate import SetEvents, SetState
 from sequencer.run.skyflats import SkyFlats
 
@@ -144,7 +144,7 @@ class RunExecutor:
         self.op.timeline.add("settle", self.op.clock.now() - start)
 
     def _light_off(self, step: Step) -> None:
-        fs = self.plan.sets.get(step.set_id or "")
+        fs = self.plan.sets.get(step.set_id or "") or (self._next_set(step, StepKind.DARK_FLATS) if step.sky else None)
         if fs is not None and isinstance(self.op.eq.panel, ManualLight):  # a resumed set's first step, maybe:
             state = self._state(fs)  # its settings and pedestal, for test frames to tell the dark by
             self.use_settings(state.settings)
@@ -239,11 +239,12 @@ class RunExecutor:
         key = self._trained_key(fs)
         return self.trained.response_for(key) or self.trained.panel_prior(key)
 
-    def _next_set(self, step: Step) -> FlatSet | None:
-        """In the explicit form a light_on belongs to the flat set that follows it."""
+    def _next_set(self, step: Step, *kinds: StepKind) -> FlatSet | None:
+        """In the explicit form (and sky flats') a light_on belongs to the flat set that follows it; the cap
+        before sky dark-flats, to the first set whose dark-flats follow."""
         after = self.plan.steps[self.plan.steps.index(step) + 1 :]
+        opens = kinds or (StepKind.FIND_BRIGHTNESS, StepKind.FIND_EXPOSURE, StepKind.FLATS)
         for later in after:
-            opens = (StepKind.FIND_BRIGHTNESS, StepKind.FIND_EXPOSURE, StepKind.FLATS)
             if later.set_id is not None and later.kind in opens:
                 return self.plan.sets[later.set_id]
         return None
@@ -284,7 +285,7 @@ class RunExecutor:
         )
         self.events.searched(fs, result)
         if not result.ok or result.brightness is None or state.kept_trial is None:
-            raise SetFailed(fs.id, _search_failure(result, state.window))
+            raise SetFailed(fs.id, search_failure(result, state.window))
         state.brightness = result.brightness
         if self.trained is not None:
             flat = result.flat
@@ -368,7 +369,9 @@ class RunExecutor:
         try:
             if fs.sky is not None:
                 hint = leak_hint(self.plan.file, self.run_dir)
-                self.sky.dark_flats(fs, state, leak_hint=hint)
+                resumed = self.resumed.get(fs.id)
+                lacking = missing_dark_flats(fs, resumed.flats, resumed.dark_flats) if resumed else None
+                self.sky.dark_flats(fs, state, leak_hint=hint, lacking=lacking)
             else:
                 self._capture_dark_flats(fs, state, flats)
         except LightReachedDarkFlat:
@@ -392,13 +395,3 @@ class RunExecutor:
             tally=state.dark_tally,
             leak_hint=leak_hint(self.plan.file, self.run_dir) if isinstance(self.op.eq.panel, ManualLight) else None,
         )
-
-
-def _search_failure(result: SearchResult, window: Window) -> str:
-    unreachable = each_unreachable(result.trials[-1].stats, window) if result.trials else None
-    if unreachable is not None:
-        return unreachable
-    text = result.reason or "the brightness search failed"
-    if result.suggested_exposure is not None:
-        text += f"; an exposure of about {result.suggested_exposure:.3g} s would reach the target"
-    return text

@@ -20,7 +20,8 @@ from sequencer.core.atomicfile import fsync_directory
 from sequencer.output.keywords import FrameKind
 from sequencer.output.manifest import Manifest, sha256_of
 from sequencer.output.records import FrameRecord, SetRecord
-from sequencer.plan.model import FlatSet, Plan
+from sequencer.plan.kinds import StepKind
+from sequencer.plan.model import FlatSet, Plan, Step
 from sequencer.run.capture import Tally
 from sequencer.run.darkflats import FlatSample, FlatsTaken
 
@@ -72,7 +73,7 @@ class SetResume:
 def sample_of_record(record: FrameRecord) -> FlatSample:
     mean = record.stats.mean if record.stats is not None else 0.0
     timed = record.exposure if record.exposure_reported else None
-    return FlatSample(mean, record.ccd_temp, timed)
+    return FlatSample(mean, record.ccd_temp, timed, record.exposure_requested)
 
 
 def plan_resume(plan: Plan, manifest: Manifest, sequence_file: Path) -> dict[str, SetResume]:
@@ -115,6 +116,9 @@ def _set_resume(fs: FlatSet, record: SetRecord | None, manifest: Manifest) -> Se
         settings_read=record.settings_read,
         exposure=record.exposure if fs.auto is not None and flats else None,
     )
+    if fs.sky is not None:  # the twilight does not come back: a sky set with flats only needs its dark-flats
+        numbers.how = _sky_resume(fs, record, flats, darks)
+        return numbers
     if record.status == "ok" or (len(flats) >= fs.count and len(darks) >= fs.dark_count):
         numbers.how = Resume.DONE
     elif len(flats) >= fs.count:
@@ -124,6 +128,25 @@ def _set_resume(fs: FlatSet, record: SetRecord | None, manifest: Manifest) -> Se
     else:
         numbers.how = Resume.RETAKE if record.flats or record.dark_flats else Resume.NEW
     return numbers
+
+
+def _sky_resume(fs: FlatSet, record: SetRecord, flats: list[FrameRecord], darks: list[FrameRecord]) -> Resume:
+    """A sky set is done when every exposure its flats used has its dark-flats; with flats, it gets only the
+    dark-flats it lacks; with none, it is taken again (if its twilight is still on)."""
+    if not flats:
+        return Resume.RETAKE if record.flats or record.dark_flats else Resume.NEW
+    lacking = missing_dark_flats(fs, flats, darks)
+    return Resume.DONE if record.status == "ok" or not any(lacking.values()) else Resume.DARK_FLATS
+
+
+def missing_dark_flats(fs: FlatSet, flats: list[FrameRecord], darks: list[FrameRecord]) -> dict[float, int]:
+    """A sky set's dark-flats still to take, by exposure (the exposure asked of the camera)."""
+    have: dict[float, int] = {}
+    for d in darks:
+        if d.exposure_requested is not None:
+            have[d.exposure_requested] = have.get(d.exposure_requested, 0) + 1
+    used = {f.exposure_requested for f in flats if f.exposure_requested is not None}
+    return {e: max(0, fs.dark_count - have.get(e, 0)) for e in sorted(used)}
 
 
 def _same_exposure(fs: FlatSet, recorded: float | None) -> bool:
@@ -174,3 +197,20 @@ def _free_name(target: Path) -> Path:
         n += 1
         candidate = target.with_name(f"{target.stem}_{n}{target.suffix}")
     return candidate
+
+
+def skipped_on_resume(plan: Plan, resumed: dict[str, SetResume], step: Step, *, resuming: bool) -> bool:
+    """Steps a resumed run leaves out: all of a finished set's, the light and flats of a set that needs only
+    dark-flats, and the uncapping of sky flats when no sky set takes flats any more."""
+    done = (Resume.DONE, Resume.DARK_FLATS)
+    if step.sky is not None and step.kind is not StepKind.LIGHT_OFF and step.set_id is None:
+        sky_sets = [fs for fs in plan.sets.values() if fs.sky is not None]
+        return resuming and all(fs.id in resumed and resumed[fs.id].how in done for fs in sky_sets)
+    this = resumed.get(step.set_id or "")
+    if this is None or this.how not in done:
+        return False
+    if this.how is Resume.DONE:
+        return True
+    set_steps = [s for s in plan.steps if s.set_id == step.set_id]
+    flats_at = next(i for i, s in enumerate(set_steps) if s.kind is StepKind.FLATS)
+    return set_steps.index(step) <= flats_at

@@ -45,7 +45,7 @@ from sequencer.run.progress import Progress
 from sequencer.run.recording import FrameRecorder, LateRecorder
 from sequencer.run.recover import recover
 from sequencer.run.report import RunReport
-from sequencer.run.resume import Resume, SetResume, plan_resume, still_matches, supersede
+from sequencer.run.resume import Resume, SetResume, plan_resume, skipped_on_resume, still_matches, supersede
 from sequencer.run.skyforecast import sky_window_lines
 from sequencer.run.stop import Interrupted, stop_on_signals
 
@@ -105,8 +105,9 @@ class _Run:
                     bench=self.ctx.bench,
                     terminal=self.ctx.terminal,
                 )
-            for line in sky_window_lines(self.plan, self.clock.now(), dry_run=self.ctx.dry_run):
-                self.ledger.progress.say(line)  # a twilight passed or too far off: refused before any device
+            if self.ctx.resume is None:  # a twilight passed or too far off: refused before any device
+                for line in sky_window_lines(self.plan, self.clock.now(), dry_run=self.ctx.dry_run):
+                    self.ledger.progress.say(line)
             eq = self._open_equipment()
             op = self._operate(eq)
             op.light_off()  # whatever state the panel was left in, start dark
@@ -317,16 +318,7 @@ class _Run:
         outcome.status = "ok"
 
     def _skipped_on_resume(self, step: Step) -> bool:
-        """Steps a resumed run leaves out: all of a finished set's, and the light and flats of a set that needs
-        only dark-flats."""
-        resumed = self.resumed.get(step.set_id or "")
-        if resumed is None or resumed.how not in (Resume.DONE, Resume.DARK_FLATS):
-            return False
-        if resumed.how is Resume.DONE:
-            return True
-        set_steps = [s for s in self.plan.steps if s.set_id == step.set_id]
-        flats_at = next(i for i, s in enumerate(set_steps) if s.kind is StepKind.FLATS)
-        return set_steps.index(step) <= flats_at
+        return skipped_on_resume(self.plan, self.resumed, step, resuming=self.ctx.resume is not None)
 
     # ---- the steps ----
 

@@ -97,9 +97,12 @@ class SkyFlats:
         self.twilight: SkyTwilight | None = None
         self.sets: dict[str, SkySetState] = {}
 
-    def _twilight(self, sky: SkySetup) -> SkyTwilight:
+    def _twilight(self, fs: FlatSet, sky: SkySetup) -> SkyTwilight:
         if self.twilight is None:
-            self.twilight = find_twilight(sky, self.op.clock.now())
+            try:
+                self.twilight = find_twilight(sky, self.op.clock.now())
+            except ConfigError as exc:  # a resumed run after its twilight: this set cannot get flats now
+                raise SetFailed(fs.id, str(exc)) from None
             w = self.twilight.window
             self.op.journal("sky", window_opens=w.opens, window_closes=w.closes, when=w.when, altitudes=w.altitudes)
         return self.twilight
@@ -107,7 +110,7 @@ class SkyFlats:
     def _sky_state(self, fs: FlatSet, state: SetState) -> SkySetState:
         assert fs.sky is not None
         if fs.id not in self.sets:
-            twilight = self._twilight(fs.sky)
+            twilight = self._twilight(fs, fs.sky)
             pedestal = self.pedestal(state.settings)
             target = state.window.target_adu - pedestal
             band = fs.tolerance * state.window.target_adu / target if target > 0 else fs.tolerance
@@ -205,19 +208,32 @@ class SkyFlats:
         rung = plan.ladder.rungs[-1 if window.when == "dusk" else 0]
         return f"the sky went beyond the ladder's {edge} exposure ({rung:g} s) before the window closed"
 
-    def dark_flats(self, fs: FlatSet, state: SetState, *, leak_hint: str | None) -> None:
-        """`fs.dark_count` dark-flats at each exposure the set's flats used, each series checked against the flats
-        of its own exposure (level, temperature, timing) as a panel set's are."""
+    def dark_flats(
+        self, fs: FlatSet, state: SetState, *, leak_hint: str | None, lacking: dict[float, int] | None = None
+    ) -> None:
+        """`fs.dark_count` dark-flats at each exposure the set's flats used (this run's and, resumed, those on
+        disk), each series checked against the flats of its own exposure (level, temperature, timing) as a
+        panel set's are. `lacking`: a resumed set's dark-flats still to take, by exposure."""
+        by_exposure: dict[float, list[FlatSample]] = {}
+        for sample in state.earlier:
+            if sample.asked is not None:
+                by_exposure.setdefault(sample.asked, []).append(sample)
         sky = self.sets.get(fs.id)
-        if sky is None or not sky.by_exposure:
+        for exposure, samples in (sky.by_exposure if sky is not None else {}).items():
+            by_exposure.setdefault(exposure, []).extend(samples)
+        if not by_exposure:
             raise SetFailed(fs.id, "no sky flats were counted: no dark-flats to take")
-        numbers = Tally(fs.dark_count, fs.dark_count)
-        for exposure in sorted(sky.by_exposure):
-            flats = FlatsTaken.of(sky.by_exposure[exposure])
+        numbers = state.dark_tally or Tally(fs.dark_count, fs.dark_count)
+        taken_total = 0
+        for exposure in sorted(by_exposure):
+            wanted = fs.dark_count if lacking is None else lacking.get(exposure, fs.dark_count)
+            if wanted <= 0:
+                continue
+            flats = FlatsTaken.of(by_exposure[exposure])
             refusal = refusal_before(self.op, state.taken_with, flats.temperature, fs.temperature_tolerance)
             if refusal:
                 raise SetFailed(fs.id, f"{refusal} ({exposure:g} s)")
-            tally = Tally(fs.dark_count, fs.dark_count, next_no=numbers.next_no)
+            tally = Tally(wanted, fs.dark_count, next_no=numbers.next_no)
             taken = capture_dark_flats(
                 self.op,
                 fs,
@@ -232,8 +248,8 @@ class SkyFlats:
                 leak_hint=leak_hint,
             )
             numbers.next_no = tally.next_no
-            sky.dark_flats += len(taken)
-            state.dark_taken = sky.dark_flats
+            taken_total += len(taken)
+            state.dark_taken = taken_total
 
     def exposures(self, set_id: str) -> list[float]:
         sky = self.sets.get(set_id)

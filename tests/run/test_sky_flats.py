@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -195,3 +195,36 @@ def test_the_manifest_records_the_sky_and_reads_back(tmp_path: Path) -> None:
     assert record.sky["when"] == "dusk" and record.sky["sun_altitude"] == [-2.0, -10.0]
     assert record.sky["site"] == {"latitude": 45.0, "longitude": 7.0, "elevation": 300.0}
     assert record.sky["ladder"][:3] == [0.5, 0.625, 0.781] and record.sky["dark_flats_per_exposure"] == 10
+
+
+def test_a_sky_run_stopped_in_its_dark_flats_resumes_after_the_twilight_with_only_those_it_lacks(
+    tmp_path: Path,
+) -> None:
+    from sequencer.run.stop import StopToken
+    from tests.run.test_resume import StopWhen
+
+    path = dimmer_sky(tmp_path)
+    stop = StopToken()
+    context = RunContext(
+        dry_run=True,
+        output_dir=tmp_path / "out",
+        stream=StopWhen(stop, "[B sky]", " dark-flat 1/", "at 5.82s"),
+        at=DUSK,
+        stop=stop,
+    )
+    first = run_file(path, context)
+    assert first.status == "interrupted" and first.run_dir is not None
+    before = {p.name for p in first.run_dir.rglob("*.fits")}
+    late = RunContext(dry_run=True, resume=first.run_dir, stream=io.StringIO(), at="2026-12-02T20:00")
+    second = run_file(path, late)  # the twilight is over: the flats are kept, the dark-flats completed
+    assert second.exit_code == 0, second.summary()
+    headers = frames(first.run_dir)
+    flats = [h for h in headers if h["IMAGETYP"] == "FLAT" and not h["REJECTED"]]
+    darks = [h for h in headers if h["IMAGETYP"] == "DARK" and not h["REJECTED"]]
+    assert {p.name for p in first.run_dir.rglob("*.fits") if "flat_" in p.name and "dark" not in p.name} <= before
+    for set_id in {h["FLATSET"] for h in flats}:
+        used = {h["EXPREQ"] for h in flats if h["FLATSET"] == set_id}
+        counts = Counter(h["EXPREQ"] for h in darks if h["FLATSET"] == set_id)
+        assert set(counts) == used and all(n == 10 for n in counts.values()), (set_id, counts)
+    numbers = [h["FRAMENO"] for h in darks if h["FLATSET"].startswith("04-B")]
+    assert sorted(numbers) == list(range(1, len(numbers) + 1))  # numbers continue, nothing overwritten
