@@ -135,9 +135,9 @@ def test_dark_flats_start_only_dark_with_the_flats_settings_and_temperature() ->
     assert refusal_before(op, SETTINGS, 15.0, 1.0) == "refusing dark-flats: sim panel reports its light settling"
 
 
-def test_a_flat_sampled_for_its_dark_flats_keeps_its_level_temperature_and_timing() -> None:
+def test_a_flat_sampled_for_its_dark_flats_keeps_its_level_temperature_timing_and_exposure_asked() -> None:
     flat = _dark(4.0, 4.000002)
-    assert sample_of(flat, 30000.0) == FlatSample(30000.0, -10.0, 4.000002)
+    assert sample_of(flat, 30000.0) == FlatSample(30000.0, -10.0, 4.000002, asked=4.0)
 
 
 def test_a_setting_the_camera_cannot_read_back_is_not_held_against_the_dark_flats() -> None:
