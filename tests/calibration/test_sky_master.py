@@ -263,3 +263,35 @@ def test_a_flat_with_another_gain_is_refused_by_file_and_keyword(tmp_path: Path,
         plan_masters(root)
     assert str(refusal.value).startswith(f"{root / SET / 'flats' / 'flat_L_1.25s_006.fits'}: GAIN = 200 where")
     assert "(set L_sky)" in str(refusal.value)
+
+
+def test_bias_for_a_sky_set_keeps_the_rule_per_rung(tmp_path: Path, shots: SkyShots) -> None:
+    """--bias on a ladder of 1-1.95 s: each rung gets the field notes' warning, one master bias serves them all."""
+    root = write_sky_run(tmp_path / "run", shots)
+    bias_dir = tmp_path / "bias"
+    bias_dir.mkdir()
+    for n in range(1, 6):
+        header = FrameHeader(
+            kind=FrameKind.BIAS,
+            flat_set="bias",
+            run_id="2026-12-02T161800Z",
+            frame_no=n,
+            exposure=0.0,
+            settings=shots.settings,
+            readout_mode_name="Normal",
+            camera="sim camera (small)",
+            date_obs=NOON + n,
+            filter="L",
+        )
+        write_fits(bias_dir / f"bias_{n:03d}.fits", shots.bench.take(0.0, light=False), header)
+    plan = plan_masters(root, bias=[bias_dir])
+    (one,) = plan.sets
+    assert one.calibration_kind == "bias" and all(len(r.calibration) == 5 for r in one.rungs)
+    rung_warnings = [w for w in one.warnings if "leaves their dark signal" in w]
+    assert [w.split(":")[0] for w in rung_warnings] == [f"L_sky ({e:g} s rung)" for e in EXPOSURES]
+    assert "L_sky: its 12 dark-flats are not used (--bias)" in one.warnings
+    (result,) = build_masters(plan, MasterOptions(clock=VirtualClock(NOON), workers=1))
+    names = sorted(p.name for p in (root / SET / "masters").iterdir())
+    assert names == ["masterbias_L_sky.fits", "masterflat_L_sky.fits"]
+    assert fits.getheader(result.flat_path)["DARKF04"] == "masterbias_L_sky.fits"
+    assert fits.getdata(result.flat_path).mean() == pytest.approx(1.0, abs=1e-3)
