@@ -287,6 +287,8 @@ def _sky_plan(item: _Found, bias_frames: list[FrameInfo] | None, tolerance: floa
     settings = check_flats(item.flats, key, tolerance, check_exposure=False)
     warnings: list[str] = []
     chosen = _bias_instead(item, settings, bias_frames, warnings) if bias_frames is not None else None
+    if chosen is None:  # every linked frame a dark-flat taken alike, whatever its rung (exposure: per rung below)
+        check_dark_flats(settings, [replace(d, exposure=None) for d in item.calibration], key, tolerance)
     ladder = by_rung(item.flats)
     exposures = [e for e, _ in ladder if e is not None]
     rungs: list[Rung] = []

@@ -295,3 +295,26 @@ def test_bias_for_a_sky_set_keeps_the_rule_per_rung(tmp_path: Path, shots: SkySh
     assert names == ["masterbias_L_sky.fits", "masterflat_L_sky.fits"]
     assert fits.getheader(result.flat_path)["DARKF04"] == "masterbias_L_sky.fits"
     assert fits.getdata(result.flat_path).mean() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_bias_frame_among_a_sky_sets_dark_flats_is_refused(tmp_path: Path, shots: SkyShots) -> None:
+    root = write_sky_run(tmp_path, shots)
+    header = FrameHeader(
+        kind=FrameKind.BIAS,
+        flat_set=SET,
+        run_id="2026-12-02T161800Z",
+        frame_no=1,
+        exposure=0.0,
+        settings=shots.settings,
+        readout_mode_name="Normal",
+        camera="sim camera (small)",
+        date_obs=NOON,
+        filter="L",
+    )
+    path = write_fits(root / SET / "darkflats" / "bias_001.fits", shots.darks[0].frame, header)
+    with pytest.raises(MasterError) as refusal:
+        plan_masters(root)
+    assert str(refusal.value) == (
+        f"{path}: IMAGETYP = 'BIAS' among the dark-flats of set {SET}; bias and dark-flats are never mixed in one "
+        "master"
+    )
