@@ -93,6 +93,8 @@ class MasterResult:
     preview_path: Path | None = None
     other_files: list[Path] = field(default_factory=list)
     """The same masters in the other formats asked for (XISF beside FITS)."""
+    exposures: int = 1
+    """A sky set's rungs: that many master dark-flats, one per exposure (`calibration_path` the shortest's)."""
     directory: Path | None = None
     flat_image: np.ndarray | None = field(default=None, repr=False)
     """The master flat's pixels and the master dark-flat's (or bias's), kept for a preview when asked."""
@@ -224,6 +226,7 @@ def _build_sky(plan: SetPlan, out_dir: Path, options: MasterOptions, say: Callab
         medians=medians,
         warnings=list(plan.warnings),
         other_files=others + flat_paths[1:],
+        exposures=len(plan.rungs),
         directory=out_dir,
         flat_image=flat.image if options.keep_images else None,
         calibration_image=darks[0].combined.image if options.keep_images else None,

@@ -238,7 +238,9 @@ def test_the_cli_makes_the_sky_master(
     root = write_sky_run(tmp_path, shots, manifest=manifest)
     assert plan_masters(root).source == ("manifest" if manifest else "headers")
     assert main(["master", str(root)]) == 0
-    assert "1s-1.95s ladder" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "master flat from 16 flats over 1s-1.95s ladder, 4 exposures" in out
+    assert "16 flats − master dark-flat per exposure, 4 exposures (12)" in out
     flats = list((root / SET / "masters").glob("masterflat_*.fits"))
     assert len(flats) == 1
     assert fits.getdata(flats[0]).mean() == pytest.approx(1.0, abs=1e-3)
