@@ -81,6 +81,10 @@ class FrameInfo:
     rotation: float | None = None
     """The rotator's angle: ROTATANG/ROTATOR/OBJCTROT, or on flatseq's planned flats LTROTANG (the lights')."""
     focus: float | None = None
+    sun_altitude: float | None = None
+    """A sky flat's SUNALT (degrees, mid-exposure): its set is a sky set, its flats on an exposure ladder."""
+    exposure_requested: float | None = None
+    """EXPREQ, the exposure asked of the camera (EXPTIME is as timed): a sky flat's rung on the ladder."""
     keywords: dict[str, str] = field(default_factory=dict, compare=False)
 
     def keyword(self, name: str) -> str:
@@ -263,6 +267,8 @@ def info_from_header(header: fits.Header, path: Path) -> FrameInfo:
         origin=None if xorg is None and yorg is None else (int(xorg or 0), int(yorg or 0)),
         rotation=None if rotation is None else rotation % 360.0,
         focus=focus,
+        sun_altitude=num("sun_altitude", kw.SUNALT, low=-90.0, what="is below -90: not an altitude"),
+        exposure_requested=num("exposure_requested", kw.EXPREQ, low=0.0, what="is negative: not an exposure"),
         keywords=keywords,
     )
 

@@ -276,3 +276,36 @@ def _disambiguate(groups: list[FlatGroup]) -> None:
         if counts[group.key] > 1:
             seen[group.key] = seen.get(group.key, 0) + 1
             group.key = f"{group.key}#{seen[group.key]}"
+
+
+# --- sky sets: one set, several exposures -------------------------------------------------------------
+
+
+def is_sky(flats: Sequence[FrameInfo]) -> bool:
+    """A sky set's flats carry SUNALT (the run's sky flats; the manifest's own sky record is not needed)."""
+    return any(f.sun_altitude is not None for f in flats)
+
+
+def rung(frame: FrameInfo) -> float | None:
+    """A frame's rung on the exposure ladder: the exposure asked (EXPREQ), else as timed (EXPTIME)."""
+    return frame.exposure_requested if frame.exposure_requested is not None else frame.exposure
+
+
+def by_rung(frames: Sequence[FrameInfo]) -> list[tuple[float | None, list[FrameInfo]]]:
+    """Frames grouped by rung (equal within `same_exposure`), shortest first, file order within a rung."""
+    groups: list[tuple[float | None, list[FrameInfo]]] = []
+    for frame in frames:
+        for exposure, members in groups:
+            if same_exposure(exposure, rung(frame)):
+                members.append(frame)
+                break
+        else:
+            groups.append((rung(frame), [frame]))
+    return sorted(groups, key=lambda g: -1.0 if g[0] is None else g[0])
+
+
+def describe_ladder(exposures: Sequence[float]) -> str:
+    """'1s-2.44s ladder, 4 exposures' (or '1 s' for a ladder of one rung)."""
+    if len(exposures) == 1:
+        return format_seconds(exposures[0])
+    return f"{min(exposures):g}s-{max(exposures):g}s ladder, {len(exposures)} exposures"

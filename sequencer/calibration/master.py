@@ -38,6 +38,7 @@ from sequencer.calibration.frames import FrameError, FrameInfo
 from sequencer.calibration.masterheader import master_header
 from sequencer.calibration.masterplan import MasterPlan, SetPlan
 from sequencer.calibration.rejection import Rejection
+from sequencer.calibration.skymaster import add_ladder_cards, combine_darks, combine_sky_flat, flat_medians
 from sequencer.calibration.stack import GIB, MemoryPlan, default_max_memory, hold_and_measure, plan_memory
 from sequencer.output import keywords as kw
 from sequencer.output.fitsio import write_float_fits
@@ -92,6 +93,8 @@ class MasterResult:
     preview_path: Path | None = None
     other_files: list[Path] = field(default_factory=list)
     """The same masters in the other formats asked for (XISF beside FITS)."""
+    exposures: int = 1
+    """A sky set's rungs: that many master dark-flats, one per exposure (`calibration_path` the shortest's)."""
     directory: Path | None = None
     flat_image: np.ndarray | None = field(default=None, repr=False)
     """The master flat's pixels and the master dark-flat's (or bias's), kept for a preview when asked."""
@@ -132,6 +135,8 @@ def build_set(
 ) -> MasterResult:
     """Make and write one set's master calibration frame and master flat (`note`: memory notes)."""
     say = report or (lambda _text: None)
+    if plan.rungs:
+        return _build_sky(plan, out_dir, options, say)
     workers = options.workers or default_workers()
     name = safe_name(plan.key)
     formats = _checked_formats(options.formats)
@@ -175,6 +180,56 @@ def build_set(
         directory=out_dir,
         flat_image=flat.image if options.keep_images else None,
         calibration_image=calibration.image if options.keep_images else None,
+    )
+
+
+def _build_sky(plan: SetPlan, out_dir: Path, options: MasterOptions, say: Callable[[str], None]) -> MasterResult:
+    """A sky set (`sequencer.calibration.skymaster`): a master dark-flat per rung, named with its exposure
+    (``masterdarkflat_SET_1.25s``; under --bias one ``masterbias_SET``), then the master flat over the ladder."""
+    workers = options.workers or default_workers()
+    name, formats = safe_name(plan.key), _checked_formats(options.formats)
+    darks = combine_darks(plan, options.rejection, workers)
+    written: dict[int, list[Path]] = {}
+    for dark in darks:
+        if id(dark.combined) in written:
+            continue
+        one = plan.rung_plan(dark.rung)
+        if plan.calibration_kind == "bias":
+            stem = out_dir / f"masterbias_{name}"
+        else:
+            stem = out_dir / f"masterdarkflat_{name}_{dark.rung.exposure:g}s"
+        header = master_header(one, dark.combined, kind=plan.calibration_kind, written_at=options.clock.now())
+        written[id(dark.combined)] = _write_master(stem, dark.combined.image, header, formats, options, ADU_RANGE)
+        say(
+            f"{plan.key}: master {plan.calibration_kind} of {one.exposure_text()} from {dark.combined.frames} "
+            f"frames → {written[id(dark.combined)][0]}"
+        )
+    firsts = [written[id(d.combined)][0] for d in darks]
+    mixed = combine_sky_flat(darks, options.rejection, workers)
+    flat, medians = mixed.combined, flat_medians(plan, mixed)
+    header = master_header(
+        plan, flat, kind="flat", written_at=options.clock.now(), medians=medians, calibration_file=firsts[0].name
+    )
+    add_ladder_cards(header, plan, [p.name for p in firsts])
+    flat_paths = _write_master(out_dir / f"masterflat_{name}", flat.image, header, formats, options, None)
+    say(f"{plan.key}: master flat from {flat.frames} flats over {plan.exposure_text()} → {flat_paths[0]}")
+    others = [p for paths in written.values() for p in paths if p not in firsts[:1]]
+    return MasterResult(
+        key=plan.key,
+        flat_path=flat_paths[0],
+        calibration_path=firsts[0],
+        calibration_kind=plan.calibration_kind,
+        flats=flat.frames,
+        calibration_frames=len(plan.calibration),
+        flat_rejected_fraction=flat.rejected_fraction,
+        calibration_rejected_fraction=max(d.combined.rejected_fraction for d in darks),
+        medians=medians,
+        warnings=list(plan.warnings),
+        other_files=others + flat_paths[1:],
+        exposures=len(plan.rungs),
+        directory=out_dir,
+        flat_image=flat.image if options.keep_images else None,
+        calibration_image=darks[0].combined.image if options.keep_images else None,
     )
 
 

@@ -4,44 +4,64 @@ Frames come from a run's manifest when there is one (the sequencer's own record 
 otherwise from the FITS headers under a directory (grouped by FLATSET, or by equal settings for frames
 from other programs). Before anything is combined, every calibration frame is checked against its flats'
 headers, and a set is refused (one line, the file and the keyword) when they differ in exposure, gain,
-offset, binning, readout mode or temperature. The field notes' bias rules apply to `--bias`: fine under
-0.1 s, a warning from 0.1 s on (0.1–0.2 s "may suffice depending on the camera", from 0.2 s "make
-dark-flats"), and bias and dark-flats are never mixed in one master.
+offset, binning, readout mode or temperature. A sky set (its flats carry SUNALT) is one master over the
+exposure ladder: its flats agree in everything but exposure, and each rung (EXPREQ, else EXPTIME) has
+dark-flats of its own exposure, checked as a panel set's are. The checks and the field notes' bias rules
+are `sequencer.calibration.setchecks`'.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from drivers.errors import ConfigError
 from sequencer.calibration.frames import (
     DEFAULT_TEMPERATURE_TOLERANCE,
-    FrameError,
     FrameInfo,
     check_temperature_tolerance,
     fits_files,
     format_seconds,
     read_info,
-    scan,
 )
-from sequencer.calibration.framesets import FlatGroup, FlatSettings, Mismatch, group_flats, show_value
+from sequencer.calibration.framesets import (
+    FlatGroup,
+    FlatSettings,
+    Mismatch,
+    by_rung,
+    describe_ladder,
+    group_flats,
+    is_sky,
+    rung,
+    same_exposure,
+)
+from sequencer.calibration.setchecks import BIAS_FINE_BELOW as BIAS_FINE_BELOW
+from sequencer.calibration.setchecks import DARK_FLATS_FROM as DARK_FLATS_FROM
+from sequencer.calibration.setchecks import MasterError as MasterError
+from sequencer.calibration.setchecks import (
+    bias_warning,
+    check_dark_flats,
+    check_flats,
+    choose_bias,
+    load_bias,
+)
 from sequencer.output.keywords import FrameKind
 
-BIAS_FINE_BELOW = 0.1
-"""Flats shorter than this may be calibrated with bias (the field notes' rule)."""
-DARK_FLATS_FROM = 0.2
-"""From this exposure on, flats need dark-flats; between the two, bias "may suffice"."""
 
+@dataclass(frozen=True)
+class Rung:
+    """One exposure of a sky set: its flats and the dark-flats (or bias) subtracted from them."""
 
-class MasterError(ConfigError):
-    """A flat set that cannot be made into a master as asked (mismatched or missing calibration frames)."""
+    exposure: float
+    flats: list[FrameInfo]
+    calibration: list[FrameInfo]
 
 
 @dataclass
 class SetPlan:
-    """One master to make: a flat set's flats and the frames subtracted from them."""
+    """One master to make: a flat set's flats and the frames subtracted from them. A sky set also has its
+    `rungs` (one per exposure, shortest first; `flats` and `calibration` are theirs in that order) and no
+    single `exposure`."""
 
     key: str
     flats: list[FrameInfo]
@@ -50,6 +70,7 @@ class SetPlan:
     settings: FlatSettings
     skipped_flats: list[FrameInfo] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    rungs: list[Rung] = field(default_factory=list)
 
     @property
     def filter(self) -> str | None:
@@ -59,9 +80,23 @@ class SetPlan:
     def exposure(self) -> float | None:
         return self.settings.exposure
 
+    @property
+    def is_sky(self) -> bool:
+        return bool(self.rungs)
+
+    def exposure_text(self) -> str:
+        """'4 s' for a panel set, '1s-2.44s ladder, 4 exposures' for a sky set."""
+        if self.rungs:
+            return describe_ladder([r.exposure for r in self.rungs])
+        return "?" if self.exposure is None else format_seconds(self.exposure)
+
     def label(self) -> str:
-        exp = "?" if self.exposure is None else format_seconds(self.exposure)
-        return f"{self.key} ({self.filter or 'no filter'}, {exp})"
+        return f"{self.key} ({self.filter or 'no filter'}, {self.exposure_text()})"
+
+    def rung_plan(self, one: Rung) -> SetPlan:
+        """One rung of a sky set as a panel set of its exposure (the header of its master dark-flat)."""
+        settings = replace(FlatSettings.of(one.flats), exposure=one.exposure)
+        return SetPlan(self.key, one.flats, one.calibration, self.calibration_kind, settings)
 
 
 @dataclass
@@ -70,90 +105,6 @@ class MasterPlan:
     sets: list[SetPlan]
     source: str  # "manifest" or "headers"
     warnings: list[str] = field(default_factory=list)
-
-
-def bias_warning(exposure: float | None, label: str) -> str | None:
-    """The field notes' bias rule for one flat set, or None when bias is fine."""
-    if exposure is None or exposure < BIAS_FINE_BELOW:
-        return None
-    if exposure < DARK_FLATS_FROM:
-        return (
-            f"{label}: bias for {format_seconds(exposure)} flats may suffice depending on the camera "
-            f"(bias is safe under {format_seconds(BIAS_FINE_BELOW)}); dark-flats are the clean choice"
-        )
-    return (
-        f"{label}: bias for {format_seconds(exposure)} flats leaves their dark signal in the master flat; "
-        f"from {format_seconds(DARK_FLATS_FROM)} on, take dark-flats"
-    )
-
-
-def _refuse(mismatch: Mismatch, label: str, what: str) -> MasterError:
-    return MasterError(f"{mismatch.message()} (set {label}); {what} must match their flats")
-
-
-def check_flats(flats: Sequence[FrameInfo], label: str, tolerance: float) -> FlatSettings:
-    """The flats of one set must agree with each other; returns their settings."""
-    settings = FlatSettings.of(flats)
-    for flat in flats[1:]:
-        problems = settings.mismatches(flat, temperature_tolerance=tolerance)
-        if problems:
-            p = problems[0]
-            raise MasterError(
-                f"{p.path}: {p.keyword} = {show_value(p.found)} where the set's other flats have "
-                f"{show_value(p.expected)} (set {label}); one master needs flats taken alike"
-            )
-    return settings
-
-
-def check_dark_flats(settings: FlatSettings, dark_flats: Sequence[FrameInfo], label: str, tolerance: float) -> None:
-    """Refuse the set if any dark-flat differs from its flats, naming the file and the keyword."""
-    for frame in dark_flats:
-        if frame.kind is FrameKind.BIAS:
-            raise MasterError(
-                f"{frame.path}: IMAGETYP = {frame.imagetyp!r} among the dark-flats of set {label}; bias and "
-                "dark-flats are never mixed in one master"
-            )
-        if not frame.kind.is_dark:
-            raise MasterError(f"{frame.path}: IMAGETYP = {frame.imagetyp!r} is not a dark-flat (set {label})")
-        problems = settings.mismatches(frame, temperature_tolerance=tolerance)
-        if problems:
-            raise _refuse(problems[0], label, "dark-flats")
-
-
-def choose_bias(settings: FlatSettings, bias: Sequence[FrameInfo], label: str) -> list[FrameInfo]:
-    """The bias frames taken with the flats' gain, offset, binning and readout mode (any temperature)."""
-    if not bias:
-        raise MasterError(f"set {label}: --bias gave no bias frames")
-    matching = []
-    first_problem: Mismatch | None = None
-    for frame in bias:
-        problems = settings.mismatches(frame, check_exposure=False, check_temperature=False)
-        if problems:
-            first_problem = first_problem or problems[0]
-        else:
-            matching.append(frame)
-    if not matching:
-        assert first_problem is not None
-        raise _refuse(first_problem, label, "bias frames")
-    return matching
-
-
-def load_bias(paths: Sequence[Path]) -> list[FrameInfo]:
-    """Bias frames from files and directories; any dark among them is refused (never mixed)."""
-    infos, unreadable = scan(paths)
-    if unreadable:
-        raise FrameError(unreadable[0].reason)
-    if not infos:
-        raise MasterError(f"--bias {' '.join(str(p) for p in paths)}: no FITS files there")
-    for info in infos:
-        if info.kind.is_dark:
-            raise MasterError(
-                f"{info.path}: IMAGETYP = {info.imagetyp!r} given as bias; bias and dark-flats are never "
-                "mixed in one master"
-            )
-        if info.kind is not FrameKind.BIAS:
-            raise MasterError(f"{info.path}: IMAGETYP = {info.imagetyp!r} is not a bias frame (--bias)")
-    return infos
 
 
 def find_run(run: Path) -> tuple[Path, Path | None]:
@@ -293,17 +244,12 @@ def _set_plan(
 ) -> SetPlan:
     """One set's master: its flats checked alike, and its dark-flats (or, with --bias, bias) checked against them."""
     key, flats, calibration, skipped = item.key, item.flats, item.calibration, item.skipped
+    if is_sky(flats):
+        return _sky_plan(item, bias_frames, tolerance)
     settings = check_flats(flats, key, tolerance)
     warnings: list[str] = []
     if bias_frames is not None:
-        for frame in calibration:
-            if frame.kind is FrameKind.BIAS:
-                raise MasterError(
-                    f"{frame.path}: IMAGETYP = 'BIAS' is linked to set {key}; with --bias, give every bias frame there"
-                )
-        if calibration:
-            warnings.append(f"{key}: its {len(calibration)} dark-flats are not used (--bias)")
-        chosen = choose_bias(settings, bias_frames, key)
+        chosen = _bias_instead(item, settings, bias_frames, warnings)
         warning = bias_warning(settings.exposure, key)
         if warning:
             warnings.append(warning)
@@ -319,3 +265,57 @@ def _set_plan(
         raise MasterError(f"set {key}: no dark-flats match its flats{hint}; {advice}")
     check_dark_flats(settings, calibration, key, tolerance)
     return SetPlan(key, flats, list(calibration), "dark-flat", settings, skipped, warnings)
+
+
+def _bias_instead(
+    item: _Found, settings: FlatSettings, bias_frames: list[FrameInfo], warnings: list[str]
+) -> list[FrameInfo]:
+    """--bias: no bias frame linked to the set itself, its dark-flats left out (said), the matching bias."""
+    for frame in item.calibration:
+        if frame.kind is FrameKind.BIAS:
+            raise MasterError(
+                f"{frame.path}: IMAGETYP = 'BIAS' is linked to set {item.key}; with --bias, give every bias frame there"
+            )
+    if item.calibration:
+        warnings.append(f"{item.key}: its {len(item.calibration)} dark-flats are not used (--bias)")
+    return choose_bias(settings, bias_frames, item.key)
+
+
+def _sky_plan(item: _Found, bias_frames: list[FrameInfo] | None, tolerance: float) -> SetPlan:
+    """A sky set: flats alike but for exposure, grouped by rung, each rung with dark-flats of its exposure."""
+    key = item.key
+    settings = check_flats(item.flats, key, tolerance, check_exposure=False)
+    warnings: list[str] = []
+    chosen = _bias_instead(item, settings, bias_frames, warnings) if bias_frames is not None else None
+    if chosen is None:  # every linked frame a dark-flat taken alike, whatever its rung (exposure: per rung below)
+        check_dark_flats(settings, [replace(d, exposure=None) for d in item.calibration], key, tolerance)
+    ladder = by_rung(item.flats)
+    exposures = [e for e, _ in ladder if e is not None]
+    rungs: list[Rung] = []
+    for exposure, flats in ladder:
+        if exposure is None:
+            raise MasterError(f"{flats[0].path}: no EXPTIME or EXPREQ (sky set {key}); each flat needs its exposure")
+        shown = format_seconds(exposure)
+        if chosen is not None:
+            warning = bias_warning(exposure, f"{key} ({shown} rung)")
+            warnings += [warning] if warning else []
+            rungs.append(Rung(exposure, flats, chosen))
+            continue
+        mine = [d for d in item.calibration if same_exposure(rung(d), exposure)]
+        if not mine:
+            advice = " (or pass --bias: every rung is under 0.1 s)" if max(exposures) < BIAS_FINE_BELOW else ""
+            raise MasterError(
+                f"set {key}: no dark-flats of {shown} for its {len(flats)} flats of {shown}; take {shown} "
+                f"dark-flats{advice}"
+            )
+        rung_settings = replace(FlatSettings.of(flats), exposure=exposure)
+        check_dark_flats(rung_settings, [replace(d, exposure=exposure) for d in mine], key, tolerance)
+        rungs.append(Rung(exposure, flats, mine))
+    if chosen is None:
+        unused = [d for d in item.calibration if not any(same_exposure(rung(d), e) for e in exposures)]
+        if unused:
+            warnings.append(f"{key}: {len(unused)} dark-flats match none of its flats' exposures; not used")
+    calibration = chosen if chosen is not None else [d for r in rungs for d in r.calibration]
+    all_flats = [f for r in rungs for f in r.flats]
+    kind = "bias" if chosen is not None else "dark-flat"
+    return SetPlan(key, all_flats, calibration, kind, replace(settings, exposure=None), item.skipped, warnings, rungs)

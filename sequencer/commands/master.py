@@ -123,8 +123,9 @@ def execute(args: argparse.Namespace) -> int:
     )
     print(f"{len(results)} master flat{'s' if len(results) != 1 else ''} ({rejection.describe()}):")
     for r in results:
+        each = f" per exposure, {r.exposures} exposures" if r.exposures > 1 and r.calibration_kind != "bias" else ""
         print(
-            f"  {r.key:<16} {r.flats} flats − master {r.calibration_kind} ({r.calibration_frames}) → "
+            f"  {r.key:<16} {r.flats} flats − master {r.calibration_kind}{each} ({r.calibration_frames}) → "
             f"{r.flat_path.name}, {100 * r.flat_rejected_fraction:.3f} % rejected"
         )
     return 0

@@ -274,10 +274,12 @@ class SetRecord:
         if status not in SET_STATUSES:
             raise FieldError(f"{f.path('status')}: {quoted(status)} is not one of {', '.join(SET_STATUSES)}")
         search = f.maybe_object("exposure_search")
+        sky = f.maybe_object("sky")  # a sky set: no one exposure, each frame has its own (a rung)
+        no_exposure = search is not None or sky is not None
         return cls(
             id=f.text("id"),
             filter=f.maybe_text("filter"),
-            exposure=f.number("exposure", 1e-9) if search is None or f.has("exposure") else None,
+            exposure=None if no_exposure and not f.has("exposure") else f.number("exposure", 1e-9),
             exposure_search=None if search is None else ExposureSearchRecord.from_json(search),
             settings=settings_from_json(s),
             settings_read=settings_from_json(read) if (read := f.maybe_object("settings_read")) else None,
@@ -294,5 +296,5 @@ class SetRecord:
             flats=[FrameRecord.from_json(r.data, r.where) for r in f.objects("flats")],
             dark_flats=[FrameRecord.from_json(r.data, r.where) for r in f.objects("dark_flats")],
             lights=lights.data if (lights := f.maybe_object("lights")) is not None else None,
-            sky=sky.data if (sky := f.maybe_object("sky")) is not None else None,
+            sky=sky.data if sky is not None else None,
         )

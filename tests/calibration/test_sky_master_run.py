@@ -22,9 +22,9 @@ def test_master_of_the_example_sky_run_one_per_filter_true_flat_stars_rejected(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sequence = tmp_path / "sky.yaml"  # a slower scope than the example's: several rungs per filter
-    sequence.write_text(SKYFLATS.read_text().replace("sensor=small", "sensor=small&sky_flux=500"))
+    sequence.write_text(SKYFLATS.read_text().replace("sensor=small", "sensor=small&sky_flux=1500"))
     out = tmp_path / "out"
-    assert main(["run", str(sequence), "--dry-run", "--at", "2026-12-02T17:00", "--output", str(out), "-q"]) == 0
+    assert main(["run", str(sequence), "--dry-run", "--at", "2026-12-02T16:00", "--output", str(out), "-q"]) == 0
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
     assert main(["master", str(run_dir)]) == 0, capsys.readouterr()
     masters = sorted(run_dir.glob("*/masters/masterflat_*.fits"))
@@ -46,5 +46,7 @@ def test_master_of_the_example_sky_run_one_per_filter_true_flat_stars_rejected(
         assert float(np.corrcoef(master.ravel(), illumination.ravel())[0, 1]) > 0.99
         truth = illumination * gradient
         residual = master / (truth / truth.mean()) - 1
-        # 20 stars drift through every flat; rejected, nothing stands out of the noise
-        assert float(np.abs(residual).max()) < 8 * float(residual.std()), header["FILTER"]
+        # 20 stars drift through every flat (brightest against the sky in L, late in the dusk): the rejection
+        # leaves a trail only where consecutive short flats put it on the same pixels (L: ~0.1 % of pixels
+        # beyond 6 sigma, 0.5 % without rejection; tests/calibration/test_sky_master.py shows the difference)
+        assert float((np.abs(residual) > 6 * residual.std()).mean()) < 2e-3, header["FILTER"]

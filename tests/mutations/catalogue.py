@@ -45,9 +45,9 @@ MUTATIONS = (
     Mutation(
         "a failed set leaves its exposure running",
         "sequencer/run/runner.py",
-        "telescope uncapped while the twilight lasts (`keep_sky`): the next filter's flats need the sky.\"\"\"\n"
+        'telescope uncapped while the twilight lasts (`keep_sky`): the next filter\'s flats need the sky."""\n'
         "        op.abort_exposure()\n",
-        "telescope uncapped while the twilight lasts (`keep_sky`): the next filter's flats need the sky.\"\"\"\n",
+        'telescope uncapped while the twilight lasts (`keep_sky`): the next filter\'s flats need the sky."""\n',
         (f"{GUARANTEES}::test_too_many_rejected_flats_stop_the_set_safely_and_the_next_set_runs",),
     ),
     Mutation(
