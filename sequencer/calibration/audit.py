@@ -35,7 +35,15 @@ from sequencer.calibration.frames import (
     format_seconds,
     scan,
 )
-from sequencer.calibration.framesets import FlatGroup, FlatSettings, Mismatch, group_flats, show_value
+from sequencer.calibration.framesets import (
+    FlatGroup,
+    FlatSettings,
+    Mismatch,
+    group_flats,
+    rung_darks,
+    show_value,
+    sky_rungs,
+)
 from sequencer.calibration.masterplan import BIAS_FINE_BELOW, DARK_FLATS_FROM
 from sequencer.output.keywords import FrameKind
 
@@ -338,8 +346,8 @@ def audit_frames(
     infos = [i for i in infos if i.kind is not FrameKind.MASTER]
     darks = [i for i in infos if i.kind.is_dark]
     bias = [i for i in infos if i.kind is FrameKind.BIAS]
-    groups = group_flats(infos, temperature_tolerance=temperature_tolerance)
-    sets = [audit_set(g, darks, bias, temperature_tolerance) for g in groups]
+    groups = [r for g in group_flats(infos, temperature_tolerance=temperature_tolerance) for r in sky_rungs(g)]
+    sets = [audit_set(g, rung_darks(g, darks), bias, temperature_tolerance) for g in groups]
     findings = [f for s in sets for f in s.findings]
     findings += _mixing(sets)
     findings += [Finding("unreadable", MISTAKE, u.reason, None, None, (u.path,)) for u in unreadable]

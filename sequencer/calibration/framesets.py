@@ -304,6 +304,28 @@ def by_rung(frames: Sequence[FrameInfo]) -> list[tuple[float | None, list[FrameI
     return sorted(groups, key=lambda g: -1.0 if g[0] is None else g[0])
 
 
+def sky_rungs(group: FlatGroup) -> list[FlatGroup]:
+    """A sky set as the audit judges it: one group per rung (its dark-flats are those of its own exposure);
+    any other set as it is. Rejected flats go with their rung, or are left out when it has no usable flat."""
+    if not is_sky(group.flats + group.rejected) or len(by_rung(group.flats)) < 2:
+        return [group]
+    rejected = by_rung(group.rejected)
+    out = []
+    for exposure, flats in by_rung(group.flats):
+        also = next((r for e, r in rejected if same_exposure(e, exposure)), [])
+        label = "?" if exposure is None else format_seconds(exposure)
+        out.append(FlatGroup(f"{group.key} @{label}", flats, also))
+    return out
+
+
+def rung_darks(group: FlatGroup, darks: Sequence[FrameInfo]) -> list[FrameInfo]:
+    """The darks a sky rung is judged with: its set's dark-flats of its own exposure, and any unlinked dark."""
+    if not is_sky(group.flats + group.rejected):
+        return list(darks)
+    exposure = rung(group.first)
+    return [d for d in darks if not group.links(d) or same_exposure(rung(d), exposure)]
+
+
 def describe_ladder(exposures: Sequence[float]) -> str:
     """'1s-2.44s ladder, 4 exposures' (or '1 s' for a ladder of one rung)."""
     if len(exposures) == 1:

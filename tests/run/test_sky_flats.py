@@ -228,3 +228,19 @@ def test_a_sky_run_stopped_in_its_dark_flats_resumes_after_the_twilight_with_onl
         assert set(counts) == used and all(n == 10 for n in counts.values()), (set_id, counts)
     numbers = [h["FRAMENO"] for h in darks if h["FLATSET"].startswith("04-B")]
     assert sorted(numbers) == list(range(1, len(numbers) + 1))  # numbers continue, nothing overwritten
+
+
+def test_the_audit_judges_a_sky_set_rung_by_rung(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = dry_run(dimmer_sky(tmp_path), tmp_path, DUSK)
+    assert report.run_dir is not None
+    assert main(["audit", str(report.run_dir)]) == 0
+    assert "clean: no mistakes found" in capsys.readouterr().out
+    darks = sorted(report.run_dir.glob("04-B-sky/darkflats/*.fits"))
+    rungs = sorted({fits.getheader(p)["EXPREQ"] for p in darks})
+    assert len(rungs) == 2
+    for p in darks:
+        if fits.getheader(p)["EXPREQ"] == rungs[1]:
+            p.unlink()
+    assert main(["audit", str(report.run_dir)]) != 0
+    out = capsys.readouterr().out
+    assert f"04-B-sky @{rungs[1]:g} s: no dark-flats" in out
