@@ -23,7 +23,7 @@ import errno
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -218,6 +218,24 @@ def _nina_set(s: SetPlan, export: Export, placer: _Placer) -> ExportedSet:
     return done
 
 
+def _export_sets(plan: MasterPlan, layout: str, export: Export) -> list[tuple[SetPlan, str | None]]:
+    """The sets to export, each with the sky set it is a rung of: Siril calibrates a set's flats with one master,
+    so for Siril a sky set of several exposures goes out as one set per exposure (its flats and the dark-flats
+    of that exposure); `flatseq master` combines the ladder into one master."""
+    out: list[tuple[SetPlan, str | None]] = []
+    for s in plan.sets:
+        if layout != "siril" or len(s.rungs) < 2:
+            out.append((s, None))
+            continue
+        for one in s.rungs:
+            out.append((replace(s.rung_plan(one), key=f"{s.key}@{one.exposure:g}s"), s.key))
+        export.notes.append(
+            f"set {s.key}: sky flats of {len(s.rungs)} exposures, one Siril set per exposure (Siril subtracts one "
+            f"master from a set's flats); `flatseq master` combines the whole ladder into one master flat"
+        )
+    return out
+
+
 def export_run(
     plan: MasterPlan, layout: str, destination: Path, *, report: Callable[[str], None] | None = None
 ) -> Export:
@@ -230,15 +248,15 @@ def export_run(
     destination.mkdir(parents=True, exist_ok=True)
     export = Export(layout, destination, notes=list(plan.warnings))
     placer = _Placer(export)
-    for s in plan.sets:
-        masters = find_masters(s, plan.run_dir) if layout != "nina" else None
+    for s, rung_of in _export_sets(plan, layout, export):
+        masters = find_masters(s, plan.run_dir) if layout != "nina" and not rung_of else None
         if layout == "siril":
             done = _siril_set(s, masters, export, placer)
         elif layout == "wbpp":
             done = _wbpp_set(s, masters, export, placer)
         else:
             done = _nina_set(s, export, placer)
-        if masters is None and layout != "nina":
+        if masters is None and layout != "nina" and not rung_of:
             export.notes.append(f"set {s.key}: no masters yet (`flatseq master {plan.run_dir}` makes them)")
         if s.skipped_flats:
             export.notes.append(f"set {s.key}: {len(s.skipped_flats)} rejected flats left out")

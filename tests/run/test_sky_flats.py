@@ -244,3 +244,16 @@ def test_the_audit_judges_a_sky_set_rung_by_rung(tmp_path: Path, capsys: pytest.
     assert main(["audit", str(report.run_dir)]) != 0
     out = capsys.readouterr().out
     assert f"04-B-sky @{rungs[1]:g} s: no dark-flats" in out
+
+
+def test_a_siril_export_puts_each_exposure_of_a_sky_set_in_its_own_set(tmp_path: Path) -> None:
+    report = dry_run(dimmer_sky(tmp_path), tmp_path, DUSK)
+    assert report.run_dir is not None
+    assert main(["export", str(report.run_dir), str(tmp_path / "siril"), "--layout", "siril"]) == 0
+    folders = sorted(p for p in (tmp_path / "siril").iterdir() if p.name.startswith("04-B-sky"))
+    assert len(folders) == 2  # two exposures: each its own Siril set, flats with the dark-flats of its exposure
+    for folder in folders:
+        flats = {fits.getheader(p)["EXPREQ"] for p in (folder / "flats").glob("*.fits")}
+        darks = {fits.getheader(p)["EXPREQ"] for p in (folder / "biases").glob("*.fits")}
+        assert len(flats) == 1 and flats == darks
+        assert (folder / "master_flat.ssf").exists()
