@@ -7,15 +7,17 @@ exact: BITPIX 16 with BZERO 32768 (flatseq's and N.I.N.A.'s uint16) comes back a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
-from sequencer.calibration.frames import BITPIX_DTYPES, FrameError, check_data_length
+from sequencer.calibration.frames import BITPIX_DTYPES, FrameError, FrameInfo, check_data_length
 
 FITS_BLOCK = 2880
 
@@ -147,3 +149,10 @@ def _read_header_cards(handle: BinaryIO, path: Path) -> tuple[dict[str, str], in
             if card[8:10] == "= " and key not in cards:
                 value = card[10:].split("/", 1)[0].strip()
                 cards[key] = value
+
+
+@contextlib.contextmanager
+def opened(frames: Sequence[FrameInfo]) -> Iterator[list[FitsPixels]]:
+    """The frames' pixels as sources to combine, every file closed when the block ends."""
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(FitsPixels(f.path)) for f in frames]

@@ -20,10 +20,9 @@ second read comes from the page cache when it can), and a note says so. Results 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +32,8 @@ from astropy.io import fits
 
 from drivers.clock import Clock, SystemClock
 from sequencer.calibration.combine import Combined, combine, default_workers
-from sequencer.calibration.fitspixels import FitsPixels
-from sequencer.calibration.frames import FrameError, FrameInfo
+from sequencer.calibration.fitspixels import opened
+from sequencer.calibration.frames import FrameError
 from sequencer.calibration.masterheader import master_header
 from sequencer.calibration.masterplan import MasterPlan, SetPlan
 from sequencer.calibration.rejection import Rejection
@@ -116,15 +115,6 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "set"
 
 
-@contextlib.contextmanager
-def _opened(frames: list[FrameInfo]) -> Iterator[list[FitsPixels]]:
-    with contextlib.ExitStack() as stack:
-        sources = [FitsPixels(f.path) for f in frames]
-        for source in sources:
-            stack.enter_context(source)
-        yield sources
-
-
 def build_set(
     plan: SetPlan,
     out_dir: Path,
@@ -140,10 +130,10 @@ def build_set(
     workers = options.workers or default_workers()
     name = safe_name(plan.key)
     formats = _checked_formats(options.formats)
-    with _opened(plan.calibration) as sources:
+    with opened(plan.calibration) as sources:
         calibration = combine(sources, options.rejection, workers=workers)
     subtract = np.asarray(calibration.image, dtype=np.float64)
-    with _opened(plan.flats) as files:
+    with opened(plan.flats) as files:
         budget = options.max_memory if options.max_memory is not None else default_max_memory()
         memory = plan_memory(files, budget, workers=workers)
         if memory.read_twice:

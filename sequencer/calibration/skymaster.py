@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,8 +20,7 @@ from astropy.io import fits
 
 from sequencer.calibration.combine import Combined, combine
 from sequencer.calibration.exposuremix import ExposureGroup, MixedMaster, combine_exposures
-from sequencer.calibration.fitspixels import FitsPixels
-from sequencer.calibration.frames import FrameInfo
+from sequencer.calibration.fitspixels import FitsPixels, opened
 from sequencer.calibration.masterplan import Rung, SetPlan
 from sequencer.calibration.rejection import Rejection
 
@@ -34,12 +33,6 @@ class RungDark:
     combined: Combined
 
 
-@contextlib.contextmanager
-def _opened(frames: Sequence[FrameInfo]) -> Iterator[list[FitsPixels]]:
-    with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(FitsPixels(f.path)) for f in frames]
-
-
 def combine_darks(plan: SetPlan, rejection: Rejection, workers: int) -> list[RungDark]:
     """Each rung's master dark-flat; under --bias one master bias, combined once, for every rung."""
     shared: Combined | None = None
@@ -48,7 +41,7 @@ def combine_darks(plan: SetPlan, rejection: Rejection, workers: int) -> list[Run
         if plan.calibration_kind == "bias" and shared is not None:
             out.append(RungDark(one, shared))
             continue
-        with _opened(one.calibration) as sources:
+        with opened(one.calibration) as sources:
             combined = combine(sources, rejection, workers=workers)
         shared = combined
         out.append(RungDark(one, combined))

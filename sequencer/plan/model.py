@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import assert_never
 
+from sequencer.brightness.twilight import Ladder
 from sequencer.core.units import format_duration
 from sequencer.plan.kinds import StepKind
 from sequencer.plan.loader import SequenceFileError, dotted
@@ -31,6 +32,10 @@ class SkySetup:
     ratio: float
     dark_per_exposure: int
     timezone: str | None = None
+
+    @property
+    def ladder(self) -> Ladder:
+        return Ladder(self.shortest, self.longest, self.ratio)
 
     def window_text(self) -> str:
         first, last = self.altitudes

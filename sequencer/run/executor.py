@@ -360,20 +360,20 @@ class RunExecutor:
     def _dark_flats(self, fs: FlatSet) -> None:
         state = self._state(fs)
         self.use_settings(state.settings)  # already so, unless a resumed run starts with these dark-flats
-        flats = FlatsTaken.of(state.earlier + [sample_of(m.exposure, m.stats.mean) for m in state.flats])
-        refusal = refusal_before(self.op, state.taken_with, flats.temperature, fs.temperature_tolerance)
-        if refusal:
-            raise SetFailed(fs.id, refusal)
-        if state.exposure is None and fs.sky is None:
-            raise SetFailed(fs.id, "no exposure for the dark-flats: their flats' exposure was never found")
         try:
-            if fs.sky is not None:
+            if fs.sky is not None:  # checked exposure by exposure, against the flats of each
                 hint = leak_hint(self.plan.file, self.run_dir)
                 resumed = self.resumed.get(fs.id)
                 lacking = missing_dark_flats(fs, resumed.flats, resumed.dark_flats) if resumed else None
                 self.sky.dark_flats(fs, state, leak_hint=hint, lacking=lacking)
-            else:
-                self._capture_dark_flats(fs, state, flats)
+                return
+            flats = FlatsTaken.of(state.earlier + [sample_of(m.exposure, m.stats.mean) for m in state.flats])
+            refusal = refusal_before(self.op, state.taken_with, flats.temperature, fs.temperature_tolerance)
+            if refusal:
+                raise SetFailed(fs.id, refusal)
+            if state.exposure is None:
+                raise SetFailed(fs.id, "no exposure for the dark-flats: their flats' exposure was never found")
+            self._capture_dark_flats(fs, state, flats)
         except LightReachedDarkFlat:
             if isinstance(self.op.eq.panel, ManualLight):
                 self.op.eq.panel.doubt()  # whatever the user confirmed, the light is on: ask again

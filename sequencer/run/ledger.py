@@ -14,7 +14,6 @@ from typing import Any
 from drivers.base import CameraSettings
 from sequencer.brightness.exposuretrials import ExposureResult, ExposureTrial
 from sequencer.brightness.trials import SearchResult, Trial
-from sequencer.brightness.twilight import Ladder
 from sequencer.output.journal import Journal
 from sequencer.output.manifest import Manifest
 from sequencer.output.records import ExposureSearchRecord, TrialRecord
@@ -222,6 +221,6 @@ def sky_record(sky: SkySetup) -> dict[str, Any]:
         "site": {"latitude": lat, "longitude": lon, "elevation": elev},
         "when": sky.when,
         "sun_altitude": list(sky.altitudes),
-        "ladder": list(Ladder(sky.shortest, sky.longest, sky.ratio).rungs),
+        "ladder": list(sky.ladder.rungs),
         "dark_flats_per_exposure": sky.dark_per_exposure,
     }

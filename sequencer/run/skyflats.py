@@ -10,7 +10,7 @@ one clear message before anything is exposed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from drivers.base import CameraSettings
 from drivers.errors import ConfigError
@@ -67,17 +67,7 @@ def find_twilight(sky: SkySetup, now: float, *, max_wait: float = MAX_WAIT) -> S
             f"{format_duration(window.opens - now)}, Sun now at {path.altitude(now):.1f}°: too late for this "
             f"{sky.when}, or start the run within {format_duration(max_wait)} of it"
         )
-    return SkyTwilight(path, window, Ladder(sky.shortest, sky.longest, sky.ratio))
-
-
-@dataclass
-class SkySetState:
-    """What a sky set learnt: its plan, its counted flats by exposure, its dark-flats taken, any shortfall."""
-
-    plan: SkyPlan
-    by_exposure: dict[float, list[FlatSample]] = field(default_factory=dict)
-    dark_flats: int = 0
-    note: str | None = None
+    return SkyTwilight(path, window, sky.ladder)
 
 
 class SkyFlats:
@@ -95,7 +85,8 @@ class SkyFlats:
         self.pedestal = pedestal
         self.progress = progress
         self.twilight: SkyTwilight | None = None
-        self.sets: dict[str, SkySetState] = {}
+        self.plans: dict[str, SkyPlan] = {}
+        """Each sky set's plan: what its trials and flats taught it of the sky."""
 
     def _twilight(self, fs: FlatSet, sky: SkySetup) -> SkyTwilight:
         if self.twilight is None:
@@ -107,16 +98,15 @@ class SkyFlats:
             self.op.journal("sky", window_opens=w.opens, window_closes=w.closes, when=w.when, altitudes=w.altitudes)
         return self.twilight
 
-    def _sky_state(self, fs: FlatSet, state: SetState) -> SkySetState:
+    def _plan(self, fs: FlatSet, state: SetState) -> SkyPlan:
         assert fs.sky is not None
-        if fs.id not in self.sets:
+        if fs.id not in self.plans:
             twilight = self._twilight(fs, fs.sky)
             pedestal = self.pedestal(state.settings)
             target = state.window.target_adu - pedestal
             band = fs.tolerance * state.window.target_adu / target if target > 0 else fs.tolerance
-            plan = SkyPlan(twilight.path, twilight.window, twilight.ladder, target, band)
-            self.sets[fs.id] = SkySetState(plan)
-        return self.sets[fs.id]
+            self.plans[fs.id] = SkyPlan(twilight.path, twilight.window, twilight.ladder, target, band)
+        return self.plans[fs.id]
 
     def _wait_until(self, when: float, what: str) -> None:
         wait = when - self.op.clock.now()
@@ -139,15 +129,15 @@ class SkyFlats:
 
     def find_level(self, fs: FlatSet, state: SetState) -> None:
         """Trials until the sky's flux is known (the plan's model); waits for the window to open first."""
-        sky = self._sky_state(fs, state)
-        window = sky.plan.window
+        plan = self._plan(fs, state)
+        window = plan.window
         now = self.op.clock.now()
         if now > window.closes:
             raise SetFailed(fs.id, f"the {window.when} window closed before this set began: no flats")
         self._wait_until(window.opens, f"the {window.when} window to open")
-        rungs = sky.plan.ladder.rungs
+        rungs = plan.ladder.rungs
         out_of_reach = 0
-        while (exposure := sky.plan.trial()) is not None:
+        while (exposure := plan.trial()) is not None:
             if state.trials - out_of_reach >= TRIALS_PER_SET:
                 raise SetFailed(fs.id, f"the sky's level is still unknown after {state.trials} trials")
             if self.op.clock.now() > window.closes:
@@ -155,9 +145,9 @@ class SkyFlats:
             m, signal, saturated = self._frame(fs, state, exposure, "trials")
             state.trials += 1
             self.progress("trial", state.trials, 0, m, None)
-            sky.plan.record(m.exposure.actual_start, m.exposure.exposure, signal, saturated=saturated)
+            plan.record(m.exposure.actual_start, m.exposure.exposure, signal, saturated=saturated)
             too_bright = saturated and exposure <= rungs[0] and window.when == "dusk"
-            too_dark = not saturated and signal < DARK * sky.plan.target and exposure >= rungs[-1]
+            too_dark = not saturated and signal < DARK * plan.target and exposure >= rungs[-1]
             if too_bright or too_dark:  # beyond the ladder's reach for now: the sky changes, wait for it
                 out_of_reach += 1
                 what = "darken" if too_bright else "brighten"
@@ -165,9 +155,9 @@ class SkyFlats:
 
     def flats(self, fs: FlatSet, state: SetState) -> None:
         """Flats until the count is reached or no rung lands before the window closes."""
-        sky = self._sky_state(fs, state)
+        plan = self._plan(fs, state)
         tally = state.flat_tally or Tally(fs.count, fs.count)
-        plan, counted, taken = sky.plan, 0, 0
+        counted, taken = 0, 0
         budget = max(5, fs.count)
         while counted < tally.wanted:
             choice = plan.next(self.op.clock.now())
@@ -186,16 +176,15 @@ class SkyFlats:
             if reason is None:
                 counted += 1
                 state.flats.append(m.without_pixels())
-                sky.by_exposure.setdefault(m.exposure.exposure, []).append(sample_of(m.exposure, m.stats.mean))
             elif taken - counted > budget:
                 break
             self.progress("flat", tally.done_before + counted, fs.count, m, None)
         if counted < tally.wanted:
             why = self._shortfall(plan, taken - counted > budget)
-            sky.note = state.note = f"{why} with {tally.done_before + counted} of {fs.count} flats"
-            self.op.journal("note", message=f"set {fs.id}: {sky.note}")
+            state.note = f"{why} with {tally.done_before + counted} of {fs.count} flats"
+            self.op.journal("note", message=f"set {fs.id}: {state.note}")
             if counted == 0 and tally.done_before == 0:
-                raise SetFailed(fs.id, sky.note)
+                raise SetFailed(fs.id, state.note)
 
     def _shortfall(self, plan: SkyPlan, missed: bool) -> str:
         """Why a sky set stopped short of its count."""
@@ -215,12 +204,9 @@ class SkyFlats:
         disk), each series checked against the flats of its own exposure (level, temperature, timing) as a
         panel set's are. `lacking`: a resumed set's dark-flats still to take, by exposure."""
         by_exposure: dict[float, list[FlatSample]] = {}
-        for sample in state.earlier:
+        for sample in state.earlier + [sample_of(m.exposure, m.stats.mean) for m in state.flats]:
             if sample.asked is not None:
                 by_exposure.setdefault(sample.asked, []).append(sample)
-        sky = self.sets.get(fs.id)
-        for exposure, samples in (sky.by_exposure if sky is not None else {}).items():
-            by_exposure.setdefault(exposure, []).extend(samples)
         if not by_exposure:
             raise SetFailed(fs.id, "no sky flats were counted: no dark-flats to take")
         numbers = state.dark_tally or Tally(fs.dark_count, fs.dark_count)
@@ -250,12 +236,3 @@ class SkyFlats:
             numbers.next_no = tally.next_no
             taken_total += len(taken)
             state.dark_taken = taken_total
-
-    def exposures(self, set_id: str) -> list[float]:
-        sky = self.sets.get(set_id)
-        return sorted(sky.by_exposure) if sky is not None else []
-
-
-def ladder_rungs(sky: SkySetup) -> tuple[float, ...]:
-    """The exposures a sky set may use."""
-    return Ladder(sky.shortest, sky.longest, sky.ratio).rungs

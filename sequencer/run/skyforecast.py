@@ -39,15 +39,10 @@ def sky_sets(plan: Plan) -> list[FlatSet]:
     return [plan.sets[i] for i in dict.fromkeys(order)]
 
 
-def forecast(plan: Plan, start: float) -> tuple[SkyTwilight, list[SetForecast]] | None:
-    """None for a plan without sky flats; a ConfigError when the window has passed or is too far off."""
-    sets = sky_sets(plan)
-    if not sets:
-        return None
-    sky = sets[0].sky
-    assert sky is not None
-    twilight = find_twilight(sky, start)
+def forecast(sets: list[FlatSet], twilight: SkyTwilight) -> list[SetForecast]:
+    """The flats each sky set may get in turn through `twilight` (see the module docstring)."""
     window, path, rungs = twilight.window, twilight.path, twilight.ladder.rungs
+    base = rungs[0] if window.when == "dusk" else rungs[-1]
     t = window.opens
     out: list[SetForecast] = []
     for fs in sets:
@@ -55,27 +50,42 @@ def forecast(plan: Plan, start: float) -> tuple[SkyTwilight, list[SetForecast]] 
         set_start = t
         t += TRIALS * (rungs[0] + READOUT)
         while len(used) < fs.count and t < window.closes:
-            change = DEFAULT_SLOPE * (path.altitude(set_start) - path.altitude(t))
-            exposure = rungs[0] * 10**change if window.when == "dusk" else rungs[-1] / 10 ** (-change)
+            exposure = base * 10 ** (DEFAULT_SLOPE * (path.altitude(set_start) - path.altitude(t)))
             rung = min(rungs, key=lambda r: abs(r - exposure))
             if not (rungs[0] * 0.8 <= exposure <= rungs[-1] * 1.25) or t + rung / 2 > window.closes:
                 break
             used.append(rung)
             t += rung + READOUT
         out.append(SetForecast(fs, len(used), min(used) if used else None, max(used) if used else None))
-    return twilight, out
+    return out
 
 
 def forecast_lines(plan: Plan, start: float) -> list[str]:
-    """The lines `check` and the dry run print for a sky sequence; [] for others."""
+    """The lines `check` prints for a sky sequence (a window passed or far off among them); [] for others."""
+    sets = sky_sets(plan)
+    if not sets:
+        return []
+    assert sets[0].sky is not None
     try:
-        result = forecast(plan, start)
+        twilight = find_twilight(sets[0].sky, start)
     except ConfigError as exc:
         return [f"sky flats: {str(exc).removeprefix('sky flats: ')}"]
-    if result is None:
+    return _lines(sets, twilight)
+
+
+def sky_window_lines(plan: Plan, now: float, *, dry_run: bool) -> list[str]:
+    """Before a run opens anything: its twilight window must be under way or near (a ConfigError, one line,
+    otherwise); a dry run shows the forecast."""
+    sets = sky_sets(plan)
+    if not sets:
         return []
-    twilight, sets = result
-    sky = sets[0].fs.sky
+    assert sets[0].sky is not None
+    twilight = find_twilight(sets[0].sky, now)
+    return _lines(sets, twilight) if dry_run else []
+
+
+def _lines(sets: list[FlatSet], twilight: SkyTwilight) -> list[str]:
+    sky = sets[0].sky
     assert sky is not None
     w = twilight.window
     zone = site_zone(sky)
@@ -93,22 +103,11 @@ def forecast_lines(plan: Plan, start: float) -> list[str]:
         f"  expected flats (estimate: {DEFAULT_SLOPE:g} dex/°, each filter's sky at the ladder's "
         f"{'shortest' if w.when == 'dusk' else 'longest'} exposure when its turn comes):",
     ]
-    for s in sets:
+    for s in forecast(sets, twilight):
         span = f", {s.shortest:g}-{s.longest:g} s" if s.shortest is not None else ""
         short = "" if s.flats >= s.fs.count else "  (the window closes first)"
         lines.append(f"  {s.fs.filter or 'no filter':<8} {s.flats} of {s.fs.count}{span}{short}")
     return lines
-
-
-def sky_window_lines(plan: Plan, now: float, *, dry_run: bool) -> list[str]:
-    """Before a run opens anything: its twilight window must be under way or near (a ConfigError, one line,
-    otherwise); a dry run shows the forecast."""
-    sets = sky_sets(plan)
-    if not sets:
-        return []
-    assert sets[0].sky is not None
-    find_twilight(sets[0].sky, now)
-    return forecast_lines(plan, now) if dry_run else []
 
 
 def _site(sky: SkySetup) -> str:
